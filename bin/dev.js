@@ -1,0 +1,4 @@
+#!/usr/bin/env -S node --import tsx
+// Runs the TypeScript sources without a build (needs the tsx dev dependency).
+const { execute } = await import('@oclif/core')
+await execute({ development: true, dir: import.meta.url })

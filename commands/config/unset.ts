@@ -1,0 +1,24 @@
+import { Args } from '@oclif/core'
+import { IronCommand } from '../../src/cli/base-command.js'
+import { assertConfigKey } from '../../src/config/config.js'
+
+interface UnsetResult {
+  key: string
+  removed: boolean
+}
+
+export default class ConfigUnset extends IronCommand<UnsetResult> {
+  static override summary = 'Remove a config key from the config file, so its default applies'
+  static override examples = ['<%= config.bin %> config unset gateway.port']
+  static override args = {
+    key: Args.string({ description: 'Config key (see: iron config list)', required: true }),
+  }
+
+  async run(): Promise<UnsetResult> {
+    const { args } = await this.parse(ConfigUnset)
+    const key = assertConfigKey(args.key)
+    const removed = await (await this.loadConfig()).unset(key)
+    this.out.success(removed ? `Removed ${key}` : `${key} was not set in the file`)
+    return { key, removed }
+  }
+}

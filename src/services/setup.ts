@@ -1,0 +1,184 @@
+import { accessSync, constants, existsSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { verifyMasterKey } from '../config/master-key.js'
+import { IronError } from '../core/errors.js'
+import { LATEST_SCHEMA_VERSION, openDb, schemaVersion } from '../store/db.js'
+import { getMeta, initMeta } from '../store/meta.js'
+import { type LocalContext, META_MASTER_KEY_CHECK } from './context.js'
+
+export interface InitResult {
+  store: { path: string; created: boolean; schema_version: number }
+  master_key: { backend: string; location: string; created: boolean }
+  config_path: string
+  next_steps: string[]
+}
+
+export const NEXT_STEPS = [
+  'iron providers add openai --kind openai          # or: --kind mock for a dry run without a provider account',
+  'iron agents create my-agent --provider openai',
+  'iron budget set my-agent --limit 50 --period monthly',
+  'iron tokens issue my-agent                       # prints the IC token once',
+  'iron gateway start                               # then point your SDK at http://127.0.0.1:8788/v1',
+]
+
+/** `iron init`: create the store and the master key. Safe to run again: it only fills in what is missing. */
+export function initStore(ctx: LocalContext): InitResult {
+  const existed = ctx.storeExists
+  const db = ctx.db()
+  initMeta(db, 'created_at', new Date(ctx.now()).toISOString())
+  ctx.masterKey()
+  const key = ctx.masterKeyInfo!
+  return {
+    store: { path: ctx.dbPath, created: !existed, schema_version: schemaVersion(db) },
+    master_key: { backend: key.source, location: key.location, created: key.created },
+    config_path: ctx.config.path,
+    next_steps: NEXT_STEPS,
+  }
+}
+
+export type CheckStatus = 'ok' | 'warn' | 'fail'
+export interface DoctorCheck {
+  name: string
+  status: CheckStatus
+  detail: string
+  hint?: string
+}
+export interface DoctorResult {
+  ok: boolean
+  checks: DoctorCheck[]
+}
+
+const MIN_NODE_MAJOR = 22
+
+/** `iron doctor`: what is set up and what is wrong, each with what to do. Read-only. */
+export function runDoctor(ctx: LocalContext, nodeVersion: string = process.versions.node): DoctorResult {
+  const checks: DoctorCheck[] = [checkNode(nodeVersion), checkConfig(ctx)]
+  const store = checkStore(ctx)
+  checks.push(...store.checks)
+  checks.push(checkMasterKey(ctx, store.keyCheck))
+  return { ok: checks.every((c) => c.status !== 'fail'), checks }
+}
+
+function checkNode(version: string): DoctorCheck {
+  const major = Number(version.split('.')[0])
+  return major >= MIN_NODE_MAJOR
+    ? { name: 'node', status: 'ok', detail: `Node.js ${version}` }
+    : {
+        name: 'node',
+        status: 'fail',
+        detail: `Node.js ${version} is older than ${MIN_NODE_MAJOR}`,
+        hint: `Install Node.js ${MIN_NODE_MAJOR} or newer (https://nodejs.org)`,
+      }
+}
+
+function checkConfig(ctx: LocalContext): DoctorCheck {
+  try {
+    ctx.config.list()
+    const where = existsSync(ctx.config.path)
+      ? ctx.config.path
+      : `${ctx.config.path} (not created; defaults apply)`
+    return { name: 'config', status: 'ok', detail: where }
+  } catch (error) {
+    return fromError('config', error)
+  }
+}
+
+function checkStore(ctx: LocalContext): { checks: DoctorCheck[]; keyCheck: string | undefined } {
+  const path = ctx.dbPath
+  if (!existsSync(path)) {
+    const dir = dirname(path)
+    const writable = isWritable(existsSync(dir) ? dir : dirname(dir))
+    return {
+      checks: [
+        {
+          name: 'store',
+          status: 'fail',
+          detail: `${path} does not exist yet`,
+          hint: writable
+            ? 'Run: iron init'
+            : `Make ${dir} writable, or set IRON_DATA_DIR / --db to a writable place`,
+        },
+      ],
+      keyCheck: undefined,
+    }
+  }
+  let db: ReturnType<typeof openDb> | undefined
+  try {
+    db = openDb(path, { readonly: true })
+    const version = schemaVersion(db)
+    const integrity = db.pragma('quick_check', { simple: true }) as string
+    const journal = db.pragma('journal_mode', { simple: true }) as string
+    const checks: DoctorCheck[] = [
+      version < LATEST_SCHEMA_VERSION
+        ? {
+            name: 'store',
+            status: 'warn',
+            detail: `${path}, schema v${version} (v${LATEST_SCHEMA_VERSION} is current)`,
+            hint: 'It is upgraded on its next use; run: iron init',
+          }
+        : { name: 'store', status: 'ok', detail: `${path}, schema v${version}, ${journal} journal` },
+      integrity === 'ok'
+        ? { name: 'store integrity', status: 'ok', detail: 'quick_check passed' }
+        : {
+            name: 'store integrity',
+            status: 'fail',
+            detail: `quick_check reports: ${integrity}`,
+            hint: 'Restore the store from a backup; `iron audit verify` tells what the damage touched',
+          },
+    ]
+    if (!isWritable(path) || !isWritable(dirname(path))) {
+      checks.push({
+        name: 'store access',
+        status: 'fail',
+        detail: `${path} or its directory is not writable by this user`,
+        hint: 'Fix the permissions, or run iron as the store owner',
+      })
+    }
+    return { checks, keyCheck: version >= 1 ? getMeta(db, META_MASTER_KEY_CHECK) : undefined }
+  } catch (error) {
+    return { checks: [fromError('store', error)], keyCheck: undefined }
+  } finally {
+    db?.close()
+  }
+}
+
+function checkMasterKey(ctx: LocalContext, expected: string | undefined): DoctorCheck {
+  try {
+    const key = ctx.keys.find()
+    if (!key) {
+      return expected
+        ? {
+            name: 'master key',
+            status: 'fail',
+            detail:
+              'The store has encrypted provider keys, but its master key is not in the keychain or the credentials file',
+            hint: 'Restore the credentials file or keychain entry, or set IRON_MASTER_KEY',
+          }
+        : { name: 'master key', status: 'warn', detail: 'Not created yet', hint: 'Run: iron init' }
+    }
+    if (expected) {
+      try {
+        verifyMasterKey(key, expected)
+      } catch (error) {
+        return fromError('master key', error)
+      }
+    }
+    return { name: 'master key', status: 'ok', detail: `${key.source}: ${key.location}` }
+  } catch (error) {
+    return fromError('master key', error)
+  }
+}
+
+function isWritable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function fromError(name: string, error: unknown): DoctorCheck {
+  if (error instanceof IronError) return { name, status: 'fail', detail: error.message, hint: error.hint }
+  return { name, status: 'fail', detail: (error as Error).message }
+}

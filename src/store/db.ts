@@ -1,0 +1,150 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+import { IronError } from '../core/errors.js'
+import { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js'
+
+export type Db = Database.Database
+
+/** `PRAGMA application_id` of an iron store: "IRON" in ASCII. Tells our files from other SQLite files. */
+export const IRON_APPLICATION_ID = 0x49524f4e
+
+export interface OpenDbOptions {
+  /** Open without creating or migrating (doctor, read-only checks). */
+  readonly?: boolean
+  /** How long a writer waits for another process's lock before giving up, in ms. */
+  busyTimeoutMs?: number
+  /** Migrations to apply; tests pass their own. */
+  migrations?: readonly Migration[]
+}
+
+const hintMoveAside = (path: string) =>
+  `Move ${path} aside (or restore it from a backup) and run \`iron init\`, or point --db / IRON_DB at another store`
+
+/**
+ * Open (and create, and migrate) an iron store: WAL, busy timeout, foreign keys, synchronous=NORMAL
+ * (durable against process crashes; WAL keeps readers and one writer from blocking each other).
+ * Several processes (gateway, serve, commands) may open the same file at once.
+ */
+export function openDb(path: string, options: OpenDbOptions = {}): Db {
+  const migrations = options.migrations ?? MIGRATIONS
+  if (!options.readonly) ensureDir(path)
+  let db: Db
+  try {
+    db = new Database(path, {
+      readonly: options.readonly ?? false,
+      fileMustExist: options.readonly ?? false,
+      timeout: options.busyTimeoutMs ?? 5_000,
+    })
+  } catch (error) {
+    throw storeError(path, error)
+  }
+  try {
+    const applicationId = db.pragma('application_id', { simple: true }) as number
+    const version = db.pragma('user_version', { simple: true }) as number
+    const latest = migrations.at(-1)?.version ?? 0
+    if (applicationId !== IRON_APPLICATION_ID) {
+      const tables = db
+        .prepare("SELECT count(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+        .get() as { n: number }
+      if (applicationId !== 0 || version !== 0 || tables.n > 0) {
+        throw new IronError('STORE_FOREIGN', `${path} is a SQLite database, but not an iron store`, {
+          hint: hintMoveAside(path),
+        })
+      }
+    }
+    if (version > latest) throw tooNew(path, version, latest)
+    if (!options.readonly) {
+      db.pragma('journal_mode = WAL')
+      db.pragma('synchronous = NORMAL')
+    }
+    db.pragma('foreign_keys = ON')
+    if (!options.readonly && version < latest) migrate(db, path, migrations)
+    return db
+  } catch (error) {
+    db.close()
+    throw storeError(path, error)
+  }
+}
+
+/** Apply pending migrations in one IMMEDIATE transaction, re-reading the version under the lock. */
+function migrate(db: Db, path: string, migrations: readonly Migration[]): void {
+  const latest = migrations.at(-1)?.version ?? 0
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number
+    if (version > latest) throw tooNew(path, version, latest)
+    for (const migration of migrations) {
+      if (migration.version <= version) continue
+      db.exec(migration.sql)
+      db.pragma(`user_version = ${migration.version}`)
+    }
+    db.pragma(`application_id = ${IRON_APPLICATION_ID}`)
+  }).immediate()
+}
+
+export function schemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number
+}
+
+function ensureDir(path: string): void {
+  const dir = dirname(path)
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new IronError(
+      'STORE_DIR_UNWRITABLE',
+      `Cannot create the data directory ${dir}: ${describeErrno(code, error)}`,
+      {
+        hint: 'Set IRON_DATA_DIR (or --db) to a directory you can write, or fix its permissions',
+      },
+    )
+  }
+}
+
+const tooNew = (path: string, version: number, latest: number) =>
+  new IronError(
+    'STORE_TOO_NEW',
+    `${path} was written by a newer iron (schema v${version}; this iron knows up to v${latest}) and is left untouched`,
+    { hint: 'Upgrade iron (npm install -g iron-cli@latest), or point --db / IRON_DB at another store' },
+  )
+
+function storeError(path: string, error: unknown): IronError {
+  if (error instanceof IronError) return error
+  const code = (error as { code?: string }).code ?? ''
+  const message = (error as Error).message
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return new IronError(
+      'STORE_CORRUPT',
+      `${path} is not an iron store: the file is not a SQLite database, or it is damaged`,
+      {
+        hint: hintMoveAside(path),
+      },
+    )
+  }
+  if (
+    code === 'SQLITE_CANTOPEN' ||
+    code === 'SQLITE_READONLY' ||
+    code === 'SQLITE_PERM' ||
+    code === 'SQLITE_IOERR'
+  ) {
+    return new IronError('STORE_UNAVAILABLE', `Cannot open the store ${path}: ${message}`, {
+      hint: 'Check that the file and its directory exist and are writable, or point --db / IRON_DB elsewhere',
+    })
+  }
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+    return new IronError('STORE_BUSY', `The store ${path} stayed locked by another process`, {
+      hint: 'Try again; if it persists, look for a stuck iron process',
+    })
+  }
+  return new IronError('STORE_ERROR', `Cannot open the store ${path}: ${message}`, { cause: error })
+}
+
+function describeErrno(code: string | undefined, error: unknown): string {
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied'
+  if (code === 'EROFS') return 'the file system is read-only'
+  if (code === 'ENOTDIR' || code === 'EEXIST') return 'a file is in the way of the directory'
+  return (error as Error).message
+}
+
+export { LATEST_SCHEMA_VERSION }

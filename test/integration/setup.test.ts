@@ -1,0 +1,57 @@
+import { chmodSync, writeFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { MemoryVault } from '../../src/config/vault.js'
+import { initStore, runDoctor } from '../../src/services/setup.js'
+import { LATEST_SCHEMA_VERSION } from '../../src/store/db.js'
+import { tempContext } from '../helpers/temp.js'
+
+describe('init and doctor', () => {
+  it('init creates the store and key, and is idempotent', async () => {
+    const { ctx, vault } = await tempContext()
+    const first = initStore(ctx)
+    expect(first.store).toMatchObject({ created: true, schema_version: LATEST_SCHEMA_VERSION })
+    expect(first.master_key).toMatchObject({ backend: 'memory', created: true })
+    expect(first.next_steps.length).toBeGreaterThan(2)
+    ctx.close()
+
+    const { LocalContext } = await import('../../src/services/context.js')
+    const again = new LocalContext({ config: ctx.config, env: {}, vault })
+    const second = initStore(again)
+    expect(second.store.created).toBe(false)
+    expect(second.master_key.created).toBe(false)
+    again.close()
+  })
+
+  it('doctor fails on a missing store and passes after init', async () => {
+    const { ctx } = await tempContext()
+    const before = runDoctor(ctx)
+    expect(before.ok).toBe(false)
+    expect(before.checks.find((c) => c.name === 'store')).toMatchObject({
+      status: 'fail',
+      hint: 'Run: iron init',
+    })
+    initStore(ctx)
+    const after = runDoctor(ctx)
+    expect(after.checks.filter((c) => c.status !== 'ok')).toEqual([])
+    expect(after.ok).toBe(true)
+    ctx.close()
+  })
+
+  it('doctor reports an old node, a damaged store and a lost master key, each with what to do', async () => {
+    const { ctx } = await tempContext()
+    initStore(ctx)
+    ctx.close()
+    expect(runDoctor(ctx, '20.11.0').checks[0]).toMatchObject({ name: 'node', status: 'fail' })
+
+    const { LocalContext } = await import('../../src/services/context.js')
+    const lost = new LocalContext({ config: ctx.config, env: {}, vault: new MemoryVault() })
+    expect(runDoctor(lost).checks.find((c) => c.name === 'master key')).toMatchObject({ status: 'fail' })
+
+    chmodSync(ctx.dbPath, 0o600)
+    writeFileSync(ctx.dbPath, Buffer.alloc(4096, 7))
+    const damaged = runDoctor(ctx)
+    expect(damaged.ok).toBe(false)
+    expect(damaged.checks.find((c) => c.name === 'store')).toMatchObject({ status: 'fail' })
+    expect(damaged.checks.find((c) => c.name === 'store')?.hint).toBeTruthy()
+  })
+})

@@ -1,0 +1,21 @@
+import { defineConfig } from 'vitest/config'
+
+const shared = {
+  disableConsoleIntercept: true,
+  setupFiles: ['test/setup.ts'],
+  pool: 'forks' as const,
+  testTimeout: 60_000,
+  hookTimeout: 60_000,
+}
+
+// Three layers, one command (`npm test`): unit (pure), integration (real SQLite files, in-process servers),
+// e2e (the built binary spawned with temporary XDG dirs).
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { ...shared, name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { test: { ...shared, name: 'integration', include: ['test/integration/**/*.test.ts'] } },
+      { test: { ...shared, name: 'e2e', include: ['test/e2e/**/*.test.ts'] } },
+    ],
+  },
+})
