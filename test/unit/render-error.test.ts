@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest'
+import { debugStack, renderErrorText, toIronError } from '../../src/cli/render-error.js'
+import { IronError, notFound } from '../../src/core/errors.js'
+
+const plain = { red: (s: string) => s, dim: (s: string) => s }
+
+describe('error rendering', () => {
+  it('keeps IronErrors and renders them as two lines', () => {
+    const error = notFound('AGENT_NOT_FOUND', "No agent named 'x'", 'List agents with: iron agents list')
+    expect(toIronError(error)).toBe(error)
+    expect(renderErrorText(error, plain)).toBe(
+      "Error (AGENT_NOT_FOUND): No agent named 'x'\nTry this: List agents with: iron agents list\n",
+    )
+    expect(error.toJSON()).toEqual({
+      code: 'AGENT_NOT_FOUND',
+      message: "No agent named 'x'",
+      hint: 'List agents with: iron agents list',
+      exit_code: 3,
+    })
+  })
+
+  it('turns oclif parse errors into usage errors pointing at the command help', () => {
+    const parse = Object.assign(new Error('Nonexistent flag: --nope\nSee more help with --help'), {
+      oclif: { exit: 2 },
+    })
+    const error = toIronError(parse, 'config:list')
+    expect(error).toMatchObject({ code: 'USAGE', exitCode: 2, message: 'Nonexistent flag: --nope' })
+    expect(error.hint).toBe('See: iron config list --help')
+  })
+
+  it('reports anything else as a bug, with the original stack kept for IRON_DEBUG=1', () => {
+    const bug = new TypeError('x is undefined')
+    const error = toIronError(bug)
+    expect(error).toBeInstanceOf(IronError)
+    expect(error).toMatchObject({ code: 'INTERNAL', exitCode: 1 })
+    expect(error.hint).toContain('IRON_DEBUG=1')
+    expect(debugStack(error)).toBe(bug.stack)
+  })
+})
