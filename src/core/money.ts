@@ -5,31 +5,42 @@ export const MICROS_PER_USD = 1_000_000
 /** Largest amount iron accepts: $1,000,000,000 (well inside Number.MAX_SAFE_INTEGER micros). */
 export const MAX_MICROS = 1_000_000_000 * MICROS_PER_USD
 
+export interface MoneyOptions {
+  /** Largest accepted value in micros (default MAX_MICROS). */
+  max?: number
+  /** Error code (default INVALID_MONEY). */
+  code?: string
+  hint?: string
+  /** Unit written after the maximum in the error, e.g. ' per 1M tokens'. */
+  unit?: string
+}
+
 const MONEY_RE = /^\$?(\d{1,3}(?:,\d{3})+|\d+)?(?:\.(\d+))?$/
 
 /**
  * Parse an amount typed by a person: `50`, `50.25`, `$50`, `$1,000.5`. Returns integer micros.
  * Rejects negatives, NaN, more than 6 decimals and absurd values with a clear usage error.
  */
-export function parseMoney(input: string | number, what = 'amount'): number {
+export function parseMoney(input: string | number, what = 'amount', options: MoneyOptions = {}): number {
   const raw = String(input).trim()
+  const max = options.max ?? MAX_MICROS
   const fail = (reason: string) =>
     usageError(
-      'INVALID_MONEY',
+      options.code ?? 'INVALID_MONEY',
       `Invalid ${what} '${raw}': ${reason}`,
-      `Write an amount in US dollars, e.g. 50, 50.25 or '$50'`,
+      options.hint ?? `Write an amount in US dollars, e.g. 50, 50.25 or '$50'`,
     )
   if (raw === '') throw fail('it is empty')
-  if (raw.startsWith('-') || raw.startsWith('$-')) throw fail('amounts cannot be negative')
+  if (raw.startsWith('-') || raw.startsWith('$-')) throw fail(`a ${what} cannot be negative`)
   const match = MONEY_RE.exec(raw)
   if (!match || (match[1] === undefined && match[2] === undefined)) throw fail('not a number')
   const whole = (match[1] ?? '0').replaceAll(',', '')
   const fraction = match[2] ?? ''
   if (fraction.length > 6) throw fail('more than 6 decimal places (the smallest unit is $0.000001)')
-  if (whole.length > 10) throw fail(`more than the maximum of ${formatMoney(MAX_MICROS)}`)
+  const tooMuch = `more than the maximum of ${formatMoney(max)}${options.unit ?? ''}`
+  if (whole.replace(/^0+/, '').length > 10) throw fail(tooMuch)
   const micros = Number(whole) * MICROS_PER_USD + Number(fraction.padEnd(6, '0'))
-  if (!Number.isSafeInteger(micros) || micros > MAX_MICROS)
-    throw fail(`more than the maximum of ${formatMoney(MAX_MICROS)}`)
+  if (!Number.isSafeInteger(micros) || micros > max) throw fail(tooMuch)
   return micros
 }
 

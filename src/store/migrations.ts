@@ -19,6 +19,123 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    name: 'control plane: agents, IC tokens, providers, budgets, ledger, price overrides',
+    sql: `
+      CREATE TABLE agents (
+        id                TEXT PRIMARY KEY,
+        name              TEXT NOT NULL,
+        description       TEXT NOT NULL DEFAULT '',
+        project           TEXT,
+        allowed_providers TEXT NOT NULL DEFAULT '[]',
+        allowed_models    TEXT NOT NULL DEFAULT '[]',
+        rpm_limit         INTEGER CHECK (rpm_limit IS NULL OR rpm_limit > 0),
+        tpm_limit         INTEGER CHECK (tpm_limit IS NULL OR tpm_limit > 0),
+        safety_policy     TEXT,
+        status            TEXT NOT NULL CHECK (status IN ('active', 'suspended', 'deleted')),
+        owner_id          TEXT,
+        created_at        INTEGER NOT NULL,
+        updated_at        INTEGER NOT NULL,
+        deleted_at        INTEGER
+      ) STRICT;
+      -- Names are unique among agents that are not deleted; a deleted agent's history stays readable.
+      CREATE UNIQUE INDEX agents_live_name ON agents (name) WHERE deleted_at IS NULL;
+
+      CREATE TABLE ic_tokens (
+        id            TEXT PRIMARY KEY,
+        agent_id      TEXT NOT NULL REFERENCES agents (id),
+        token_hash    TEXT NOT NULL UNIQUE,
+        prefix        TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER,
+        revoked_at    INTEGER,
+        revoke_reason TEXT,
+        last_used_at  INTEGER
+      ) STRICT;
+      -- One live token per agent.
+      CREATE UNIQUE INDEX ic_tokens_one_live ON ic_tokens (agent_id) WHERE revoked_at IS NULL;
+
+      CREATE TABLE providers (
+        id              TEXT PRIMARY KEY,
+        name            TEXT NOT NULL,
+        kind            TEXT NOT NULL CHECK (kind IN ('openai', 'anthropic', 'openai-compatible', 'mock')),
+        base_url        TEXT,
+        sealed_key      BLOB,
+        key_mask        TEXT,
+        description     TEXT NOT NULL DEFAULT '',
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        removed_at      INTEGER,
+        last_test_at    INTEGER,
+        last_test_ok    INTEGER,
+        last_test_note  TEXT
+      ) STRICT;
+      CREATE UNIQUE INDEX providers_live_name ON providers (name) WHERE removed_at IS NULL;
+
+      -- The restrictive budget of an agent. limit_micros NULL = no limit (metered only).
+      -- spent/reserved/leased are a cache of the ledger for the current period, kept in the same
+      -- transaction as each ledger row and proven by iron budget check --verify. No reservation may take
+      -- spent + reserved + leased above the limit; a limit lowered below spend (with --yes) refuses all.
+      CREATE TABLE budgets (
+        agent_id         TEXT PRIMARY KEY REFERENCES agents (id),
+        limit_micros     INTEGER CHECK (limit_micros IS NULL OR limit_micros >= 0),
+        period           TEXT NOT NULL CHECK (period IN ('none', 'daily', 'weekly', 'monthly')),
+        timezone         TEXT NOT NULL DEFAULT 'UTC',
+        on_insufficient  TEXT NOT NULL CHECK (on_insufficient IN ('reject', 'clamp')),
+        alert_thresholds TEXT NOT NULL DEFAULT '[50,80,95,100]',
+        period_start     INTEGER NOT NULL,
+        period_end       INTEGER,
+        spent_micros     INTEGER NOT NULL DEFAULT 0,
+        reserved_micros  INTEGER NOT NULL DEFAULT 0,
+        leased_micros    INTEGER NOT NULL DEFAULT 0,
+        alerted_pct      INTEGER NOT NULL DEFAULT 0,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL
+      ) STRICT;
+
+      -- Every movement of money is a row. counted_at is the time the movement counts for (a commit or
+      -- release counts when its reservation was made), so a request that spans midnight stays in one period.
+      CREATE TABLE ledger (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        agent_id       TEXT NOT NULL REFERENCES agents (id),
+        kind           TEXT NOT NULL CHECK (kind IN ('reserve', 'commit', 'release', 'adjust', 'lease_grant', 'lease_return')),
+        reservation_id TEXT,
+        spent_delta    INTEGER NOT NULL DEFAULT 0,
+        reserved_delta INTEGER NOT NULL DEFAULT 0,
+        leased_delta   INTEGER NOT NULL DEFAULT 0,
+        counted_at     INTEGER NOT NULL,
+        at             INTEGER NOT NULL,
+        holder         TEXT,
+        model          TEXT,
+        provider       TEXT,
+        input_tokens   INTEGER,
+        output_tokens  INTEGER,
+        cached_tokens  INTEGER,
+        cost_known     INTEGER,
+        overrun_micros INTEGER,
+        note           TEXT
+      ) STRICT;
+      CREATE INDEX ledger_agent_counted ON ledger (agent_id, counted_at);
+      CREATE INDEX ledger_counted ON ledger (counted_at);
+      CREATE UNIQUE INDEX ledger_one_reserve ON ledger (reservation_id) WHERE kind = 'reserve';
+      CREATE UNIQUE INDEX ledger_one_close ON ledger (reservation_id) WHERE kind IN ('commit', 'release');
+
+      CREATE TABLE price_overrides (
+        model                        TEXT PRIMARY KEY,
+        provider                     TEXT NOT NULL,
+        kind                         TEXT NOT NULL CHECK (kind IN ('chat', 'embedding')),
+        input_micros_per_mtok        INTEGER NOT NULL CHECK (input_micros_per_mtok >= 0),
+        output_micros_per_mtok       INTEGER NOT NULL CHECK (output_micros_per_mtok >= 0),
+        cached_input_micros_per_mtok INTEGER,
+        cache_write_micros_per_mtok  INTEGER,
+        max_output_tokens            INTEGER NOT NULL CHECK (max_output_tokens > 0),
+        context_window               INTEGER NOT NULL CHECK (context_window > 0),
+        aliases                      TEXT NOT NULL DEFAULT '[]',
+        updated_at                   INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ]
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0

@@ -1,0 +1,339 @@
+/**
+ * The control plane's one interface. Commands use it in-process (local store) now; `iron serve` will
+ * expose it over HTTP and `src/client/` will implement it as an HTTP client, checked by one contract suite.
+ * Every value is a plain snake_case object, the same on the wire as in `--json` output.
+ */
+import type { Period } from '../core/periods.js'
+
+export type ProviderKind = 'openai' | 'anthropic' | 'openai-compatible' | 'mock'
+export type AgentStatus = 'active' | 'suspended' | 'deleted'
+export type OnInsufficient = 'reject' | 'clamp'
+
+/** Who does something; recorded on every mutation. */
+export interface Actor {
+  type: 'local' | 'user' | 'agent' | 'system'
+  id: string
+}
+
+export interface TokenSummary {
+  id: string
+  prefix: string
+  created_at: string
+  expires_at: string | null
+  last_used_at: string | null
+}
+
+export interface Agent {
+  id: string
+  name: string
+  description: string
+  project: string | null
+  allowed_providers: string[]
+  allowed_models: string[]
+  rate_limits: { requests_per_minute: number | null; tokens_per_minute: number | null }
+  safety_policy: string | null
+  status: AgentStatus
+  created_at: string
+  updated_at: string
+  deleted_at: string | null
+  token: TokenSummary | null
+}
+
+export interface AgentInput {
+  name: string
+  description?: string
+  project?: string | null
+  allowed_providers?: string[]
+  allowed_models?: string[]
+  requests_per_minute?: number | null
+  tokens_per_minute?: number | null
+  safety_policy?: string | null
+}
+
+export interface AgentUpdate extends Partial<AgentInput> {
+  status?: 'active' | 'suspended'
+}
+
+export interface AgentDeleteResult {
+  agent: Agent
+  revoked_token: string | null
+}
+
+export interface IcToken {
+  id: string
+  agent_id: string
+  agent_name: string
+  prefix: string
+  status: 'live' | 'expired' | 'revoked'
+  created_at: string
+  expires_at: string | null
+  revoked_at: string | null
+  revoke_reason: string | null
+  last_used_at: string | null
+}
+
+/** Returned once, at issue and rotate: the only time the secret exists outside the caller's hands. */
+export interface IssuedToken extends IcToken {
+  token: string
+}
+
+export interface Provider {
+  id: string
+  name: string
+  kind: ProviderKind
+  base_url: string | null
+  key_mask: string | null
+  description: string
+  created_at: string
+  updated_at: string
+  last_test: { at: string; ok: boolean; note: string } | null
+}
+
+export interface ProviderInput {
+  name: string
+  kind: ProviderKind
+  base_url?: string | null
+  api_key?: string | null
+  description?: string
+}
+
+export interface ProviderUpdate {
+  base_url?: string | null
+  api_key?: string
+  description?: string
+}
+
+export interface ProviderTestResult {
+  provider: string
+  ok: boolean
+  status: number | null
+  latency_ms: number
+  models: number | null
+  note: string
+}
+
+export interface Budget {
+  agent_id: string
+  agent_name: string
+  limit_micros: number | null
+  period: Period
+  timezone: string
+  on_insufficient: OnInsufficient
+  alert_thresholds: number[]
+  period_start: string | null
+  period_end: string | null
+  spent_micros: number
+  reserved_micros: number
+  leased_micros: number
+  remaining_micros: number | null
+  used_pct: number | null
+  updated_at: string
+}
+
+export interface BudgetInput {
+  limit_micros?: number | null
+  period?: Period
+  timezone?: string
+  on_insufficient?: OnInsufficient
+  alert_thresholds?: number[]
+  /** Required to set a limit below what the agent already spent this period. */
+  allow_below_spend?: boolean
+}
+
+export interface BudgetCheck {
+  budget: Budget
+  over: boolean
+  burn_rate_micros_per_hour: number
+  projected_period_spend_micros: number | null
+  exhausted_at: string | null
+  verify?: LedgerVerification
+}
+
+export interface LedgerVerification {
+  ok: boolean
+  rows: number
+  derived: { spent_micros: number; reserved_micros: number; leased_micros: number }
+  cached: { spent_micros: number; reserved_micros: number; leased_micros: number }
+  problems: string[]
+}
+
+export interface LedgerEntry {
+  seq: number
+  kind: 'reserve' | 'commit' | 'release' | 'adjust' | 'lease_grant' | 'lease_return'
+  reservation_id: string | null
+  spent_delta_micros: number
+  reserved_delta_micros: number
+  leased_delta_micros: number
+  at: string
+  counted_at: string
+  model: string | null
+  provider: string | null
+  input_tokens: number | null
+  output_tokens: number | null
+  cost_known: boolean | null
+  overrun_micros: number | null
+  note: string | null
+}
+
+export interface ReserveRequest {
+  agent_id: string
+  /** Worst-case cost of the request. */
+  amount_micros: number
+  /** Idempotency key; the request id (req_…) in the gateway. Generated when absent. */
+  reservation_id?: string
+  /** Who holds the reservation (a gateway's runtime id), so a restart can release its leftovers. */
+  holder?: string
+  /**
+   * With on_insufficient=clamp: given what is available, the largest amount the caller can make do with
+   * (by lowering max tokens), or undefined to be refused. Runs inside the ledger transaction.
+   */
+  fit?: (available_micros: number) => number | undefined
+}
+
+export type ReserveResult =
+  | {
+      ok: true
+      reservation_id: string
+      amount_micros: number
+      clamped: boolean
+      remaining_micros: number | null
+    }
+  | {
+      ok: false
+      reason: 'budget_exceeded' | 'agent_suspended' | 'agent_deleted'
+      remaining_micros: number
+      limit_micros: number | null
+    }
+
+export interface CommitRequest {
+  reservation_id: string
+  actual_micros: number
+  /** False when the model's price is unknown (usage is recorded, cost shown as unknown). */
+  cost_known?: boolean
+  model?: string
+  provider?: string
+  input_tokens?: number
+  output_tokens?: number
+  cached_tokens?: number
+}
+
+export interface SettleResult {
+  reservation_id: string
+  agent_id: string
+  charged_micros: number
+  released_micros: number
+  overrun_micros: number
+  remaining_micros: number | null
+  /** The highest alert threshold (percent) newly crossed by this movement, if any. */
+  alert_pct: number | null
+}
+
+export interface ModelPriceView {
+  model: string
+  provider: string
+  kind: 'chat' | 'embedding'
+  input_micros_per_mtok: number
+  output_micros_per_mtok: number
+  cached_input_micros_per_mtok: number | null
+  cache_write_micros_per_mtok: number | null
+  max_output_tokens: number
+  context_window: number
+  aliases: string[]
+  source: 'override' | 'bundled'
+}
+
+export interface PriceInput {
+  model: string
+  provider?: string
+  kind?: 'chat' | 'embedding'
+  input_micros_per_mtok?: number
+  output_micros_per_mtok?: number
+  cached_input_micros_per_mtok?: number | null
+  cache_write_micros_per_mtok?: number | null
+  max_output_tokens?: number
+  context_window?: number
+}
+
+export type UsageGroup = 'agent' | 'model' | 'provider' | 'project' | 'day'
+
+export interface UsageQuery {
+  by?: UsageGroup
+  since?: number
+  until?: number
+  agent?: string
+}
+
+export interface UsageRow {
+  key: string
+  requests: number
+  input_tokens: number
+  output_tokens: number
+  cost_micros: number
+  /** Requests whose cost is unknown (unpriced model): cost_micros is then a lower bound. */
+  unpriced_requests: number
+}
+
+export interface UsageReport {
+  by: UsageGroup
+  since: string | null
+  until: string | null
+  rows: UsageRow[]
+  total: UsageRow
+}
+
+export interface AgentsApi {
+  create(input: AgentInput): Promise<Agent>
+  list(options?: { include_deleted?: boolean; project?: string }): Promise<Agent[]>
+  get(ref: string): Promise<Agent>
+  update(ref: string, update: AgentUpdate): Promise<Agent>
+  delete(ref: string, options: { force: boolean }): Promise<AgentDeleteResult>
+}
+
+export interface TokensApi {
+  issue(agentRef: string, options?: { expires_in_ms?: number }): Promise<IssuedToken>
+  list(options?: { agent?: string; include_revoked?: boolean }): Promise<IcToken[]>
+  get(ref: string): Promise<IcToken>
+  rotate(agentRef: string, options?: { expires_in_ms?: number }): Promise<IssuedToken>
+  revoke(ref: string): Promise<IcToken>
+}
+
+export interface ProvidersApi {
+  add(input: ProviderInput): Promise<Provider>
+  list(): Promise<Provider[]>
+  get(ref: string): Promise<Provider>
+  update(ref: string, update: ProviderUpdate): Promise<Provider>
+  remove(ref: string): Promise<Provider>
+  test(ref: string): Promise<ProviderTestResult>
+}
+
+export interface BudgetsApi {
+  set(agentRef: string, input: BudgetInput): Promise<Budget>
+  get(agentRef: string): Promise<Budget>
+  list(): Promise<Budget[]>
+  check(agentRef: string, options?: { verify?: boolean }): Promise<BudgetCheck>
+  history(agentRef: string, options?: { limit?: number; since?: number }): Promise<LedgerEntry[]>
+  adjust(agentRef: string, input: { amount_micros: number; reason: string }): Promise<Budget>
+  reserve(request: ReserveRequest): Promise<ReserveResult>
+  commit(request: CommitRequest): Promise<SettleResult>
+  release(reservation_id: string): Promise<SettleResult>
+}
+
+export interface PricingApi {
+  list(options?: { provider?: string }): Promise<ModelPriceView[]>
+  get(model: string): Promise<ModelPriceView>
+  set(input: PriceInput): Promise<ModelPriceView>
+  unset(model: string): Promise<{ model: string; removed: boolean; now: ModelPriceView | null }>
+}
+
+export interface UsageApi {
+  report(query: UsageQuery): Promise<UsageReport>
+}
+
+export interface ControlPlane {
+  agents: AgentsApi
+  tokens: TokensApi
+  providers: ProvidersApi
+  budgets: BudgetsApi
+  pricing: PricingApi
+  usage: UsageApi
+}

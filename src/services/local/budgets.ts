@@ -1,0 +1,569 @@
+import { IronError, notFound, usageError } from '../../core/errors.js'
+import { newId } from '../../core/ids.js'
+import { formatMoney, MAX_MICROS } from '../../core/money.js'
+import { assertTimezone, type Period, periodBounds } from '../../core/periods.js'
+import type { AgentsRepo } from '../../store/agents.js'
+import type { Db } from '../../store/db.js'
+import type { BudgetRow, LedgerRepo, LedgerRow } from '../../store/ledger.js'
+import type {
+  Budget,
+  BudgetCheck,
+  BudgetInput,
+  BudgetsApi,
+  CommitRequest,
+  LedgerEntry,
+  LedgerVerification,
+  ReserveRequest,
+  ReserveResult,
+  SettleResult,
+} from '../api.js'
+import { findAgent, iso } from './refs.js'
+
+export const DEFAULT_ALERT_THRESHOLDS = [50, 80, 95, 100]
+const HOUR = 3_600_000
+
+/**
+ * Budgets and the ledger. Every movement is a row written in one BEGIN IMMEDIATE transaction together
+ * with the budget's cached balances, so spent + reserved + leased never passes the limit, whatever the
+ * number of processes writing to the same store.
+ */
+export class LocalBudgets implements BudgetsApi {
+  constructor(
+    private readonly db: Db,
+    private readonly ledger: LedgerRepo,
+    private readonly agents: AgentsRepo,
+    private readonly now: () => number,
+    private readonly defaultTimezone: string,
+  ) {}
+
+  /** The row every agent gets at creation: no limit, metered only. */
+  createFor(agentId: string, at: number): void {
+    this.ledger.insertBudget({
+      agent_id: agentId,
+      limit_micros: null,
+      period: 'none',
+      timezone: this.defaultTimezone,
+      on_insufficient: 'reject',
+      alert_thresholds: JSON.stringify(DEFAULT_ALERT_THRESHOLDS),
+      period_start: 0,
+      period_end: null,
+      spent_micros: 0,
+      reserved_micros: 0,
+      leased_micros: 0,
+      alerted_pct: 0,
+      created_at: at,
+      updated_at: at,
+    })
+  }
+
+  async set(agentRef: string, input: BudgetInput): Promise<Budget> {
+    const agent = findAgent(this.agents, agentRef)
+    if (input.limit_micros !== undefined && input.limit_micros !== null)
+      checkAmount(input.limit_micros, 'limit')
+    const timezone = input.timezone === undefined ? undefined : assertTimezone(input.timezone)
+    const thresholds =
+      input.alert_thresholds === undefined ? undefined : checkThresholds(input.alert_thresholds)
+    return this.#tx(() => {
+      const now = this.now()
+      const current = this.#budgetRow(agent.id)
+      const next: BudgetRow = {
+        ...current,
+        limit_micros: input.limit_micros === undefined ? current.limit_micros : input.limit_micros,
+        period: input.period ?? current.period,
+        timezone: timezone ?? current.timezone,
+        on_insufficient: input.on_insufficient ?? current.on_insufficient,
+        alert_thresholds: thresholds ? JSON.stringify(thresholds) : current.alert_thresholds,
+        updated_at: now,
+      }
+      this.#rollTo(next, now, next.period !== current.period || next.timezone !== current.timezone)
+      const committed = next.spent_micros + next.reserved_micros + next.leased_micros
+      if (next.limit_micros !== null && committed > next.limit_micros && !input.allow_below_spend) {
+        const until =
+          next.period_end === null
+            ? 'until the limit is raised'
+            : `until the period resets on ${iso(next.period_end)}`
+        throw usageError(
+          'LIMIT_BELOW_SPEND',
+          `${agent.name} has already used ${formatMoney(committed)} this period; a ${formatMoney(next.limit_micros)} limit refuses all of its requests ${until}`,
+          'Re-run with --yes to set it anyway, or choose a higher limit',
+        )
+      }
+      if (next.limit_micros !== current.limit_micros || next.period !== current.period) next.alerted_pct = 0
+      this.ledger.saveBudget(next)
+      return this.#view(next, agent.name)
+    })
+  }
+
+  async get(agentRef: string): Promise<Budget> {
+    const agent = findAgent(this.agents, agentRef, { includeDeleted: true })
+    return this.#tx(() => this.#view(this.#current(agent.id), agent.name))
+  }
+
+  async list(): Promise<Budget[]> {
+    const names = new Map(this.agents.list().map((a) => [a.id, a.name]))
+    return this.#tx(() =>
+      this.ledger
+        .listBudgets()
+        .map((row) => this.#view(this.#current(row.agent_id), names.get(row.agent_id) ?? row.agent_id)),
+    )
+  }
+
+  async check(agentRef: string, options: { verify?: boolean } = {}): Promise<BudgetCheck> {
+    const agent = findAgent(this.agents, agentRef, { includeDeleted: true })
+    return this.#tx(() => {
+      const row = this.#current(agent.id)
+      const now = this.now()
+      const budget = this.#view(row, agent.name)
+      const windowStart = row.period === 'none' ? now - 7 * 24 * HOUR : row.period_start
+      const spentInWindow =
+        row.period === 'none' ? this.ledger.sums(agent.id, windowStart, null).spent : row.spent_micros
+      const hours = Math.max((now - windowStart) / HOUR, 1)
+      const burn = Math.round(spentInWindow / hours)
+      const projected =
+        row.period_end === null
+          ? null
+          : row.spent_micros + Math.round((burn * Math.max(row.period_end - now, 0)) / HOUR)
+      const remaining = budget.remaining_micros
+      const exhaustedAt =
+        remaining === null
+          ? null
+          : remaining <= 0
+            ? now
+            : burn > 0
+              ? now + Math.round((remaining / burn) * HOUR)
+              : null
+      const result: BudgetCheck = {
+        budget,
+        over: remaining !== null && remaining <= 0,
+        burn_rate_micros_per_hour: burn,
+        projected_period_spend_micros: projected,
+        exhausted_at: iso(exhaustedAt),
+      }
+      if (options.verify) result.verify = this.#verify(row)
+      return result
+    })
+  }
+
+  async history(agentRef: string, options: { limit?: number; since?: number } = {}): Promise<LedgerEntry[]> {
+    const agent = findAgent(this.agents, agentRef, { includeDeleted: true })
+    const limit = Math.min(Math.max(options.limit ?? 50, 1), 10_000)
+    return this.ledger.history(agent.id, { limit, since: options.since }).map(entryView)
+  }
+
+  async adjust(agentRef: string, input: { amount_micros: number; reason: string }): Promise<Budget> {
+    const agent = findAgent(this.agents, agentRef)
+    if (
+      !Number.isSafeInteger(input.amount_micros) ||
+      input.amount_micros === 0 ||
+      Math.abs(input.amount_micros) > MAX_MICROS
+    ) {
+      throw usageError(
+        'INVALID_MONEY',
+        'An adjustment must be a non-zero amount',
+        'For example --amount 5 or --amount=-2.50',
+      )
+    }
+    const reason = input.reason.trim()
+    if (reason.length < 3 || reason.length > 500) {
+      throw usageError(
+        'INVALID_REASON',
+        'Give a reason of 3 to 500 characters',
+        'For example --reason "refund for a failed batch"',
+      )
+    }
+    return this.#tx(() => {
+      const now = this.now()
+      const row = this.#current(agent.id)
+      if (row.spent_micros + input.amount_micros < 0) {
+        throw usageError(
+          'ADJUSTMENT_TOO_LARGE',
+          `${agent.name} has spent ${formatMoney(row.spent_micros)} this period; a credit of ${formatMoney(-input.amount_micros)} would make it negative`,
+        )
+      }
+      this.ledger.append(
+        ledgerRow(agent.id, 'adjust', {
+          spent_delta: input.amount_micros,
+          counted_at: now,
+          at: now,
+          note: reason,
+        }),
+      )
+      row.spent_micros += input.amount_micros
+      row.updated_at = now
+      this.ledger.saveBalances(row)
+      return this.#view(row, agent.name)
+    })
+  }
+
+  async reserve(request: ReserveRequest): Promise<ReserveResult> {
+    return this.reserveSync(request)
+  }
+
+  /** Synchronous form for the gateway's hot path (same transaction, no promise). */
+  reserveSync(request: ReserveRequest): ReserveResult {
+    checkAmount(request.amount_micros, 'reservation')
+    const reservationId = request.reservation_id ?? newId('req')
+    return this.#tx(() => {
+      const existing = this.ledger.reserveRow(reservationId)
+      if (existing) {
+        if (existing.agent_id !== request.agent_id) {
+          throw usageError('RESERVATION_CONFLICT', `Reservation ${reservationId} belongs to another agent`)
+        }
+        const row = this.#current(existing.agent_id)
+        return {
+          ok: true,
+          reservation_id: reservationId,
+          amount_micros: existing.reserved_delta,
+          clamped: false,
+          remaining_micros: remainingOf(row),
+        }
+      }
+      const status = this.ledger.agentStatus(request.agent_id)
+      if (status === undefined) throw notFound('AGENT_NOT_FOUND', `No agent ${request.agent_id}`)
+      const row = this.#current(request.agent_id)
+      if (status !== 'active') {
+        return {
+          ok: false,
+          reason: status === 'deleted' ? 'agent_deleted' : 'agent_suspended',
+          remaining_micros: Math.max(remainingOf(row) ?? 0, 0),
+          limit_micros: row.limit_micros,
+        }
+      }
+      const available = remainingOf(row)
+      let amount = request.amount_micros
+      let clamped = false
+      if (available !== null && amount > available) {
+        const fitted =
+          row.on_insufficient === 'clamp' && request.fit ? request.fit(Math.max(available, 0)) : undefined
+        if (fitted === undefined || !Number.isSafeInteger(fitted) || fitted < 0 || fitted > available) {
+          return {
+            ok: false,
+            reason: 'budget_exceeded',
+            remaining_micros: Math.max(available, 0),
+            limit_micros: row.limit_micros,
+          }
+        }
+        amount = fitted
+        clamped = true
+      }
+      const now = this.now()
+      this.ledger.append(
+        ledgerRow(request.agent_id, 'reserve', {
+          reservation_id: reservationId,
+          reserved_delta: amount,
+          counted_at: now,
+          at: now,
+          holder: request.holder ?? null,
+        }),
+      )
+      row.reserved_micros += amount
+      row.updated_at = now
+      this.ledger.saveBalances(row)
+      return {
+        ok: true,
+        reservation_id: reservationId,
+        amount_micros: amount,
+        clamped,
+        remaining_micros: remainingOf(row),
+      }
+    })
+  }
+
+  async commit(request: CommitRequest): Promise<SettleResult> {
+    return this.commitSync(request)
+  }
+
+  /** Charge the actual cost and release the rest of the reservation, in one row. */
+  commitSync(request: CommitRequest): SettleResult {
+    checkAmount(request.actual_micros, 'cost')
+    return this.#settle(request.reservation_id, 'commit', request)
+  }
+
+  async release(reservationId: string): Promise<SettleResult> {
+    return this.releaseSync(reservationId)
+  }
+
+  releaseSync(reservationId: string): SettleResult {
+    return this.#settle(reservationId, 'release', undefined)
+  }
+
+  /** Release every open reservation of a holder (a gateway that was killed), or all. Returns how many. */
+  releaseOpen(holder?: string): number {
+    let released = 0
+    for (const row of this.ledger.openReservations(holder)) {
+      this.#settle(row.reservation_id!, 'release', undefined)
+      released++
+    }
+    return released
+  }
+
+  #settle(reservationId: string, kind: 'commit' | 'release', usage: CommitRequest | undefined): SettleResult {
+    return this.#tx(() => {
+      const reserve = this.ledger.reserveRow(reservationId)
+      if (!reserve) {
+        throw notFound('RESERVATION_NOT_FOUND', `No reservation ${reservationId}`)
+      }
+      const closed = this.ledger.closeRow(reservationId)
+      const row = this.#current(reserve.agent_id)
+      if (closed) {
+        const same =
+          closed.kind === kind &&
+          (kind === 'release' || closed.spent_delta + (closed.overrun_micros ?? 0) === usage?.actual_micros)
+        if (!same) {
+          throw new IronError(
+            'RESERVATION_CLOSED',
+            `Reservation ${reservationId} was already settled (${closed.kind})`,
+          )
+        }
+        return settled(reservationId, closed, reserve, row, null)
+      }
+      const now = this.now()
+      const held = reserve.reserved_delta
+      const inWindow =
+        reserve.counted_at >= row.period_start &&
+        (row.period_end === null || reserve.counted_at < row.period_end)
+      let charge = kind === 'commit' ? usage!.actual_micros : 0
+      let overrun = 0
+      if (charge > held && row.limit_micros !== null) {
+        // The ledger never lets spend pass the limit; what the upstream charged beyond it is recorded as overrun.
+        const sums = inWindow
+          ? { spent: row.spent_micros, reserved: row.reserved_micros, leased: row.leased_micros }
+          : this.#windowSums(row, reserve.counted_at)
+        const room = Math.max(row.limit_micros - (sums.spent + sums.reserved - held + sums.leased), held)
+        if (charge > room) {
+          overrun = charge - room
+          charge = room
+        }
+      }
+      const entry = ledgerRow(reserve.agent_id, kind, {
+        reservation_id: reservationId,
+        spent_delta: charge,
+        reserved_delta: -held,
+        counted_at: reserve.counted_at,
+        at: now,
+        holder: reserve.holder,
+        model: usage?.model ?? null,
+        provider: usage?.provider ?? null,
+        input_tokens: usage?.input_tokens ?? null,
+        output_tokens: usage?.output_tokens ?? null,
+        cached_tokens: usage?.cached_tokens ?? null,
+        cost_known: usage ? (usage.cost_known === false ? 0 : 1) : null,
+        overrun_micros: overrun || null,
+      })
+      this.ledger.append(entry)
+      let alert: number | null = null
+      if (inWindow) {
+        row.spent_micros += charge
+        row.reserved_micros -= held
+        alert = crossedThreshold(row)
+        if (alert !== null) row.alerted_pct = alert
+        row.updated_at = now
+        this.ledger.saveBalances(row)
+      }
+      return settled(reservationId, entry, reserve, row, alert)
+    })
+  }
+
+  /** The budget row, rolled into the period that contains now. */
+  #current(agentId: string): BudgetRow {
+    const row = this.#budgetRow(agentId)
+    this.#rollTo(row, this.now(), false)
+    return row
+  }
+
+  #budgetRow(agentId: string): BudgetRow {
+    const row = this.ledger.budget(agentId)
+    if (!row) throw notFound('BUDGET_NOT_FOUND', `No budget for agent ${agentId}`)
+    return row
+  }
+
+  /** Move the cached balances to the period containing `now`, derived from the rows; persisted if changed. */
+  #rollTo(row: BudgetRow, now: number, force: boolean): void {
+    if (!force && now >= row.period_start && (row.period_end === null || now < row.period_end)) return
+    const bounds = periodBounds(row.period, row.timezone, now)
+    const sums = this.ledger.sums(row.agent_id, bounds.start, bounds.end)
+    row.period_start = bounds.start
+    row.period_end = bounds.end
+    row.spent_micros = sums.spent
+    row.reserved_micros = sums.reserved
+    row.leased_micros = sums.leased
+    row.alerted_pct = 0
+    row.updated_at = now
+    this.ledger.saveBudget(row)
+  }
+
+  #windowSums(row: BudgetRow, at: number) {
+    const bounds = periodBounds(row.period, row.timezone, at)
+    return this.ledger.sums(row.agent_id, bounds.start, bounds.end)
+  }
+
+  #verify(row: BudgetRow): LedgerVerification {
+    const derived = this.ledger.sums(row.agent_id, row.period_start, row.period_end)
+    const problems: string[] = []
+    const cached = {
+      spent_micros: row.spent_micros,
+      reserved_micros: row.reserved_micros,
+      leased_micros: row.leased_micros,
+    }
+    const fromRows = {
+      spent_micros: derived.spent,
+      reserved_micros: derived.reserved,
+      leased_micros: derived.leased,
+    }
+    for (const key of ['spent_micros', 'reserved_micros', 'leased_micros'] as const) {
+      if (cached[key] !== fromRows[key]) {
+        problems.push(
+          `${key.replace('_micros', '')}: balance ${formatMoney(cached[key])} but the rows sum to ${formatMoney(fromRows[key])}`,
+        )
+      }
+    }
+    const mismatched = this.db
+      .prepare(
+        `SELECT r.reservation_id FROM ledger r JOIN ledger c ON c.reservation_id = r.reservation_id AND c.kind IN ('commit', 'release')
+          WHERE r.kind = 'reserve' AND r.agent_id = ? AND (c.reserved_delta != -r.reserved_delta OR c.counted_at != r.counted_at)`,
+      )
+      .pluck()
+      .all(row.agent_id) as string[]
+    for (const id of mismatched)
+      problems.push(`reservation ${id}: its settlement does not release what it reserved`)
+    const orphans = this.db
+      .prepare(
+        `SELECT c.seq FROM ledger c WHERE c.agent_id = ? AND c.kind IN ('commit', 'release')
+          AND NOT EXISTS (SELECT 1 FROM ledger r WHERE r.reservation_id = c.reservation_id AND r.kind = 'reserve')`,
+      )
+      .pluck()
+      .all(row.agent_id) as number[]
+    for (const seq of orphans) problems.push(`row ${seq}: a settlement without a reservation`)
+    const negative = fromRows.reserved_micros < 0 || fromRows.leased_micros < 0 || fromRows.spent_micros < 0
+    if (negative) problems.push('a derived balance is negative')
+    return { ok: problems.length === 0, rows: derived.rows, derived: fromRows, cached, problems }
+  }
+
+  #view(row: BudgetRow, agentName: string): Budget {
+    const remaining = remainingOf(row)
+    return {
+      agent_id: row.agent_id,
+      agent_name: agentName,
+      limit_micros: row.limit_micros,
+      period: row.period as Period,
+      timezone: row.timezone,
+      on_insufficient: row.on_insufficient,
+      alert_thresholds: JSON.parse(row.alert_thresholds) as number[],
+      period_start: row.period === 'none' ? null : iso(row.period_start),
+      period_end: iso(row.period_end),
+      spent_micros: row.spent_micros,
+      reserved_micros: row.reserved_micros,
+      leased_micros: row.leased_micros,
+      remaining_micros: remaining === null ? null : Math.max(remaining, 0),
+      used_pct:
+        row.limit_micros === null
+          ? null
+          : row.limit_micros === 0
+            ? 100
+            : Math.round(
+                ((row.spent_micros + row.reserved_micros + row.leased_micros) / row.limit_micros) * 1000,
+              ) / 10,
+      updated_at: iso(row.updated_at)!,
+    }
+  }
+
+  #tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate()
+  }
+}
+
+function remainingOf(row: BudgetRow): number | null {
+  return row.limit_micros === null
+    ? null
+    : row.limit_micros - row.spent_micros - row.reserved_micros - row.leased_micros
+}
+
+function crossedThreshold(row: BudgetRow): number | null {
+  if (row.limit_micros === null || row.limit_micros === 0) return null
+  const pct = (row.spent_micros / row.limit_micros) * 100
+  const thresholds = JSON.parse(row.alert_thresholds) as number[]
+  const crossed = thresholds.filter((t) => t <= pct && t > row.alerted_pct)
+  return crossed.length ? Math.max(...crossed) : null
+}
+
+function settled(
+  id: string,
+  entry: LedgerRow,
+  reserve: LedgerRow,
+  row: BudgetRow,
+  alert: number | null,
+): SettleResult {
+  const remaining = remainingOf(row)
+  return {
+    reservation_id: id,
+    agent_id: reserve.agent_id,
+    charged_micros: entry.spent_delta,
+    released_micros: Math.max(reserve.reserved_delta - entry.spent_delta, 0),
+    overrun_micros: entry.overrun_micros ?? 0,
+    remaining_micros: remaining === null ? null : Math.max(remaining, 0),
+    alert_pct: alert,
+  }
+}
+
+function ledgerRow(
+  agentId: string,
+  kind: LedgerRow['kind'],
+  fields: Partial<LedgerRow> & { counted_at: number; at: number },
+): LedgerRow {
+  return {
+    agent_id: agentId,
+    kind,
+    reservation_id: null,
+    spent_delta: 0,
+    reserved_delta: 0,
+    leased_delta: 0,
+    holder: null,
+    model: null,
+    provider: null,
+    input_tokens: null,
+    output_tokens: null,
+    cached_tokens: null,
+    cost_known: null,
+    overrun_micros: null,
+    note: null,
+    ...fields,
+  }
+}
+
+function entryView(row: LedgerRow): LedgerEntry {
+  return {
+    seq: row.seq!,
+    kind: row.kind,
+    reservation_id: row.reservation_id,
+    spent_delta_micros: row.spent_delta,
+    reserved_delta_micros: row.reserved_delta,
+    leased_delta_micros: row.leased_delta,
+    at: iso(row.at)!,
+    counted_at: iso(row.counted_at)!,
+    model: row.model,
+    provider: row.provider,
+    input_tokens: row.input_tokens,
+    output_tokens: row.output_tokens,
+    cost_known: row.cost_known === null ? null : row.cost_known === 1,
+    overrun_micros: row.overrun_micros,
+    note: row.note,
+  }
+}
+
+function checkAmount(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 0 || value > MAX_MICROS) {
+    throw usageError('INVALID_MONEY', `Invalid ${what}: expected whole micro-USD between 0 and ${MAX_MICROS}`)
+  }
+}
+
+function checkThresholds(values: number[]): number[] {
+  const sorted = [...new Set(values)].sort((a, b) => a - b)
+  if (sorted.length === 0 || sorted.some((v) => !Number.isInteger(v) || v < 1 || v > 100)) {
+    throw usageError(
+      'INVALID_THRESHOLDS',
+      'Alert thresholds are whole percentages from 1 to 100',
+      'For example --alert-at 50,80,95,100',
+    )
+  }
+  return sorted
+}

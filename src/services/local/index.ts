@@ -1,0 +1,54 @@
+import { BUNDLED_PRICES } from '../../pricing/index.js'
+import { AgentsRepo } from '../../store/agents.js'
+import { LedgerRepo } from '../../store/ledger.js'
+import { PricesRepo } from '../../store/prices.js'
+import { ProvidersRepo } from '../../store/providers.js'
+import { TokensRepo } from '../../store/tokens.js'
+import type { ControlPlane } from '../api.js'
+import type { LocalContext } from '../context.js'
+import { LocalAgents } from './agents.js'
+import { LocalBudgets } from './budgets.js'
+import { LocalPricing } from './pricing.js'
+import { LocalProviders } from './providers.js'
+import { LocalTokens } from './tokens.js'
+import { LocalUsage } from './usage.js'
+
+/** The control plane on the local store. The gateway also uses the extra, in-process-only methods. */
+export interface LocalControlPlane extends ControlPlane {
+  agents: LocalAgents
+  tokens: LocalTokens
+  providers: LocalProviders
+  budgets: LocalBudgets
+  pricing: LocalPricing
+  usage: LocalUsage
+  repos: { agents: AgentsRepo; providers: ProvidersRepo }
+}
+
+export function createLocalControlPlane(ctx: LocalContext): LocalControlPlane {
+  const db = ctx.db()
+  const now = ctx.now
+  const agentsRepo = new AgentsRepo(db)
+  const tokensRepo = new TokensRepo(db)
+  const providersRepo = new ProvidersRepo(db)
+  const ledger = new LedgerRepo(db)
+  const pricing = new LocalPricing(db, new PricesRepo(db), now)
+  const budgets = new LocalBudgets(db, ledger, agentsRepo, now, ctx.config.getString('timezone'))
+  const mockModels = () => BUNDLED_PRICES.filter((p) => p.provider === 'mock').map((p) => p.model)
+  return {
+    agents: new LocalAgents(
+      db,
+      agentsRepo,
+      tokensRepo,
+      providersRepo,
+      budgets,
+      (m) => pricing.canonical(m),
+      now,
+    ),
+    tokens: new LocalTokens(db, tokensRepo, agentsRepo, now),
+    providers: new LocalProviders(db, providersRepo, agentsRepo, () => ctx.masterKey(), now, mockModels),
+    budgets,
+    pricing,
+    usage: new LocalUsage(db, agentsRepo),
+    repos: { agents: agentsRepo, providers: providersRepo },
+  }
+}

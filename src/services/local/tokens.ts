@@ -1,0 +1,195 @@
+import { IronError, notFound, usageError } from '../../core/errors.js'
+import { looksLikeId, newId, parseId } from '../../core/ids.js'
+import { displayPrefix, hashesEqual, hashSecret, isWellFormedSecret, newSecret } from '../../core/secrets.js'
+import type { AgentRow, AgentsRepo } from '../../store/agents.js'
+import type { Db } from '../../store/db.js'
+import type { TokensRepo, TokenWithAgent } from '../../store/tokens.js'
+import type { IcToken, IssuedToken, TokensApi } from '../api.js'
+import { findAgent, iso } from './refs.js'
+
+const MAX_EXPIRY_MS = 10 * 365 * 86_400_000
+
+/** Who an IC token belongs to, for the gateway. */
+export interface Authenticated {
+  token_id: string
+  agent: AgentRow
+}
+
+/**
+ * IC tokens: one live token per agent, shown once, stored as SHA-256 and a display prefix.
+ * Rotation replaces the secret at once and leaves the agent's budget, spend and period untouched.
+ */
+export class LocalTokens implements TokensApi {
+  constructor(
+    private readonly db: Db,
+    private readonly repo: TokensRepo,
+    private readonly agents: AgentsRepo,
+    private readonly now: () => number,
+  ) {}
+
+  async issue(agentRef: string, options: { expires_in_ms?: number } = {}): Promise<IssuedToken> {
+    const expiresIn = checkExpiry(options.expires_in_ms)
+    return this.#tx(() => {
+      const agent = findAgent(this.agents, agentRef)
+      const now = this.now()
+      const current = this.repo.unrevoked(agent.id)
+      if (current && !isExpired(current, now)) {
+        throw new IronError(
+          'TOKEN_EXISTS',
+          `Agent ${agent.name} already has a live IC token (${current.prefix}…)`,
+          {
+            hint: `Replace it with: iron tokens rotate ${agent.name}`,
+          },
+        )
+      }
+      if (current) this.repo.revoke(current.id, now, 'expired')
+      return this.#mint(agent, now, expiresIn)
+    })
+  }
+
+  async rotate(agentRef: string, options: { expires_in_ms?: number } = {}): Promise<IssuedToken> {
+    const expiresIn = checkExpiry(options.expires_in_ms)
+    return this.#tx(() => {
+      const agent = findAgent(this.agents, agentRef)
+      const now = this.now()
+      const current = this.repo.unrevoked(agent.id)
+      if (!current) {
+        throw notFound(
+          'TOKEN_NOT_FOUND',
+          `Agent ${agent.name} has no IC token to rotate`,
+          `Issue one with: iron tokens issue ${agent.name}`,
+        )
+      }
+      this.repo.revoke(current.id, now, 'rotated')
+      const keepExpiry = current.expires_at === null ? undefined : current.expires_at - current.created_at
+      return this.#mint(agent, now, expiresIn ?? keepExpiry)
+    })
+  }
+
+  async revoke(ref: string): Promise<IcToken> {
+    return this.#tx(() => {
+      const token = this.#find(ref, true)
+      if (token.revoked_at !== null) {
+        throw new IronError(
+          'TOKEN_REVOKED',
+          `Token ${token.prefix}… of ${token.agent_name} is already revoked`,
+          {
+            hint: `Issue a new one with: iron tokens issue ${token.agent_name}`,
+          },
+        )
+      }
+      const now = this.now()
+      this.repo.revoke(token.id, now, 'revoked')
+      return view({ ...token, revoked_at: now, revoke_reason: 'revoked' }, now)
+    })
+  }
+
+  async get(ref: string): Promise<IcToken> {
+    return view(this.#find(ref, false), this.now())
+  }
+
+  async list(options: { agent?: string; include_revoked?: boolean } = {}): Promise<IcToken[]> {
+    const agentId = options.agent
+      ? findAgent(this.agents, options.agent, { includeDeleted: true }).id
+      : undefined
+    const now = this.now()
+    return this.repo.list({ agentId, includeRevoked: options.include_revoked }).map((t) => view(t, now))
+  }
+
+  /** The gateway's check: a well-formed, known, unrevoked, unexpired token of an agent that exists. */
+  authenticate(secret: string): Authenticated | undefined {
+    if (!isWellFormedSecret(secret, 'ic')) return undefined
+    const hash = hashSecret(secret)
+    const token = this.repo.byHash(hash)
+    if (!token || !hashesEqual(token.token_hash, hash)) return undefined
+    if (token.revoked_at !== null || isExpired(token, this.now())) return undefined
+    const agent = this.agents.byId(token.agent_id)
+    if (!agent || agent.deleted_at !== null) return undefined
+    return { token_id: token.id, agent }
+  }
+
+  #mint(agent: AgentRow, now: number, expiresIn: number | undefined): IssuedToken {
+    const secret = newSecret('ic')
+    const row = {
+      id: newId('ic', now),
+      agent_id: agent.id,
+      token_hash: hashSecret(secret),
+      prefix: displayPrefix(secret),
+      created_at: now,
+      expires_at: expiresIn === undefined ? null : now + expiresIn,
+      revoked_at: null,
+      revoke_reason: null,
+      last_used_at: null,
+    }
+    this.repo.insert(row)
+    return { ...view({ ...row, agent_name: agent.name }, now), token: secret }
+  }
+
+  /** A token by its ID (`ic_…`), or an agent's current token by the agent's name or ID. */
+  #find(ref: string, forRevoke: boolean): TokenWithAgent {
+    const trimmed = ref.trim()
+    if (looksLikeId(trimmed.toLowerCase(), 'ic')) {
+      const token = this.repo.byId(parseId(trimmed, 'ic'))
+      if (!token)
+        throw notFound(
+          'TOKEN_NOT_FOUND',
+          `No IC token ${trimmed}`,
+          'List tokens with: iron tokens list --all',
+        )
+      return token
+    }
+    if (trimmed.startsWith('iron_ic_')) {
+      throw usageError(
+        'SECRET_AS_REFERENCE',
+        'That is a token secret, not a reference',
+        'Refer to a token by its ID (ic_…) or its agent name; never paste secrets into commands',
+      )
+    }
+    const agent = findAgent(this.agents, trimmed, { includeDeleted: !forRevoke })
+    const token = forRevoke
+      ? this.repo.unrevoked(agent.id)
+      : (this.repo.unrevoked(agent.id) ?? this.repo.latest(agent.id))
+    if (!token) {
+      throw notFound(
+        'TOKEN_NOT_FOUND',
+        `Agent ${agent.name} has no ${forRevoke ? 'live ' : ''}IC token`,
+        `Issue one with: iron tokens issue ${agent.name}`,
+      )
+    }
+    return token
+  }
+
+  #tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate()
+  }
+}
+
+const isExpired = (token: { expires_at: number | null }, now: number) =>
+  token.expires_at !== null && token.expires_at <= now
+
+function checkExpiry(ms: number | undefined): number | undefined {
+  if (ms === undefined) return undefined
+  if (!Number.isSafeInteger(ms) || ms <= 0 || ms > MAX_EXPIRY_MS) {
+    throw usageError(
+      'INVALID_EXPIRY',
+      'Token expiry must be more than zero and at most 10 years',
+      'For example --expires-in 30d',
+    )
+  }
+  return ms
+}
+
+function view(token: TokenWithAgent, now: number): IcToken {
+  return {
+    id: token.id,
+    agent_id: token.agent_id,
+    agent_name: token.agent_name,
+    prefix: token.prefix,
+    status: token.revoked_at !== null ? 'revoked' : isExpired(token, now) ? 'expired' : 'live',
+    created_at: iso(token.created_at)!,
+    expires_at: iso(token.expires_at),
+    revoked_at: iso(token.revoked_at),
+    revoke_reason: token.revoke_reason,
+    last_used_at: iso(token.last_used_at),
+  }
+}

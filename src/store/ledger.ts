@@ -1,0 +1,182 @@
+import type { Statement } from 'better-sqlite3'
+import type { Db } from './db.js'
+
+export interface BudgetRow {
+  agent_id: string
+  limit_micros: number | null
+  period: 'none' | 'daily' | 'weekly' | 'monthly'
+  timezone: string
+  on_insufficient: 'reject' | 'clamp'
+  alert_thresholds: string
+  period_start: number
+  period_end: number | null
+  spent_micros: number
+  reserved_micros: number
+  leased_micros: number
+  alerted_pct: number
+  created_at: number
+  updated_at: number
+}
+
+export type LedgerKind = 'reserve' | 'commit' | 'release' | 'adjust' | 'lease_grant' | 'lease_return'
+
+export interface LedgerRow {
+  seq?: number
+  agent_id: string
+  kind: LedgerKind
+  reservation_id: string | null
+  spent_delta: number
+  reserved_delta: number
+  leased_delta: number
+  counted_at: number
+  at: number
+  holder: string | null
+  model: string | null
+  provider: string | null
+  input_tokens: number | null
+  output_tokens: number | null
+  cached_tokens: number | null
+  cost_known: number | null
+  overrun_micros: number | null
+  note: string | null
+}
+
+export interface Sums {
+  spent: number
+  reserved: number
+  leased: number
+  rows: number
+}
+
+const BUDGET_COLUMNS =
+  'agent_id, limit_micros, period, timezone, on_insufficient, alert_thresholds, period_start, period_end, spent_micros, reserved_micros, leased_micros, alerted_pct, created_at, updated_at'
+const LEDGER_COLUMNS =
+  'agent_id, kind, reservation_id, spent_delta, reserved_delta, leased_delta, counted_at, at, holder, model, provider, input_tokens, output_tokens, cached_tokens, cost_known, overrun_micros, note'
+
+/** Budgets and their ledger. Statements are prepared once: reserve and commit are on the gateway's hot path. */
+export class LedgerRepo {
+  readonly #budget: Statement
+  readonly #agentStatus: Statement
+  readonly #insertBudget: Statement
+  readonly #saveBudget: Statement
+  readonly #saveBalances: Statement
+  readonly #insert: Statement
+  readonly #reserveRow: Statement
+  readonly #closeRow: Statement
+  readonly #sums: Statement
+  readonly #sumsOpenEnded: Statement
+
+  constructor(readonly db: Db) {
+    this.#budget = db.prepare(`SELECT ${BUDGET_COLUMNS} FROM budgets WHERE agent_id = ?`)
+    this.#agentStatus = db.prepare('SELECT status FROM agents WHERE id = ?').pluck()
+    this.#insertBudget = db.prepare(
+      `INSERT INTO budgets (${BUDGET_COLUMNS}) VALUES (@agent_id, @limit_micros, @period, @timezone, @on_insufficient,
+        @alert_thresholds, @period_start, @period_end, @spent_micros, @reserved_micros, @leased_micros, @alerted_pct,
+        @created_at, @updated_at)`,
+    )
+    this.#saveBudget = db.prepare(
+      `UPDATE budgets SET limit_micros = @limit_micros, period = @period, timezone = @timezone,
+        on_insufficient = @on_insufficient, alert_thresholds = @alert_thresholds, period_start = @period_start,
+        period_end = @period_end, spent_micros = @spent_micros, reserved_micros = @reserved_micros,
+        leased_micros = @leased_micros, alerted_pct = @alerted_pct, updated_at = @updated_at WHERE agent_id = @agent_id`,
+    )
+    this.#saveBalances = db.prepare(
+      `UPDATE budgets SET spent_micros = ?, reserved_micros = ?, leased_micros = ?, alerted_pct = ?, updated_at = ?
+        WHERE agent_id = ?`,
+    )
+    this.#insert = db.prepare(
+      `INSERT INTO ledger (${LEDGER_COLUMNS}) VALUES (@agent_id, @kind, @reservation_id, @spent_delta, @reserved_delta,
+        @leased_delta, @counted_at, @at, @holder, @model, @provider, @input_tokens, @output_tokens, @cached_tokens,
+        @cost_known, @overrun_micros, @note)`,
+    )
+    this.#reserveRow = db.prepare(
+      `SELECT seq, ${LEDGER_COLUMNS} FROM ledger WHERE reservation_id = ? AND kind = 'reserve'`,
+    )
+    this.#closeRow = db.prepare(
+      `SELECT seq, ${LEDGER_COLUMNS} FROM ledger WHERE reservation_id = ? AND kind IN ('commit', 'release')`,
+    )
+    const sums = `SELECT coalesce(sum(spent_delta), 0) AS spent, coalesce(sum(reserved_delta), 0) AS reserved,
+      coalesce(sum(leased_delta), 0) AS leased, count(*) AS rows FROM ledger WHERE agent_id = ? AND counted_at >= ?`
+    this.#sums = db.prepare(`${sums} AND counted_at < ?`)
+    this.#sumsOpenEnded = db.prepare(sums)
+  }
+
+  budget(agentId: string): BudgetRow | undefined {
+    return this.#budget.get(agentId) as BudgetRow | undefined
+  }
+
+  agentStatus(agentId: string): string | undefined {
+    return this.#agentStatus.get(agentId) as string | undefined
+  }
+
+  insertBudget(row: BudgetRow): void {
+    this.#insertBudget.run(row)
+  }
+
+  saveBudget(row: BudgetRow): void {
+    this.#saveBudget.run(row)
+  }
+
+  saveBalances(row: BudgetRow): void {
+    this.#saveBalances.run(
+      row.spent_micros,
+      row.reserved_micros,
+      row.leased_micros,
+      row.alerted_pct,
+      row.updated_at,
+      row.agent_id,
+    )
+  }
+
+  append(row: LedgerRow): number {
+    return Number(this.#insert.run(row).lastInsertRowid)
+  }
+
+  reserveRow(reservationId: string): LedgerRow | undefined {
+    return this.#reserveRow.get(reservationId) as LedgerRow | undefined
+  }
+
+  closeRow(reservationId: string): LedgerRow | undefined {
+    return this.#closeRow.get(reservationId) as LedgerRow | undefined
+  }
+
+  /** Balances derived from the rows counted in [start, end). */
+  sums(agentId: string, start: number, end: number | null): Sums {
+    return (
+      end === null ? this.#sumsOpenEnded.get(agentId, start) : this.#sums.get(agentId, start, end)
+    ) as Sums
+  }
+
+  history(agentId: string, options: { limit: number; since?: number }): LedgerRow[] {
+    return this.db
+      .prepare(
+        `SELECT seq, ${LEDGER_COLUMNS} FROM ledger WHERE agent_id = ? AND at >= ? ORDER BY seq DESC LIMIT ?`,
+      )
+      .all(agentId, options.since ?? 0, options.limit) as LedgerRow[]
+  }
+
+  listBudgets(): BudgetRow[] {
+    return this.db
+      .prepare(
+        `SELECT ${BUDGET_COLUMNS.split(', ')
+          .map((c) => `b.${c}`)
+          .join(
+            ', ',
+          )} FROM budgets b JOIN agents a ON a.id = b.agent_id WHERE a.deleted_at IS NULL ORDER BY a.name`,
+      )
+      .all() as BudgetRow[]
+  }
+
+  /** Reservations no commit or release has closed (for a holder, or all). */
+  openReservations(holder?: string): LedgerRow[] {
+    const byHolder = holder === undefined ? '' : 'AND r.holder = ?'
+    return this.db
+      .prepare(
+        `SELECT r.seq, ${LEDGER_COLUMNS.split(', ')
+          .map((c) => `r.${c}`)
+          .join(', ')} FROM ledger r WHERE r.kind = 'reserve' ${byHolder}
+          AND NOT EXISTS (SELECT 1 FROM ledger c WHERE c.reservation_id = r.reservation_id AND c.kind IN ('commit', 'release'))`,
+      )
+      .all(...(holder === undefined ? [] : [holder])) as LedgerRow[]
+  }
+}

@@ -1,0 +1,273 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import type { IronError } from '../../src/core/errors.js'
+import { tempControlPlane } from '../helpers/control-plane.js'
+
+const code = async (p: Promise<unknown>) => ((await p.catch((e: unknown) => e)) as IronError).code
+
+describe('budgets and the ledger', () => {
+  it('reserve, commit and release move spent and reserved, one row each', async () => {
+    const { cp } = await tempControlPlane()
+    const agent = await cp.agents.create({ name: 'bot' })
+    await cp.budgets.set('bot', { limit_micros: 1_000_000, period: 'monthly' })
+    const a = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 300_000 })
+    const b = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 300_000 })
+    expect(a.ok && b.ok).toBe(true)
+    expect(await cp.budgets.get('bot')).toMatchObject({
+      spent_micros: 0,
+      reserved_micros: 600_000,
+      remaining_micros: 400_000,
+    })
+    if (!a.ok || !b.ok) return
+    const settled = await cp.budgets.commit({
+      reservation_id: a.reservation_id,
+      actual_micros: 120_000,
+      model: 'gpt-4o',
+      input_tokens: 10,
+      output_tokens: 5,
+    })
+    expect(settled).toMatchObject({
+      charged_micros: 120_000,
+      released_micros: 180_000,
+      overrun_micros: 0,
+      remaining_micros: 580_000,
+    })
+    await cp.budgets.release(b.reservation_id)
+    expect(await cp.budgets.get('bot')).toMatchObject({
+      spent_micros: 120_000,
+      reserved_micros: 0,
+      remaining_micros: 880_000,
+    })
+    const history = await cp.budgets.history('bot')
+    expect(history.map((h) => h.kind)).toEqual(['release', 'commit', 'reserve', 'reserve'])
+    expect((await cp.budgets.check('bot', { verify: true })).verify).toMatchObject({ ok: true, rows: 4 })
+  })
+
+  it('refuses what does not fit, with what remains; clamps only when the policy says clamp', async () => {
+    const { cp } = await tempControlPlane()
+    const agent = await cp.agents.create({ name: 'bot' })
+    await cp.budgets.set('bot', { limit_micros: 1_000 })
+    const fit = (available: number) => available
+    expect(await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 1_500, fit })).toEqual({
+      ok: false,
+      reason: 'budget_exceeded',
+      remaining_micros: 1_000,
+      limit_micros: 1_000,
+    })
+    await cp.budgets.set('bot', { on_insufficient: 'clamp' })
+    const clamped = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 1_500, fit })
+    expect(clamped).toMatchObject({ ok: true, amount_micros: 1_000, clamped: true, remaining_micros: 0 })
+    const none = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 10, fit: () => undefined })
+    expect(none).toMatchObject({ ok: false, remaining_micros: 0 })
+  })
+
+  it('is idempotent per reservation id, and refuses a second, different settlement', async () => {
+    const { cp } = await tempControlPlane()
+    const agent = await cp.agents.create({ name: 'bot' })
+    await cp.budgets.set('bot', { limit_micros: 10_000 })
+    const first = await cp.budgets.reserve({
+      agent_id: agent.id,
+      amount_micros: 4_000,
+      reservation_id: 'req_01jd8x4k3m5n6p7q8r9s0t1v2w',
+    })
+    const again = await cp.budgets.reserve({
+      agent_id: agent.id,
+      amount_micros: 4_000,
+      reservation_id: 'req_01jd8x4k3m5n6p7q8r9s0t1v2w',
+    })
+    expect(again).toEqual({ ...first, remaining_micros: 6_000 })
+    expect((await cp.budgets.get('bot')).reserved_micros).toBe(4_000)
+    await cp.budgets.commit({ reservation_id: 'req_01jd8x4k3m5n6p7q8r9s0t1v2w', actual_micros: 3_000 })
+    await cp.budgets.commit({ reservation_id: 'req_01jd8x4k3m5n6p7q8r9s0t1v2w', actual_micros: 3_000 })
+    expect(
+      await code(
+        cp.budgets.commit({ reservation_id: 'req_01jd8x4k3m5n6p7q8r9s0t1v2w', actual_micros: 2_000 }),
+      ),
+    ).toBe('RESERVATION_CLOSED')
+    expect(await code(cp.budgets.release('req_01jd8x4k3m5n6p7q8r9s0t1v2w'))).toBe('RESERVATION_CLOSED')
+    expect(await code(cp.budgets.release('req_nope'))).toBe('RESERVATION_NOT_FOUND')
+    expect((await cp.budgets.get('bot')).spent_micros).toBe(3_000)
+  })
+
+  it('never lets spend pass the limit: an upstream overrun beyond the reservation is recorded, not charged', async () => {
+    const { cp } = await tempControlPlane()
+    const agent = await cp.agents.create({ name: 'bot' })
+    await cp.budgets.set('bot', { limit_micros: 1_000 })
+    const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 800 })
+    if (!r.ok) throw new Error('expected a reservation')
+    const settled = await cp.budgets.commit({ reservation_id: r.reservation_id, actual_micros: 1_300 })
+    expect(settled).toMatchObject({ charged_micros: 1_000, overrun_micros: 300, remaining_micros: 0 })
+    expect((await cp.budgets.check('bot')).over).toBe(true)
+    expect((await cp.budgets.history('bot'))[0]).toMatchObject({ overrun_micros: 300 })
+  })
+
+  it('refuses suspended agents and reports alert thresholds once each', async () => {
+    const { cp } = await tempControlPlane()
+    const agent = await cp.agents.create({ name: 'bot' })
+    await cp.budgets.set('bot', { limit_micros: 100_000, alert_thresholds: [50, 80] })
+    const spend = async (amount: number) => {
+      const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: amount })
+      if (!r.ok) throw new Error(r.reason)
+      return (await cp.budgets.commit({ reservation_id: r.reservation_id, actual_micros: amount })).alert_pct
+    }
+    expect(await spend(40_000)).toBeNull()
+    expect(await spend(15_000)).toBe(50)
+    expect(await spend(1_000)).toBeNull()
+    expect(await spend(30_000)).toBe(80)
+    await cp.agents.update('bot', { status: 'suspended' })
+    expect(await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 1 })).toMatchObject({
+      ok: false,
+      reason: 'agent_suspended',
+    })
+  })
+
+  it('starts each calendar period at zero, keeps history, and counts a request in the period it began', async () => {
+    const { cp, clock } = await tempControlPlane(Date.parse('2026-03-31T23:59:00Z'))
+    const agent = await cp.agents.create({ name: 'bot' })
+    await cp.budgets.set('bot', { limit_micros: 10_000, period: 'monthly' })
+    const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 5_000 })
+    clock.now = Date.parse('2026-04-01T00:01:00Z')
+    expect(await cp.budgets.get('bot')).toMatchObject({
+      spent_micros: 0,
+      reserved_micros: 0,
+      period_start: '2026-04-01T00:00:00.000Z',
+      period_end: '2026-05-01T00:00:00.000Z',
+    })
+    if (r.ok) await cp.budgets.commit({ reservation_id: r.reservation_id, actual_micros: 4_000 })
+    expect((await cp.budgets.get('bot')).spent_micros).toBe(0)
+    clock.now = Date.parse('2026-03-31T23:59:30Z')
+    expect((await cp.budgets.get('bot')).spent_micros).toBe(4_000)
+  })
+
+  it('uses the budget time zone for calendar periods', async () => {
+    const { cp } = await tempControlPlane(Date.parse('2026-07-15T02:00:00Z'))
+    await cp.agents.create({ name: 'bot' })
+    const daily = await cp.budgets.set('bot', {
+      limit_micros: 1,
+      period: 'daily',
+      timezone: 'America/New_York',
+    })
+    expect(daily).toMatchObject({
+      period_start: '2026-07-14T04:00:00.000Z',
+      period_end: '2026-07-15T04:00:00.000Z',
+    })
+    const weekly = await cp.budgets.set('bot', { period: 'weekly', timezone: 'UTC' })
+    expect(weekly).toMatchObject({
+      period_start: '2026-07-13T00:00:00.000Z',
+      period_end: '2026-07-20T00:00:00.000Z',
+    })
+    expect(await code(cp.budgets.set('bot', { timezone: 'Mars/Base' }))).toBe('INVALID_TIMEZONE')
+  })
+
+  it('a limit below current spend needs confirmation and says what happens', async () => {
+    const { cp } = await tempControlPlane()
+    const agent = await cp.agents.create({ name: 'bot' })
+    await cp.budgets.set('bot', { limit_micros: 50_000_000, period: 'monthly' })
+    const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 12_000_000 })
+    if (r.ok) await cp.budgets.commit({ reservation_id: r.reservation_id, actual_micros: 12_000_000 })
+    const error = (await cp.budgets
+      .set('bot', { limit_micros: 10_000_000 })
+      .catch((e: unknown) => e)) as IronError
+    expect(error.code).toBe('LIMIT_BELOW_SPEND')
+    expect(error.message).toContain('$12.00')
+    expect(error.message).toContain('until the period resets on 2026-04-01')
+    const set = await cp.budgets.set('bot', { limit_micros: 10_000_000, allow_below_spend: true })
+    expect(set.remaining_micros).toBe(0)
+    const check = await cp.budgets.check('bot')
+    expect(check.over).toBe(true)
+  })
+
+  it('check projects the period-end spend from the burn rate', async () => {
+    const { cp, clock } = await tempControlPlane(Date.parse('2026-03-01T00:00:00Z'))
+    const agent = await cp.agents.create({ name: 'bot' })
+    await cp.budgets.set('bot', { limit_micros: 100_000_000, period: 'monthly' })
+    clock.now = Date.parse('2026-03-11T00:00:00Z')
+    const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 24_000_000 })
+    if (r.ok) await cp.budgets.commit({ reservation_id: r.reservation_id, actual_micros: 24_000_000 })
+    const check = await cp.budgets.check('bot')
+    expect(check.burn_rate_micros_per_hour).toBe(100_000)
+    expect(check.projected_period_spend_micros).toBe(24_000_000 + 100_000 * 21 * 24)
+    expect(check.exhausted_at).toBe('2026-04-11T16:00:00.000Z')
+    expect(check.over).toBe(false)
+  })
+
+  it('check --verify recomputes balances from the rows and names a mismatch', async () => {
+    const { cp, ctx } = await tempControlPlane()
+    const agent = await cp.agents.create({ name: 'bot' })
+    await cp.budgets.set('bot', { limit_micros: 10_000 })
+    const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 1_000 })
+    if (r.ok) await cp.budgets.commit({ reservation_id: r.reservation_id, actual_micros: 900 })
+    expect((await cp.budgets.check('bot', { verify: true })).verify?.ok).toBe(true)
+    ctx.db().prepare('UPDATE budgets SET spent_micros = 500').run()
+    const tampered = (await cp.budgets.check('bot', { verify: true })).verify!
+    expect(tampered.ok).toBe(false)
+    expect(tampered.problems[0]).toContain('spent: balance $0.0005 but the rows sum to $0.0009')
+    ctx.db().prepare('UPDATE budgets SET spent_micros = 900').run()
+    ctx.db().prepare("UPDATE ledger SET reserved_delta = -10 WHERE kind = 'commit'").run()
+    const rows = (await cp.budgets.check('bot', { verify: true })).verify!
+    expect(rows.problems.join('\n')).toContain('does not release what it reserved')
+  })
+
+  it('adjustments are rows with a reason', async () => {
+    const { cp } = await tempControlPlane()
+    await cp.agents.create({ name: 'bot' })
+    await cp.budgets.set('bot', { limit_micros: 10_000_000 })
+    expect(
+      (await cp.budgets.adjust('bot', { amount_micros: 2_000_000, reason: 'invoice reconciliation' }))
+        .spent_micros,
+    ).toBe(2_000_000)
+    expect((await cp.budgets.adjust('bot', { amount_micros: -500_000, reason: 'refund' })).spent_micros).toBe(
+      1_500_000,
+    )
+    expect(await code(cp.budgets.adjust('bot', { amount_micros: -5_000_000, reason: 'too much' }))).toBe(
+      'ADJUSTMENT_TOO_LARGE',
+    )
+    expect(await code(cp.budgets.adjust('bot', { amount_micros: 5, reason: '' }))).toBe('INVALID_REASON')
+    expect((await cp.budgets.history('bot'))[0]).toMatchObject({
+      kind: 'adjust',
+      note: 'refund',
+      spent_delta_micros: -500_000,
+    })
+  })
+
+  it('property: any interleaving keeps spent + reserved ≤ limit and balances equal the rows', async () => {
+    const op = fc.oneof(
+      fc.record({ type: fc.constant('reserve' as const), amount: fc.integer({ min: 0, max: 400 }) }),
+      fc.record({
+        type: fc.constant('commit' as const),
+        pick: fc.nat(),
+        actual: fc.integer({ min: 0, max: 600 }),
+      }),
+      fc.record({ type: fc.constant('release' as const), pick: fc.nat() }),
+    )
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 1_000 }),
+        fc.array(op, { maxLength: 40 }),
+        async (limit, ops) => {
+          const { cp, ctx } = await tempControlPlane()
+          const agent = await cp.agents.create({ name: 'p' })
+          await cp.budgets.set('p', { limit_micros: limit })
+          const open: string[] = []
+          for (const o of ops) {
+            if (o.type === 'reserve') {
+              const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: o.amount })
+              if (r.ok) open.push(r.reservation_id)
+            } else if (open.length > 0) {
+              const [id] = open.splice(o.pick % open.length, 1)
+              if (o.type === 'commit')
+                await cp.budgets.commit({ reservation_id: id!, actual_micros: o.actual })
+              else await cp.budgets.release(id!)
+            }
+            const b = await cp.budgets.get('p')
+            expect(b.spent_micros + b.reserved_micros).toBeLessThanOrEqual(limit)
+          }
+          const check = await cp.budgets.check('p', { verify: true })
+          expect(check.verify?.ok, check.verify?.problems.join('; ')).toBe(true)
+          ctx.close()
+        },
+      ),
+      { numRuns: 60 },
+    )
+  })
+})
