@@ -3,6 +3,7 @@ import { IronConfig } from '../config/config.js'
 import { resolveDirs } from '../config/paths.js'
 import type { IronError } from '../core/errors.js'
 import { LocalContext } from '../services/context.js'
+import { createLocalControlPlane, type LocalControlPlane } from '../services/local/index.js'
 import { Output } from './output.js'
 import { confirm } from './prompt.js'
 import { debugStack, renderErrorText, toIronError } from './render-error.js'
@@ -29,6 +30,7 @@ export abstract class IronCommand<T> extends Command {
 
   protected out!: Output
   #context: LocalContext | undefined
+  #services: LocalControlPlane | undefined
   #exitCode = 0
 
   override async init(): Promise<void> {
@@ -53,6 +55,12 @@ export abstract class IronCommand<T> extends Command {
       })
     }
     return this.#context
+  }
+
+  /** The control plane: the local store now; a server in team mode later. */
+  protected async services(flags: { db?: string } = {}): Promise<LocalControlPlane> {
+    this.#services ??= createLocalControlPlane(await this.local(flags))
+    return this.#services
   }
 
   protected confirm(question: string, yes: boolean | undefined): Promise<void> {

@@ -41,6 +41,11 @@ export interface LedgerRow {
   note: string | null
 }
 
+export interface BudgetWithStatus extends BudgetRow {
+  /** The agent's status: only active agents may reserve. */
+  status: string
+}
+
 export interface Sums {
   spent: number
   reserved: number
@@ -53,6 +58,8 @@ const BUDGET_COLUMNS =
 const LEDGER_COLUMNS =
   'agent_id, kind, reservation_id, spent_delta, reserved_delta, leased_delta, counted_at, at, holder, model, provider, input_tokens, output_tokens, cached_tokens, cost_known, overrun_micros, note'
 
+const LEDGER_FIELDS = LEDGER_COLUMNS.split(', ') as Array<Exclude<keyof LedgerRow, 'seq'>>
+
 /** Budgets and their ledger. Statements are prepared once: reserve and commit are on the gateway's hot path. */
 export class LedgerRepo {
   readonly #budget: Statement
@@ -61,8 +68,7 @@ export class LedgerRepo {
   readonly #saveBudget: Statement
   readonly #saveBalances: Statement
   readonly #insert: Statement
-  readonly #reserveRow: Statement
-  readonly #closeRow: Statement
+  readonly #reservationRows: Statement
   readonly #sums: Statement
   readonly #sumsOpenEnded: Statement
 
@@ -85,16 +91,9 @@ export class LedgerRepo {
         WHERE agent_id = ?`,
     )
     this.#insert = db.prepare(
-      `INSERT INTO ledger (${LEDGER_COLUMNS}) VALUES (@agent_id, @kind, @reservation_id, @spent_delta, @reserved_delta,
-        @leased_delta, @counted_at, @at, @holder, @model, @provider, @input_tokens, @output_tokens, @cached_tokens,
-        @cost_known, @overrun_micros, @note)`,
+      `INSERT INTO ledger (${LEDGER_COLUMNS}) VALUES (${LEDGER_FIELDS.map(() => '?').join(', ')})`,
     )
-    this.#reserveRow = db.prepare(
-      `SELECT seq, ${LEDGER_COLUMNS} FROM ledger WHERE reservation_id = ? AND kind = 'reserve'`,
-    )
-    this.#closeRow = db.prepare(
-      `SELECT seq, ${LEDGER_COLUMNS} FROM ledger WHERE reservation_id = ? AND kind IN ('commit', 'release')`,
-    )
+    this.#reservationRows = db.prepare(`SELECT seq, ${LEDGER_COLUMNS} FROM ledger WHERE reservation_id = ?`)
     const sums = `SELECT coalesce(sum(spent_delta), 0) AS spent, coalesce(sum(reserved_delta), 0) AS reserved,
       coalesce(sum(leased_delta), 0) AS leased, count(*) AS rows FROM ledger WHERE agent_id = ? AND counted_at >= ?`
     this.#sums = db.prepare(`${sums} AND counted_at < ?`)
@@ -105,8 +104,10 @@ export class LedgerRepo {
     return this.#budget.get(agentId) as BudgetRow | undefined
   }
 
-  agentStatus(agentId: string): string | undefined {
-    return this.#agentStatus.get(agentId) as string | undefined
+  budgetWithStatus(agentId: string): BudgetWithStatus | undefined {
+    const status = this.#agentStatus.get(agentId) as string | undefined
+    const budget = status === undefined ? undefined : this.budget(agentId)
+    return budget && { ...budget, status: status! }
   }
 
   insertBudget(row: BudgetRow): void {
@@ -128,16 +129,15 @@ export class LedgerRepo {
     )
   }
 
-  append(row: LedgerRow): number {
-    return Number(this.#insert.run(row).lastInsertRowid)
+  append(row: LedgerRow): void {
+    this.#insert.run(LEDGER_FIELDS.map((field) => row[field]))
   }
 
-  reserveRow(reservationId: string): LedgerRow | undefined {
-    return this.#reserveRow.get(reservationId) as LedgerRow | undefined
-  }
-
-  closeRow(reservationId: string): LedgerRow | undefined {
-    return this.#closeRow.get(reservationId) as LedgerRow | undefined
+  /** A reservation's opening row and, once settled, its closing row. */
+  reservation(reservationId: string): { open: LedgerRow | undefined; close: LedgerRow | undefined } {
+    const rows = this.#reservationRows.all(reservationId) as LedgerRow[]
+    const opens = (row: LedgerRow) => row.kind === 'reserve' || row.kind === 'lease_grant'
+    return { open: rows.find(opens), close: rows.find((row) => !opens(row)) }
   }
 
   /** Balances derived from the rows counted in [start, end). */

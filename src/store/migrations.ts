@@ -117,9 +117,9 @@ export const MIGRATIONS: readonly Migration[] = [
         note           TEXT
       ) STRICT;
       CREATE INDEX ledger_agent_counted ON ledger (agent_id, counted_at);
-      CREATE INDEX ledger_counted ON ledger (counted_at);
-      CREATE UNIQUE INDEX ledger_one_reserve ON ledger (reservation_id) WHERE kind = 'reserve';
-      CREATE UNIQUE INDEX ledger_one_close ON ledger (reservation_id) WHERE kind IN ('commit', 'release');
+      -- At most one opening row (reserve, lease_grant) and one closing row per reservation or lease.
+      CREATE UNIQUE INDEX ledger_reservation ON ledger (reservation_id, kind IN ('reserve', 'lease_grant'))
+        WHERE reservation_id IS NOT NULL;
 
       CREATE TABLE price_overrides (
         model                        TEXT PRIMARY KEY,

@@ -13,9 +13,7 @@ interface WorkerResult {
 
 function worker(args: string[]): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/ledger-worker.ts', ...args], {
-      cwd: ROOT,
-    })
+    const child = spawn(process.execPath, ['bench/lib/ledger-worker.js', ...args], { cwd: ROOT })
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => (out += d))
@@ -28,6 +26,7 @@ function worker(args: string[]): Promise<WorkerResult> {
   })
 }
 
+// The workers run the compiled build (npm test builds first), the same code the gateway runs.
 describe('ledger under several processes', () => {
   it('never overspends, loses no row and surfaces no SQLITE_BUSY', async () => {
     const { cp, ctx, dirs } = await tempControlPlane(Date.now())
@@ -35,8 +34,11 @@ describe('ledger under several processes', () => {
     const limit = 2_000_000
     await cp.budgets.set('hammered', { limit_micros: limit })
     ctx.close()
+    // Two processes one request at a time, two with 16 in flight (group commits), all on one agent.
     const results = await Promise.all(
-      Array.from({ length: 4 }, () => worker([dirs.configDir, dirs.dataDir, agent.id, '600', '2500'])),
+      [1, 1, 16, 16].map((inflight) =>
+        worker([dirs.configDir, dirs.dataDir, agent.id, '600', '2500', String(inflight)]),
+      ),
     )
     const db = ctx.db()
     const after = createLocalControlPlane(ctx)

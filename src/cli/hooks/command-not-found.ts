@@ -6,8 +6,13 @@ import { renderErrorText } from '../render-error.js'
 
 /** An unknown command is a usage error (exit 2) with a suggestion, in the same shape as every other error. */
 const hook: Hook.CommandNotFound = async (options) => {
-  const typed = options.id.replaceAll(':', ' ')
   const known = options.config.commandIDs.map((id) => id.replaceAll(':', ' '))
+  // oclif joins every word into the id; show the words up to the first one that leads nowhere.
+  const words = options.id.split(':')
+  let depth = 1
+  while (depth < words.length && known.some((k) => `${k} `.startsWith(`${words.slice(0, depth).join(' ')} `)))
+    depth++
+  const typed = words.slice(0, depth).join(' ')
   const suggestion = closest(typed, known)
   const error = new IronError('UNKNOWN_COMMAND', `'iron ${typed}' is not an iron command`, {
     exitCode: 2,

@@ -1,3 +1,4 @@
+import type { Transaction } from 'better-sqlite3'
 import { IronError, notFound, usageError } from '../../core/errors.js'
 import { newId } from '../../core/ids.js'
 import { formatMoney, MAX_MICROS } from '../../core/money.js'
@@ -28,13 +29,20 @@ const HOUR = 3_600_000
  * number of processes writing to the same store.
  */
 export class LocalBudgets implements BudgetsApi {
+  /** One transaction function for everything; nested calls become savepoints. */
+  readonly #run: Transaction<(fn: () => unknown) => unknown>
+  #queue: QueuedOp[] = []
+  #flushScheduled = false
+
   constructor(
     private readonly db: Db,
     private readonly ledger: LedgerRepo,
     private readonly agents: AgentsRepo,
     private readonly now: () => number,
     private readonly defaultTimezone: string,
-  ) {}
+  ) {
+    this.#run = db.transaction((fn: () => unknown) => fn())
+  }
 
   /** The row every agent gets at creation: no limit, metered only. */
   createFor(agentId: string, at: number): void {
@@ -195,8 +203,8 @@ export class LocalBudgets implements BudgetsApi {
     })
   }
 
-  async reserve(request: ReserveRequest): Promise<ReserveResult> {
-    return this.reserveSync(request)
+  reserve(request: ReserveRequest): Promise<ReserveResult> {
+    return this.#enqueue(() => this.reserveSync(request))
   }
 
   /** Synchronous form for the gateway's hot path (same transaction, no promise). */
@@ -204,7 +212,7 @@ export class LocalBudgets implements BudgetsApi {
     checkAmount(request.amount_micros, 'reservation')
     const reservationId = request.reservation_id ?? newId('req')
     return this.#tx(() => {
-      const existing = this.ledger.reserveRow(reservationId)
+      const existing = this.ledger.reservation(reservationId).open
       if (existing) {
         if (existing.agent_id !== request.agent_id) {
           throw usageError('RESERVATION_CONFLICT', `Reservation ${reservationId} belongs to another agent`)
@@ -218,9 +226,10 @@ export class LocalBudgets implements BudgetsApi {
           remaining_micros: remainingOf(row),
         }
       }
-      const status = this.ledger.agentStatus(request.agent_id)
-      if (status === undefined) throw notFound('AGENT_NOT_FOUND', `No agent ${request.agent_id}`)
-      const row = this.#current(request.agent_id)
+      const found = this.ledger.budgetWithStatus(request.agent_id)
+      if (!found) throw notFound('AGENT_NOT_FOUND', `No agent ${request.agent_id}`)
+      const { status, ...row } = found
+      this.#rollTo(row, this.now(), false)
       if (status !== 'active') {
         return {
           ok: false,
@@ -269,8 +278,8 @@ export class LocalBudgets implements BudgetsApi {
     })
   }
 
-  async commit(request: CommitRequest): Promise<SettleResult> {
-    return this.commitSync(request)
+  commit(request: CommitRequest): Promise<SettleResult> {
+    return this.#enqueue(() => this.commitSync(request))
   }
 
   /** Charge the actual cost and release the rest of the reservation, in one row. */
@@ -279,8 +288,8 @@ export class LocalBudgets implements BudgetsApi {
     return this.#settle(request.reservation_id, 'commit', request)
   }
 
-  async release(reservationId: string): Promise<SettleResult> {
-    return this.releaseSync(reservationId)
+  release(reservationId: string): Promise<SettleResult> {
+    return this.#enqueue(() => this.releaseSync(reservationId))
   }
 
   releaseSync(reservationId: string): SettleResult {
@@ -299,11 +308,10 @@ export class LocalBudgets implements BudgetsApi {
 
   #settle(reservationId: string, kind: 'commit' | 'release', usage: CommitRequest | undefined): SettleResult {
     return this.#tx(() => {
-      const reserve = this.ledger.reserveRow(reservationId)
-      if (!reserve) {
+      const { open: reserve, close: closed } = this.ledger.reservation(reservationId)
+      if (reserve?.kind !== 'reserve') {
         throw notFound('RESERVATION_NOT_FOUND', `No reservation ${reservationId}`)
       }
-      const closed = this.ledger.closeRow(reservationId)
       const row = this.#current(reserve.agent_id)
       if (closed) {
         const same =
@@ -467,9 +475,57 @@ export class LocalBudgets implements BudgetsApi {
     }
   }
 
+  /** A transaction, or, inside one already (a group commit's savepoint), simply part of it. */
   #tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate()
+    return (this.db.inTransaction ? fn() : this.#run.immediate(fn)) as T
   }
+
+  /**
+   * Group commit: ledger movements asked for in the same turn of the event loop share one transaction
+   * (each in its own savepoint, so one failure undoes only itself). One caller alone still gets its own
+   * transaction at once; many concurrent requests cost one commit instead of one each.
+   */
+  #enqueue<T>(op: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ op, resolve: resolve as (value: unknown) => void, reject })
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true
+        setImmediate(() => this.#flush())
+      }
+    })
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false
+    const batch = this.#queue
+    this.#queue = []
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = []
+    try {
+      this.#tx(() => {
+        for (const item of batch) {
+          try {
+            outcomes.push({ ok: true, value: this.#run(item.op) })
+          } catch (error) {
+            outcomes.push({ ok: false, error })
+          }
+        }
+      })
+    } catch (error) {
+      for (const item of batch) item.reject(error)
+      return
+    }
+    batch.forEach((item, i) => {
+      const outcome = outcomes[i]!
+      if (outcome.ok) item.resolve(outcome.value)
+      else item.reject(outcome.error)
+    })
+  }
+}
+
+interface QueuedOp {
+  op: () => unknown
+  resolve: (value: unknown) => void
+  reject: (error: unknown) => void
 }
 
 function remainingOf(row: BudgetRow): number | null {
@@ -478,10 +534,20 @@ function remainingOf(row: BudgetRow): number | null {
     : row.limit_micros - row.spent_micros - row.reserved_micros - row.leased_micros
 }
 
+const thresholdCache = new Map<string, number[]>()
+function parseThresholds(text: string): number[] {
+  let parsed = thresholdCache.get(text)
+  if (!parsed) {
+    parsed = JSON.parse(text) as number[]
+    thresholdCache.set(text, parsed)
+  }
+  return parsed
+}
+
 function crossedThreshold(row: BudgetRow): number | null {
   if (row.limit_micros === null || row.limit_micros === 0) return null
   const pct = (row.spent_micros / row.limit_micros) * 100
-  const thresholds = JSON.parse(row.alert_thresholds) as number[]
+  const thresholds = parseThresholds(row.alert_thresholds)
   const crossed = thresholds.filter((t) => t <= pct && t > row.alerted_pct)
   return crossed.length ? Math.max(...crossed) : null
 }

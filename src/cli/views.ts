@@ -1,0 +1,239 @@
+import { formatMoney } from '../core/money.js'
+import type {
+  Agent,
+  Budget,
+  BudgetCheck,
+  IcToken,
+  LedgerEntry,
+  ModelPriceView,
+  Provider,
+  ProviderTestResult,
+  UsageReport,
+  UsageRow,
+} from '../services/api.js'
+import type { Column, Output } from './output.js'
+
+/** How each resource prints, shared by its list and show commands. */
+
+const list = (values: string[]) => (values.length ? values.join(',') : 'any')
+const money = (micros: number | null) => (micros === null ? 'no limit' : formatMoney(micros))
+const perMillion = (micros: number | null) => (micros === null ? null : `${formatMoney(micros)}/M`)
+
+export const agentColumns: Column<Agent>[] = [
+  { header: 'Name', value: (a) => a.name },
+  { header: 'Status', value: (a) => a.status, kind: 'status' },
+  { header: 'Project', value: (a) => a.project },
+  { header: 'Providers', value: (a) => list(a.allowed_providers), shrink: true },
+  { header: 'Token', value: (a) => (a.token ? `${a.token.prefix}…` : null) },
+  { header: 'Created', value: (a) => a.created_at, kind: 'time' },
+  { header: 'ID', value: (a) => a.id, kind: 'id', shrink: false },
+]
+
+export function printAgent(out: Output, a: Agent): void {
+  out.record([
+    { label: 'Name', value: a.name },
+    { label: 'ID', value: a.id, kind: 'id' },
+    { label: 'Status', value: a.status, kind: 'status' },
+    { label: 'Description', value: a.description },
+    { label: 'Project', value: a.project },
+    { label: 'Providers', value: list(a.allowed_providers) },
+    { label: 'Models', value: list(a.allowed_models) },
+    { label: 'Requests/min', value: a.rate_limits.requests_per_minute ?? 'no limit' },
+    { label: 'Tokens/min', value: a.rate_limits.tokens_per_minute ?? 'no limit' },
+    { label: 'Safety policy', value: a.safety_policy ?? 'default' },
+    { label: 'Token', value: a.token ? `${a.token.prefix}… (issued ${a.token.created_at})` : 'none' },
+    { label: 'Created', value: a.created_at, kind: 'time' },
+    { label: 'Updated', value: a.updated_at, kind: 'time' },
+    ...(a.deleted_at ? [{ label: 'Deleted', value: a.deleted_at, kind: 'time' as const }] : []),
+  ])
+}
+
+export const tokenColumns: Column<IcToken>[] = [
+  { header: 'Agent', value: (t) => t.agent_name },
+  { header: 'Prefix', value: (t) => `${t.prefix}…` },
+  { header: 'Status', value: (t) => t.status, kind: 'status' },
+  { header: 'Created', value: (t) => t.created_at, kind: 'time' },
+  { header: 'Expires', value: (t) => t.expires_at ?? 'never', kind: 'time' },
+  { header: 'Last used', value: (t) => t.last_used_at, kind: 'time' },
+  { header: 'ID', value: (t) => t.id, kind: 'id', shrink: false },
+]
+
+export function printToken(out: Output, t: IcToken): void {
+  out.record([
+    { label: 'ID', value: t.id, kind: 'id' },
+    { label: 'Agent', value: t.agent_name },
+    { label: 'Prefix', value: `${t.prefix}…` },
+    { label: 'Status', value: t.status, kind: 'status' },
+    { label: 'Created', value: t.created_at, kind: 'time' },
+    { label: 'Expires', value: t.expires_at ?? 'never', kind: 'time' },
+    { label: 'Last used', value: t.last_used_at, kind: 'time' },
+    ...(t.revoked_at ? [{ label: 'Revoked', value: `${t.revoked_at} (${t.revoke_reason})` }] : []),
+  ])
+}
+
+export const providerColumns: Column<Provider>[] = [
+  { header: 'Name', value: (p) => p.name },
+  { header: 'Kind', value: (p) => p.kind },
+  { header: 'Base URL', value: (p) => p.base_url, shrink: true },
+  { header: 'Key', value: (p) => p.key_mask },
+  {
+    header: 'Last test',
+    value: (p) => (p.last_test ? (p.last_test.ok ? 'ok' : 'fail') : null),
+    kind: 'status',
+  },
+  { header: 'ID', value: (p) => p.id, kind: 'id', shrink: false },
+]
+
+export function printProvider(out: Output, p: Provider): void {
+  out.record([
+    { label: 'Name', value: p.name },
+    { label: 'ID', value: p.id, kind: 'id' },
+    { label: 'Kind', value: p.kind },
+    { label: 'Base URL', value: p.base_url ?? (p.kind === 'mock' ? 'in-process' : null) },
+    { label: 'Key', value: p.key_mask ?? 'none' },
+    { label: 'Description', value: p.description },
+    {
+      label: 'Last test',
+      value: p.last_test
+        ? `${p.last_test.ok ? 'ok' : 'failed'}: ${p.last_test.note} (${p.last_test.at})`
+        : 'never',
+    },
+    { label: 'Created', value: p.created_at, kind: 'time' },
+  ])
+}
+
+export function printProviderTest(out: Output, r: ProviderTestResult): void {
+  const mark = r.ok ? out.color.green('✓') : out.color.red('✗')
+  out.line(
+    `${mark} ${r.provider}: ${r.status === null ? 'no answer' : `HTTP ${r.status}`} in ${r.latency_ms} ms, ${r.note}`,
+  )
+}
+
+export const budgetColumns: Column<Budget>[] = [
+  { header: 'Agent', value: (b) => b.agent_name },
+  { header: 'Limit', value: (b) => money(b.limit_micros) },
+  { header: 'Period', value: (b) => b.period },
+  { header: 'Spent', value: (b) => b.spent_micros, kind: 'money' },
+  { header: 'Reserved', value: (b) => b.reserved_micros, kind: 'money' },
+  {
+    header: 'Remaining',
+    value: (b) => (b.remaining_micros === null ? '-' : formatMoney(b.remaining_micros)),
+  },
+  { header: 'Used', value: (b) => (b.used_pct === null ? null : `${b.used_pct}%`) },
+  { header: 'Resets', value: (b) => b.period_end, kind: 'time' },
+]
+
+export function printBudget(out: Output, b: Budget): void {
+  out.record([
+    { label: 'Agent', value: b.agent_name },
+    { label: 'Limit', value: money(b.limit_micros) },
+    { label: 'Period', value: b.period === 'none' ? 'none (never resets)' : `${b.period} (${b.timezone})` },
+    { label: 'Period start', value: b.period_start, kind: 'time' },
+    { label: 'Resets', value: b.period_end, kind: 'time' },
+    { label: 'Spent', value: b.spent_micros, kind: 'money' },
+    { label: 'Reserved', value: b.reserved_micros, kind: 'money' },
+    ...(b.leased_micros ? [{ label: 'Leased', value: b.leased_micros, kind: 'money' as const }] : []),
+    { label: 'Remaining', value: b.remaining_micros === null ? 'no limit' : formatMoney(b.remaining_micros) },
+    { label: 'Used', value: b.used_pct === null ? null : `${b.used_pct}%` },
+    {
+      label: 'When short',
+      value: b.on_insufficient === 'clamp' ? 'clamp max tokens to fit' : 'reject (402)',
+    },
+    { label: 'Alerts at', value: b.alert_thresholds.map((t) => `${t}%`).join(', ') },
+  ])
+}
+
+export function printBudgetCheck(out: Output, c: BudgetCheck): void {
+  printBudget(out, c.budget)
+  out.record([
+    { label: 'Burn rate', value: `${formatMoney(c.burn_rate_micros_per_hour)}/h` },
+    {
+      label: 'Projected',
+      value:
+        c.projected_period_spend_micros === null
+          ? null
+          : `${formatMoney(c.projected_period_spend_micros)} by the end of the period`,
+    },
+    {
+      label: 'Runs out',
+      value: c.exhausted_at ?? 'not at this rate',
+      kind: c.exhausted_at ? 'time' : 'text',
+    },
+    { label: 'Status', value: c.over ? 'over' : 'ok', kind: 'status' },
+  ])
+  if (c.verify) {
+    out.record([
+      {
+        label: 'Ledger',
+        value: c.verify.ok
+          ? `verified: ${c.verify.rows} rows this period match the balances`
+          : `MISMATCH: ${c.verify.problems.join('; ')}`,
+      },
+    ])
+  }
+}
+
+export const ledgerColumns: Column<LedgerEntry>[] = [
+  { header: 'Seq', value: (e) => e.seq, kind: 'number' },
+  { header: 'At', value: (e) => e.at, kind: 'time' },
+  { header: 'Kind', value: (e) => e.kind },
+  { header: 'Spent', value: (e) => (e.spent_delta_micros ? formatMoney(e.spent_delta_micros) : null) },
+  {
+    header: 'Reserved',
+    value: (e) => (e.reserved_delta_micros ? formatMoney(e.reserved_delta_micros) : null),
+  },
+  { header: 'Model', value: (e) => e.model },
+  {
+    header: 'Tokens',
+    value: (e) => (e.input_tokens === null ? null : `${e.input_tokens}/${e.output_tokens ?? 0}`),
+  },
+  { header: 'Request', value: (e) => e.reservation_id ?? e.note, shrink: true },
+]
+
+export const priceColumns: Column<ModelPriceView>[] = [
+  { header: 'Model', value: (p) => p.model },
+  { header: 'Provider', value: (p) => p.provider },
+  { header: 'Input', value: (p) => perMillion(p.input_micros_per_mtok) },
+  { header: 'Output', value: (p) => perMillion(p.output_micros_per_mtok) },
+  { header: 'Cached in', value: (p) => perMillion(p.cached_input_micros_per_mtok) },
+  { header: 'Max out', value: (p) => p.max_output_tokens, kind: 'number' },
+  { header: 'Source', value: (p) => p.source },
+]
+
+export function printPrice(out: Output, p: ModelPriceView): void {
+  out.record([
+    { label: 'Model', value: p.model },
+    { label: 'Provider', value: p.provider },
+    { label: 'Kind', value: p.kind },
+    { label: 'Input', value: perMillion(p.input_micros_per_mtok) },
+    { label: 'Output', value: perMillion(p.output_micros_per_mtok) },
+    { label: 'Cached input', value: perMillion(p.cached_input_micros_per_mtok) },
+    { label: 'Cache write', value: perMillion(p.cache_write_micros_per_mtok) },
+    { label: 'Max output', value: p.max_output_tokens },
+    { label: 'Context', value: p.context_window },
+    { label: 'Aliases', value: p.aliases.join(', ') },
+    { label: 'Source', value: p.source },
+  ])
+}
+
+const usageCost = (r: UsageRow) =>
+  r.unpriced_requests === 0
+    ? formatMoney(r.cost_micros)
+    : r.unpriced_requests === r.requests
+      ? 'unknown'
+      : `≥ ${formatMoney(r.cost_micros)} (${r.unpriced_requests} unpriced)`
+
+export function printUsage(out: Output, report: UsageReport): void {
+  const columns: Column<UsageRow>[] = [
+    { header: report.by, value: (r) => r.key },
+    { header: 'Requests', value: (r) => r.requests, kind: 'number' },
+    { header: 'Input tokens', value: (r) => r.input_tokens, kind: 'number' },
+    { header: 'Output tokens', value: (r) => r.output_tokens, kind: 'number' },
+    { header: 'Cost', value: usageCost },
+  ]
+  out.table(
+    out.tty ? [...report.rows, report.total] : report.rows,
+    columns,
+    'No usage in this range, and no agents yet.',
+  )
+}
