@@ -136,6 +136,42 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    name: 'gateway request records',
+    sql: `
+      -- One row per request the gateway answered, admitted or not (agent_id is NULL when the caller
+      -- could not be identified). Money moved is in the ledger; this is what happened and how fast.
+      CREATE TABLE requests (
+        id              TEXT PRIMARY KEY,
+        agent_id        TEXT,
+        token_id        TEXT,
+        api             TEXT NOT NULL,
+        model           TEXT,
+        provider        TEXT,
+        stream          INTEGER NOT NULL DEFAULT 0,
+        status          INTEGER NOT NULL,
+        outcome         TEXT NOT NULL,
+        error_code      TEXT,
+        input_tokens    INTEGER,
+        output_tokens   INTEGER,
+        cached_tokens   INTEGER,
+        cost_micros     INTEGER,
+        cost_known      INTEGER,
+        reserved_micros INTEGER,
+        started_at      INTEGER NOT NULL,
+        latency_ms      REAL,
+        upstream_ms     REAL,
+        overhead_ms     REAL,
+        prompt_sha256   TEXT,
+        response_sha256 TEXT,
+        findings        TEXT,
+        holder          TEXT
+      ) STRICT;
+      CREATE INDEX requests_agent_started ON requests (agent_id, started_at);
+      CREATE INDEX requests_started ON requests (started_at);
+    `,
+  },
 ]
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0

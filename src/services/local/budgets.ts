@@ -1,10 +1,10 @@
-import type { Transaction } from 'better-sqlite3'
 import { IronError, notFound, usageError } from '../../core/errors.js'
 import { newId } from '../../core/ids.js'
 import { formatMoney, MAX_MICROS } from '../../core/money.js'
 import { assertTimezone, type Period, periodBounds } from '../../core/periods.js'
 import type { AgentsRepo } from '../../store/agents.js'
 import type { Db } from '../../store/db.js'
+import { type GroupCommit, groupCommitOf } from '../../store/group-commit.js'
 import type { BudgetRow, LedgerRepo, LedgerRow } from '../../store/ledger.js'
 import type {
   Budget,
@@ -29,10 +29,7 @@ const HOUR = 3_600_000
  * number of processes writing to the same store.
  */
 export class LocalBudgets implements BudgetsApi {
-  /** One transaction function for everything; nested calls become savepoints. */
-  readonly #run: Transaction<(fn: () => unknown) => unknown>
-  #queue: QueuedOp[] = []
-  #flushScheduled = false
+  readonly writer: GroupCommit
 
   constructor(
     private readonly db: Db,
@@ -41,7 +38,7 @@ export class LocalBudgets implements BudgetsApi {
     private readonly now: () => number,
     private readonly defaultTimezone: string,
   ) {
-    this.#run = db.transaction((fn: () => unknown) => fn())
+    this.writer = groupCommitOf(db)
   }
 
   /** The row every agent gets at creation: no limit, metered only. */
@@ -204,7 +201,7 @@ export class LocalBudgets implements BudgetsApi {
   }
 
   reserve(request: ReserveRequest): Promise<ReserveResult> {
-    return this.#enqueue(() => this.reserveSync(request))
+    return this.writer.run(() => this.reserveSync(request))
   }
 
   /** Synchronous form for the gateway's hot path (same transaction, no promise). */
@@ -279,7 +276,7 @@ export class LocalBudgets implements BudgetsApi {
   }
 
   commit(request: CommitRequest): Promise<SettleResult> {
-    return this.#enqueue(() => this.commitSync(request))
+    return this.writer.run(() => this.commitSync(request))
   }
 
   /** Charge the actual cost and release the rest of the reservation, in one row. */
@@ -289,7 +286,7 @@ export class LocalBudgets implements BudgetsApi {
   }
 
   release(reservationId: string): Promise<SettleResult> {
-    return this.#enqueue(() => this.releaseSync(reservationId))
+    return this.writer.run(() => this.releaseSync(reservationId))
   }
 
   releaseSync(reservationId: string): SettleResult {
@@ -475,57 +472,9 @@ export class LocalBudgets implements BudgetsApi {
     }
   }
 
-  /** A transaction, or, inside one already (a group commit's savepoint), simply part of it. */
   #tx<T>(fn: () => T): T {
-    return (this.db.inTransaction ? fn() : this.#run.immediate(fn)) as T
+    return this.writer.now(fn)
   }
-
-  /**
-   * Group commit: ledger movements asked for in the same turn of the event loop share one transaction
-   * (each in its own savepoint, so one failure undoes only itself). One caller alone still gets its own
-   * transaction at once; many concurrent requests cost one commit instead of one each.
-   */
-  #enqueue<T>(op: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ op, resolve: resolve as (value: unknown) => void, reject })
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true
-        setImmediate(() => this.#flush())
-      }
-    })
-  }
-
-  #flush(): void {
-    this.#flushScheduled = false
-    const batch = this.#queue
-    this.#queue = []
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = []
-    try {
-      this.#tx(() => {
-        for (const item of batch) {
-          try {
-            outcomes.push({ ok: true, value: this.#run(item.op) })
-          } catch (error) {
-            outcomes.push({ ok: false, error })
-          }
-        }
-      })
-    } catch (error) {
-      for (const item of batch) item.reject(error)
-      return
-    }
-    batch.forEach((item, i) => {
-      const outcome = outcomes[i]!
-      if (outcome.ok) item.resolve(outcome.value)
-      else item.reject(outcome.error)
-    })
-  }
-}
-
-interface QueuedOp {
-  op: () => unknown
-  resolve: (value: unknown) => void
-  reject: (error: unknown) => void
 }
 
 function remainingOf(row: BudgetRow): number | null {

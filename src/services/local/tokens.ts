@@ -12,6 +12,7 @@ const MAX_EXPIRY_MS = 10 * 365 * 86_400_000
 /** Who an IC token belongs to, for the gateway. */
 export interface Authenticated {
   token_id: string
+  expires_at: number | null
   agent: AgentRow
 }
 
@@ -105,7 +106,7 @@ export class LocalTokens implements TokensApi {
     if (token.revoked_at !== null || isExpired(token, this.now())) return undefined
     const agent = this.agents.byId(token.agent_id)
     if (!agent || agent.deleted_at !== null) return undefined
-    return { token_id: token.id, agent }
+    return { token_id: token.id, expires_at: token.expires_at, agent }
   }
 
   #mint(agent: AgentRow, now: number, expiresIn: number | undefined): IssuedToken {

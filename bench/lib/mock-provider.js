@@ -1,0 +1,1073 @@
+// A mock LLM provider on 127.0.0.1 that answers like the OpenAI and Anthropic HTTP APIs: the upstream of the
+// gateway's tests and the "direct" baseline of its benchmarks. Replies are a deterministic function of the
+// request, usage counts match the emitted text, and failures can be injected per request.
+//
+//   const mock = await startMockProvider({ latencyMs: 0, outputTokens: 16 })
+//   ... POST `${mock.url}/v1/chat/completions` ...
+//   mock.stats()  // { requests, connections, lastApiKey, lastRequest, ... }
+//   await mock.close()
+//
+// Routes: POST /v1/chat/completions, POST /v1/responses, POST /v1/embeddings, GET /v1/models (OpenAI);
+// POST /v1/messages, POST /v1/messages/count_tokens (Anthropic). GET /v1/models answers in Anthropic's shape
+// when the request carries `anthropic-version` or `x-api-key` and no `Authorization`.
+//
+// Per-request controls (request headers):
+//   x-mock-fail: status:<code> | reset-before | reset-mid | error-mid | hang
+//   x-mock-latency-ms, x-mock-chunk-delay-ms, x-mock-output-tokens, x-mock-chunks, x-mock-cached-tokens
+import { createServer } from 'node:http'
+
+/**
+ * @typedef {object} MockProviderOptions
+ * @property {number} [port] TCP port on 127.0.0.1 (default 0: any free port).
+ * @property {number} [latencyMs] Delay before the response headers (default 0).
+ * @property {number} [chunkDelayMs] Delay between SSE content chunks (default 0: all written at once).
+ * @property {number} [outputTokens] Reply length in tokens (word-pieces) when max_tokens allows (default 16).
+ * @property {number} [chunks] Content chunks per stream (default: one per token).
+ * @property {number} [cachedTokens] Prompt tokens reported as served from cache (default 0).
+ * @property {number} [embeddingDimensions] Embedding size when the request has no `dimensions` (default 1536).
+ * @property {string[]} [models] Ids listed by GET /v1/models.
+ */
+
+/**
+ * @typedef {object} MockProviderStats
+ * @property {number} requests Requests received (all routes, including failures).
+ * @property {number} connections TCP connections accepted since start (or the last resetStats()).
+ * @property {number} openConnections TCP connections open now.
+ * @property {number} inFlight Requests not yet answered (including hanging ones).
+ * @property {Record<string, number>} byRoute Requests per 'METHOD /path'.
+ * @property {Record<string, number>} byStatus Responses per status code (resets and hangs are not counted).
+ * @property {string | null} lastApiKey The key of the last request that carried one.
+ * @property {'authorization' | 'x-api-key' | null} lastAuthHeader Where that key was found.
+ * @property {{ method: string, path: string, headers: import('node:http').IncomingHttpHeaders, body: any } | null} lastRequest
+ */
+
+const DEFAULT_MODELS = [
+  'gpt-4o-mini',
+  'gpt-4.1',
+  'text-embedding-3-small',
+  'claude-sonnet-4-5',
+  'claude-haiku-4-5',
+]
+const VOCAB = (
+  'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa ' +
+  'quebec romeo sierra tango uniform victor whiskey xray yankee zulu amber cobalt indigo jade ochre teal'
+).split(' ')
+const CREATED = 1_700_000_000
+const SSE_HEADERS_OPENAI = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' }
+const SSE_HEADERS_ANTHROPIC = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+}
+
+/** FNV-1a over at most the first 256 characters, plus the length: cheap, and stable for a given prompt. */
+function hashText(text) {
+  let h = 0x811c9dc5
+  const n = Math.min(text.length, 256)
+  for (let i = 0; i < n; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return (h ^ text.length) >>> 0
+}
+
+/** Total length of the text a model would read in a message list (strings under content/text-like keys). */
+function textLength(node, depth = 0) {
+  if (typeof node === 'string') return node.length
+  if (node === null || typeof node !== 'object' || depth > 6) return 0
+  let total = 0
+  if (Array.isArray(node)) {
+    for (const item of node) total += textLength(item, depth + 1)
+    return total
+  }
+  for (const key of [
+    'content',
+    'text',
+    'arguments',
+    'input',
+    'output',
+    'thinking',
+    'tool_calls',
+    'function',
+  ]) {
+    const value = node[key]
+    if (value === undefined) continue
+    if (key === 'input' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      total += JSON.stringify(value).length // an Anthropic tool_use block's input
+    } else total += textLength(value, depth + 1)
+  }
+  return total
+}
+
+/** The last user-visible text of a prompt, which seeds the reply. */
+function lastText(messages) {
+  if (typeof messages === 'string') return messages
+  if (!Array.isArray(messages) || messages.length === 0) return ''
+  const last = messages[messages.length - 1]
+  if (typeof last === 'string') return last
+  const content = last?.content
+  if (typeof content === 'string') return content
+  if (Array.isArray(content)) {
+    for (const part of content) if (typeof part?.text === 'string') return part.text
+  }
+  return ''
+}
+
+const tokensOf = (chars) => Math.max(1, Math.ceil(chars / 4))
+
+/** Splits a string into pieces of `size` characters (the "tokens" of JSON output). */
+function splitEvery(text, size) {
+  const pieces = []
+  for (let i = 0; i < text.length; i += size) pieces.push(text.slice(i, i + size))
+  return pieces
+}
+
+/** Groups `pieces` into `chunks` consecutive strings (as evenly as possible). */
+function groupPieces(pieces, chunks) {
+  const k = pieces.length
+  const c = Math.max(1, Math.min(chunks || k, k))
+  if (c === k) return pieces
+  const out = []
+  for (let j = 0; j < c; j++)
+    out.push(pieces.slice(Math.floor((j * k) / c), Math.floor(((j + 1) * k) / c)).join(''))
+  return out
+}
+
+/** A deterministic example value for a JSON schema (tool arguments, json_schema output). */
+function exampleFor(schema, name, depth = 0) {
+  if (!schema || typeof schema !== 'object' || depth > 4) return `mock ${name}`
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0]
+  if (schema.const !== undefined) return schema.const
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type
+  switch (type) {
+    case 'integer':
+      return 42
+    case 'number':
+      return 1.5
+    case 'boolean':
+      return true
+    case 'array':
+      return [exampleFor(schema.items, name, depth + 1)]
+    case 'object':
+      return exampleObject(schema, depth + 1)
+    case 'string':
+      return `mock ${name}`
+    default:
+      return schema.properties ? exampleObject(schema, depth + 1) : `mock ${name}`
+  }
+}
+
+function exampleObject(schema, depth = 0) {
+  const out = {}
+  const properties = schema?.properties
+  if (properties && typeof properties === 'object') {
+    let count = 0
+    for (const [key, sub] of Object.entries(properties)) {
+      if (count++ >= 32) break
+      out[key] = exampleFor(sub, key, depth)
+    }
+  }
+  return out
+}
+
+const num = (value) => {
+  if (value === undefined || value === null || value === '') return undefined
+  const n = Number(value)
+  return Number.isFinite(n) && n >= 0 ? n : undefined
+}
+
+/** The first callable function tool of a request, honouring tool_choice; null when no tool call is due. */
+function pickTool(api, body) {
+  const tools = body.tools
+  if (!Array.isArray(tools) || tools.length === 0) return null
+  const choice = body.tool_choice
+  if (choice === 'none' || choice?.type === 'none') return null
+  /** @type {{name: string, schema: any}[]} */
+  const fns = []
+  for (const tool of tools) {
+    if (api === 'chat' && tool?.type === 'function' && tool.function?.name) {
+      fns.push({ name: tool.function.name, schema: tool.function.parameters })
+    } else if (api === 'responses' && tool?.type === 'function' && tool.name) {
+      fns.push({ name: tool.name, schema: tool.parameters })
+    } else if (api === 'messages' && tool?.name && (tool.type === undefined || tool.type === 'custom')) {
+      fns.push({ name: tool.name, schema: tool.input_schema })
+    }
+  }
+  if (fns.length === 0) return null
+  const wanted = choice?.function?.name ?? choice?.name
+  return (wanted && fns.find((f) => f.name === wanted)) || fns[0]
+}
+
+/** Error bodies in each API's shape. */
+const OPENAI_ERRORS = {
+  400: ['invalid_request_error', null, 'Invalid request (mock).'],
+  401: ['invalid_request_error', 'invalid_api_key', 'Incorrect API key provided (mock).'],
+  403: ['invalid_request_error', 'unsupported_country_region_territory', 'Forbidden (mock).'],
+  404: ['invalid_request_error', 'model_not_found', 'The model does not exist (mock).'],
+  408: ['timeout', null, 'Request timed out (mock).'],
+  409: ['invalid_request_error', null, 'Conflict (mock).'],
+  413: ['invalid_request_error', null, 'Request too large (mock).'],
+  422: ['invalid_request_error', null, 'Unprocessable (mock).'],
+  429: ['requests', 'rate_limit_exceeded', 'Rate limit reached (mock).'],
+  500: ['server_error', null, 'The server had an error while processing your request (mock).'],
+  502: ['server_error', null, 'Bad gateway (mock).'],
+  503: ['server_error', null, 'The engine is currently overloaded (mock).'],
+}
+const ANTHROPIC_ERRORS = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  402: 'billing_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'request_too_large',
+  429: 'rate_limit_error',
+  500: 'api_error',
+  504: 'timeout_error',
+  529: 'overloaded_error',
+}
+
+function openaiError(status, message, code) {
+  const [type, defaultCode, defaultMessage] = OPENAI_ERRORS[status] ?? [
+    'server_error',
+    null,
+    `HTTP ${status} (mock).`,
+  ]
+  return {
+    error: {
+      message: message ?? defaultMessage,
+      type,
+      param: null,
+      code: code === undefined ? defaultCode : code,
+    },
+  }
+}
+
+function anthropicError(status, message, requestId) {
+  const type = ANTHROPIC_ERRORS[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error')
+  return { type: 'error', error: { type, message: message ?? `${type} (mock)` }, request_id: requestId }
+}
+
+/**
+ * Starts the mock provider.
+ * @param {MockProviderOptions} [options]
+ * @returns {Promise<{ url: string, port: number, close: () => Promise<void>, stats: () => MockProviderStats,
+ *   resetStats: () => void, options: Required<Omit<MockProviderOptions, 'port'>> }>}
+ */
+export async function startMockProvider(options = {}) {
+  const config = {
+    latencyMs: num(options.latencyMs) ?? 0,
+    chunkDelayMs: num(options.chunkDelayMs) ?? 0,
+    outputTokens: Math.max(1, Math.floor(num(options.outputTokens) ?? 16)),
+    chunks: Math.floor(num(options.chunks) ?? 0),
+    cachedTokens: Math.floor(num(options.cachedTokens) ?? 0),
+    embeddingDimensions: Math.max(1, Math.floor(num(options.embeddingDimensions) ?? 1536)),
+    models: options.models ?? DEFAULT_MODELS,
+  }
+  const modelsOpenAI = JSON.stringify({
+    object: 'list',
+    data: config.models.map((id) => ({ id, object: 'model', created: CREATED, owned_by: 'mock' })),
+  })
+  const modelsAnthropic = JSON.stringify({
+    data: config.models.map((id) => ({
+      type: 'model',
+      id,
+      display_name: id,
+      created_at: '2025-01-01T00:00:00Z',
+    })),
+    has_more: false,
+    first_id: config.models[0] ?? null,
+    last_id: config.models.at(-1) ?? null,
+  })
+
+  let counter = 0
+  /** @type {MockProviderStats} */
+  let stats
+  const resetStats = () => {
+    stats = {
+      requests: 0,
+      connections: 0,
+      openConnections: stats?.openConnections ?? 0,
+      inFlight: stats?.inFlight ?? 0,
+      byRoute: {},
+      byStatus: {},
+      lastApiKey: null,
+      lastAuthHeader: null,
+      lastRequest: null,
+    }
+  }
+  resetStats()
+  /** Timers of delayed responses and stream chunks, cleared by close(). */
+  const timers = new Set()
+  let closing = false
+  const later = (ms, fn) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer)
+      fn()
+    }, ms)
+    timers.add(timer)
+  }
+
+  /** Reply texts by seed class and length; bounded. */
+  const textCache = new Map()
+  function wordPieces(seed, n) {
+    const key = `${seed % VOCAB.length}:${n}`
+    let pieces = textCache.get(key)
+    if (pieces === undefined) {
+      pieces = []
+      for (let i = 0; i < n; i++) {
+        if (i === 0) pieces.push('mock')
+        else if (i === 1) pieces.push(' reply')
+        else pieces.push(` ${VOCAB[(seed + i * 7) % VOCAB.length]}`)
+      }
+      if (textCache.size > 4096) textCache.clear()
+      textCache.set(key, pieces)
+    }
+    return pieces
+  }
+
+  /** Embedding vectors (as JSON text and base64) by dimensions and seed class; bounded. */
+  const vectorCache = new Map()
+  function vector(dims, seed, base64) {
+    const key = `${dims}:${seed % 16}:${base64 ? 'b' : 'f'}`
+    let text = vectorCache.get(key)
+    if (text === undefined) {
+      const values = new Float32Array(dims)
+      let state = (seed % 16) + 1
+      let norm = 0
+      for (let i = 0; i < dims; i++) {
+        state = (Math.imul(state, 1664525) + 1013904223) >>> 0
+        values[i] = state / 2 ** 32 - 0.5
+        norm += values[i] * values[i]
+      }
+      norm = Math.sqrt(norm)
+      for (let i = 0; i < dims; i++) values[i] /= norm
+      text = base64
+        ? JSON.stringify(Buffer.from(values.buffer).toString('base64'))
+        : `[${Array.from(values, (v) => Number(v.toPrecision(8))).join(',')}]`
+      if (vectorCache.size > 256) vectorCache.clear()
+      vectorCache.set(key, text)
+    }
+    return text
+  }
+
+  /** Per-request settings: options, overridden by x-mock-* headers. */
+  function settings(headers) {
+    if (
+      headers['x-mock-latency-ms'] === undefined &&
+      headers['x-mock-chunk-delay-ms'] === undefined &&
+      headers['x-mock-output-tokens'] === undefined &&
+      headers['x-mock-chunks'] === undefined &&
+      headers['x-mock-cached-tokens'] === undefined
+    ) {
+      return config
+    }
+    return {
+      ...config,
+      latencyMs: num(headers['x-mock-latency-ms']) ?? config.latencyMs,
+      chunkDelayMs: num(headers['x-mock-chunk-delay-ms']) ?? config.chunkDelayMs,
+      outputTokens: Math.max(1, Math.floor(num(headers['x-mock-output-tokens']) ?? config.outputTokens)),
+      chunks: Math.floor(num(headers['x-mock-chunks']) ?? config.chunks),
+      cachedTokens: Math.floor(num(headers['x-mock-cached-tokens']) ?? config.cachedTokens),
+    }
+  }
+
+  // ---- response writing ------------------------------------------------------------------------------------
+
+  function send(res, status, headers, body) {
+    stats.byStatus[status] = (stats.byStatus[status] ?? 0) + 1
+    headers['content-type'] = 'application/json'
+    headers['content-length'] = Buffer.byteLength(body)
+    res.writeHead(status, headers)
+    res.end(body)
+  }
+
+  /**
+   * Writes an SSE stream: `head` frames, then `content` frames (spaced by chunkDelayMs), then `tail` frames.
+   * With fail 'reset-mid' the socket is destroyed after about half the content; with 'error-mid' an error
+   * frame replaces the second half.
+   */
+  function stream(res, ctx, headers, head, content, tail, errorFrame) {
+    stats.byStatus[200] = (stats.byStatus[200] ?? 0) + 1
+    res.writeHead(200, headers)
+    const cut = ctx.fail === 'reset-mid' || ctx.fail === 'error-mid' ? Math.ceil(content.length / 2) : -1
+    for (const frame of head) res.write(frame)
+    const finish = () => {
+      if (ctx.fail === 'reset-mid') {
+        // An SSE comment (ignored by parsers) whose write callback fires once everything before it is flushed.
+        res.write(': mock reset\n\n', () => res.socket?.destroy())
+        return
+      }
+      if (ctx.fail === 'error-mid') {
+        res.end(errorFrame)
+        return
+      }
+      for (const frame of tail) res.write(frame)
+      res.end()
+    }
+    const limit = cut >= 0 ? cut : content.length
+    const delay = ctx.chunkDelayMs
+    if (delay <= 0) {
+      for (let i = 0; i < limit; i++) res.write(content[i])
+      finish()
+      return
+    }
+    let i = 0
+    const step = () => {
+      if (res.destroyed || closing) return
+      res.write(content[i++])
+      if (i < limit) later(delay, step)
+      else finish()
+    }
+    if (limit > 0) step()
+    else finish()
+  }
+
+  // ---- OpenAI ----------------------------------------------------------------------------------------------
+
+  function openaiUsage(input, output, cached) {
+    return {
+      prompt_tokens: input,
+      completion_tokens: output,
+      total_tokens: input + output,
+      prompt_tokens_details: { cached_tokens: Math.min(cached, input), audio_tokens: 0 },
+      completion_tokens_details: {
+        reasoning_tokens: 0,
+        audio_tokens: 0,
+        accepted_prediction_tokens: 0,
+        rejected_prediction_tokens: 0,
+      },
+    }
+  }
+
+  /** What to say for a chat-like request: text pieces, or a tool call, with token counts. */
+  function plan(api, body, ctx, maxTokens, messages, extraText) {
+    const chars = textLength(messages) + (typeof extraText === 'string' ? extraText.length : 0)
+    const toolsChars = Array.isArray(body.tools) ? JSON.stringify(body.tools).length : 0
+    const input = tokensOf(chars + toolsChars)
+    const limit = maxTokens === undefined ? ctx.outputTokens : Math.max(1, Math.floor(maxTokens))
+    const n = Math.min(limit, ctx.outputTokens)
+    const truncated = limit < ctx.outputTokens
+    const seed = hashText(lastText(messages))
+    const tool = pickTool(api, body)
+    if (tool) {
+      const args = JSON.stringify(exampleObject(tool.schema))
+      const pieces = splitEvery(args, 4)
+      return { input, output: pieces.length, tool, args, pieces, text: null, truncated: false }
+    }
+    const format = api === 'responses' ? body.text?.format : body.response_format
+    if (format?.type === 'json_object' || format?.type === 'json_schema') {
+      /** @type {string[]} */
+      let pieces
+      if (format.type === 'json_schema') {
+        const schema = format.json_schema?.schema ?? format.schema
+        pieces = splitEvery(JSON.stringify(exampleObject(schema)), 4)
+      } else {
+        pieces = ['{"reply":"', ...wordPieces(seed, Math.max(1, n - 2)), '"}']
+      }
+      return {
+        input,
+        output: pieces.length,
+        tool: null,
+        args: null,
+        pieces,
+        text: pieces.join(''),
+        truncated: false,
+      }
+    }
+    const pieces = wordPieces(seed, n)
+    return { input, output: n, tool: null, args: null, pieces, text: pieces.join(''), truncated }
+  }
+
+  function chatCompletions(res, body, ctx) {
+    if (!Array.isArray(body.messages) || typeof body.model !== 'string') {
+      return send(
+        res,
+        400,
+        { 'x-request-id': ctx.requestId },
+        JSON.stringify(openaiError(400, "Missing required parameter: 'messages' or 'model'.")),
+      )
+    }
+    const p = plan('chat', body, ctx, body.max_completion_tokens ?? body.max_tokens, body.messages)
+    const id = `chatcmpl-mock${ctx.n}`
+    const created = Math.floor(Date.now() / 1000)
+    const finish = p.tool ? 'tool_calls' : p.truncated ? 'length' : 'stop'
+    const usage = openaiUsage(p.input, p.output, ctx.cachedTokens)
+    if (body.stream !== true) {
+      const message = p.tool
+        ? {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              {
+                id: `call_mock${ctx.n}`,
+                type: 'function',
+                function: { name: p.tool.name, arguments: p.args },
+              },
+            ],
+            refusal: null,
+            annotations: [],
+          }
+        : { role: 'assistant', content: p.text, refusal: null, annotations: [] }
+      return send(
+        res,
+        200,
+        { 'x-request-id': ctx.requestId },
+        JSON.stringify({
+          id,
+          object: 'chat.completion',
+          created,
+          model: body.model,
+          choices: [{ index: 0, message, logprobs: null, finish_reason: finish }],
+          usage,
+          service_tier: 'default',
+          system_fingerprint: 'fp_mock',
+        }),
+      )
+    }
+    const includeUsage = body.stream_options?.include_usage === true
+    const prefix =
+      `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(body.model)},` +
+      `"service_tier":"default","system_fingerprint":"fp_mock","choices":[{"index":0,"delta":`
+    const usageNull = includeUsage ? ',"usage":null' : ''
+    const mid = `,"logprobs":null,"finish_reason":null}]${usageNull}}\n\n`
+    const head = []
+    const content = []
+    if (p.tool) {
+      head.push(
+        prefix +
+          `{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_mock${ctx.n}","type":"function",` +
+          `"function":{"name":${JSON.stringify(p.tool.name)},"arguments":""}}],"refusal":null}` +
+          mid,
+      )
+      for (const piece of groupPieces(p.pieces, ctx.chunks)) {
+        content.push(
+          `${prefix}{"tool_calls":[{"index":0,"function":{"arguments":${JSON.stringify(piece)}}}]}${mid}`,
+        )
+      }
+    } else {
+      head.push(`${prefix}{"role":"assistant","content":"","refusal":null}${mid}`)
+      for (const piece of groupPieces(p.pieces, ctx.chunks)) {
+        content.push(`${prefix}{"content":${JSON.stringify(piece)}}${mid}`)
+      }
+    }
+    const tail = [`${prefix}{},"logprobs":null,"finish_reason":"${finish}"}]${usageNull}}\n\n`]
+    if (includeUsage) {
+      tail.push(
+        `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(body.model)},` +
+          `"service_tier":"default","system_fingerprint":"fp_mock","choices":[],"usage":${JSON.stringify(usage)}}\n\n`,
+      )
+    }
+    tail.push('data: [DONE]\n\n')
+    const errorFrame = `data: ${JSON.stringify(openaiError(500))}\n\n`
+    stream(
+      res,
+      ctx,
+      { ...SSE_HEADERS_OPENAI, 'x-request-id': ctx.requestId },
+      head,
+      content,
+      tail,
+      errorFrame,
+    )
+  }
+
+  function responses(res, body, ctx) {
+    if (typeof body.model !== 'string' || body.input === undefined) {
+      return send(
+        res,
+        400,
+        { 'x-request-id': ctx.requestId },
+        JSON.stringify(openaiError(400, "Missing required parameter: 'input' or 'model'.")),
+      )
+    }
+    const p = plan('responses', body, ctx, body.max_output_tokens, body.input, body.instructions)
+    const id = `resp_mock${ctx.n}`
+    const itemId = p.tool ? `fc_mock${ctx.n}` : `msg_mock${ctx.n}`
+    const createdAt = Math.floor(Date.now() / 1000)
+    const usage = {
+      input_tokens: p.input,
+      input_tokens_details: { cached_tokens: Math.min(ctx.cachedTokens, p.input) },
+      output_tokens: p.output,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: p.input + p.output,
+    }
+    const item = p.tool
+      ? {
+          id: itemId,
+          type: 'function_call',
+          status: 'completed',
+          arguments: p.args,
+          call_id: `call_mock${ctx.n}`,
+          name: p.tool.name,
+        }
+      : {
+          id: itemId,
+          type: 'message',
+          status: p.truncated ? 'incomplete' : 'completed',
+          role: 'assistant',
+          content: [{ type: 'output_text', annotations: [], logprobs: [], text: p.text }],
+        }
+    const response = (status, output, usageValue) => ({
+      id,
+      object: 'response',
+      created_at: createdAt,
+      status,
+      background: false,
+      error: null,
+      incomplete_details: status === 'incomplete' ? { reason: 'max_output_tokens' } : null,
+      instructions: body.instructions ?? null,
+      max_output_tokens: body.max_output_tokens ?? null,
+      model: body.model,
+      output,
+      parallel_tool_calls: true,
+      previous_response_id: body.previous_response_id ?? null,
+      reasoning: { effort: null, summary: null },
+      service_tier: 'default',
+      store: body.store ?? true,
+      temperature: body.temperature ?? 1,
+      text: { format: body.text?.format ?? { type: 'text' } },
+      tool_choice: body.tool_choice ?? 'auto',
+      tools: body.tools ?? [],
+      top_p: body.top_p ?? 1,
+      truncation: 'disabled',
+      usage: usageValue,
+      user: null,
+      metadata: body.metadata ?? {},
+    })
+    const finalStatus = p.truncated ? 'incomplete' : 'completed'
+    if (body.stream !== true) {
+      return send(
+        res,
+        200,
+        { 'x-request-id': ctx.requestId },
+        JSON.stringify(response(finalStatus, [item], usage)),
+      )
+    }
+    let seq = 0
+    const event = (type, data) =>
+      `event: ${type}\ndata: {"type":"${type}","sequence_number":${seq++},${data}}\n\n`
+    const start = response('in_progress', [], null)
+    const head = [
+      event('response.created', `"response":${JSON.stringify(start)}`),
+      event('response.in_progress', `"response":${JSON.stringify(start)}`),
+    ]
+    const content = []
+    const tail = []
+    const itemJson = (status, extra) => {
+      if (p.tool) return JSON.stringify({ ...item, status, arguments: extra })
+      return JSON.stringify({
+        id: itemId,
+        type: 'message',
+        status,
+        role: 'assistant',
+        content: extra === '' ? [] : [{ type: 'output_text', annotations: [], logprobs: [], text: extra }],
+      })
+    }
+    head.push(event('response.output_item.added', `"output_index":0,"item":${itemJson('in_progress', '')}`))
+    if (p.tool) {
+      for (const piece of groupPieces(p.pieces, ctx.chunks)) {
+        content.push(
+          event(
+            'response.function_call_arguments.delta',
+            `"item_id":"${itemId}","output_index":0,"delta":${JSON.stringify(piece)}`,
+          ),
+        )
+      }
+      tail.push(
+        event(
+          'response.function_call_arguments.done',
+          `"item_id":"${itemId}","output_index":0,"arguments":${JSON.stringify(p.args)}`,
+        ),
+      )
+    } else {
+      const part = (text) =>
+        `{"type":"output_text","annotations":[],"logprobs":[],"text":${JSON.stringify(text)}}`
+      head.push(
+        event(
+          'response.content_part.added',
+          `"item_id":"${itemId}","output_index":0,"content_index":0,"part":${part('')}`,
+        ),
+      )
+      for (const piece of groupPieces(p.pieces, ctx.chunks)) {
+        content.push(
+          event(
+            'response.output_text.delta',
+            `"item_id":"${itemId}","output_index":0,"content_index":0,"delta":${JSON.stringify(piece)},"logprobs":[]`,
+          ),
+        )
+      }
+      tail.push(
+        event(
+          'response.output_text.done',
+          `"item_id":"${itemId}","output_index":0,"content_index":0,"text":${JSON.stringify(p.text)},"logprobs":[]`,
+        ),
+        event(
+          'response.content_part.done',
+          `"item_id":"${itemId}","output_index":0,"content_index":0,"part":${part(p.text)}`,
+        ),
+      )
+    }
+    tail.push(
+      event('response.output_item.done', `"output_index":0,"item":${JSON.stringify(item)}`),
+      event(`response.${finalStatus}`, `"response":${JSON.stringify(response(finalStatus, [item], usage))}`),
+    )
+    // Sequence numbers were assigned in build order (head, content, tail), which is also the send order.
+    const errorSeq = head.length + Math.ceil(content.length / 2)
+    const errorFrame = `event: error\ndata: ${JSON.stringify({ type: 'error', sequence_number: errorSeq, code: 'server_error', message: 'The server had an error (mock).', param: null })}\n\n`
+    stream(
+      res,
+      ctx,
+      { ...SSE_HEADERS_OPENAI, 'x-request-id': ctx.requestId },
+      head,
+      content,
+      tail,
+      errorFrame,
+    )
+  }
+
+  function embeddings(res, body, ctx) {
+    const input = body.input
+    if (input === undefined || typeof body.model !== 'string') {
+      return send(
+        res,
+        400,
+        { 'x-request-id': ctx.requestId },
+        JSON.stringify(openaiError(400, "Missing required parameter: 'input' or 'model'.")),
+      )
+    }
+    /** @type {any[]} */
+    const inputs =
+      Array.isArray(input) && (input.length === 0 || typeof input[0] !== 'number') ? input : [input]
+    const dims = Math.max(1, Math.floor(num(body.dimensions) ?? config.embeddingDimensions))
+    const base64 = body.encoding_format === 'base64'
+    let tokens = 0
+    const data = []
+    for (let i = 0; i < inputs.length; i++) {
+      const item = inputs[i]
+      const text = typeof item === 'string' ? item : Array.isArray(item) ? item.join(' ') : String(item)
+      tokens += typeof item === 'string' ? tokensOf(item.length) : Array.isArray(item) ? item.length : 1
+      data.push(`{"object":"embedding","index":${i},"embedding":${vector(dims, hashText(text), base64)}}`)
+    }
+    const out =
+      `{"object":"list","data":[${data.join(',')}],"model":${JSON.stringify(body.model)},` +
+      `"usage":{"prompt_tokens":${tokens},"total_tokens":${tokens}}}`
+    send(res, 200, { 'x-request-id': ctx.requestId }, out)
+  }
+
+  // ---- Anthropic -------------------------------------------------------------------------------------------
+
+  function anthropicInput(body) {
+    const system = body.system
+    return textLength(body.messages) + (typeof system === 'string' ? system.length : textLength(system))
+  }
+
+  function messages(res, body, ctx) {
+    const bad = !Array.isArray(body.messages)
+      ? 'messages: Field required'
+      : typeof body.model !== 'string'
+        ? 'model: Field required'
+        : typeof body.max_tokens !== 'number'
+          ? 'max_tokens: Field required'
+          : null
+    if (bad) {
+      return send(
+        res,
+        400,
+        { 'request-id': ctx.requestId },
+        JSON.stringify(anthropicError(400, bad, ctx.requestId)),
+      )
+    }
+    const p = plan('messages', body, ctx, body.max_tokens, body.messages)
+    p.input = tokensOf(
+      anthropicInput(body) + (Array.isArray(body.tools) ? JSON.stringify(body.tools).length : 0),
+    )
+    const cached = Math.min(ctx.cachedTokens, p.input)
+    const id = `msg_mock${ctx.n}`
+    const stop = p.tool ? 'tool_use' : p.truncated ? 'max_tokens' : 'end_turn'
+    const usage = {
+      input_tokens: p.input - cached,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: cached,
+      output_tokens: p.output,
+      service_tier: 'standard',
+    }
+    const toolId = `toolu_mock${ctx.n}`
+    if (body.stream !== true) {
+      const block = p.tool
+        ? { type: 'tool_use', id: toolId, name: p.tool.name, input: JSON.parse(p.args) }
+        : { type: 'text', text: p.text }
+      return send(
+        res,
+        200,
+        { 'request-id': ctx.requestId },
+        JSON.stringify({
+          id,
+          type: 'message',
+          role: 'assistant',
+          model: body.model,
+          content: [block],
+          stop_reason: stop,
+          stop_sequence: null,
+          usage,
+        }),
+      )
+    }
+    const event = (type, data) => `event: ${type}\ndata: {"type":"${type}"${data}}\n\n`
+    const startMessage = {
+      id,
+      type: 'message',
+      role: 'assistant',
+      model: body.model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { ...usage, output_tokens: 1 },
+    }
+    const head = [
+      event('message_start', `,"message":${JSON.stringify(startMessage)}`),
+      event(
+        'content_block_start',
+        p.tool
+          ? `,"index":0,"content_block":{"type":"tool_use","id":"${toolId}","name":${JSON.stringify(p.tool.name)},"input":{}}`
+          : ',"index":0,"content_block":{"type":"text","text":""}',
+      ),
+      event('ping', ''),
+    ]
+    const content = []
+    for (const piece of groupPieces(p.pieces, ctx.chunks)) {
+      content.push(
+        event(
+          'content_block_delta',
+          p.tool
+            ? `,"index":0,"delta":{"type":"input_json_delta","partial_json":${JSON.stringify(piece)}}`
+            : `,"index":0,"delta":{"type":"text_delta","text":${JSON.stringify(piece)}}`,
+        ),
+      )
+    }
+    const tail = [
+      event('content_block_stop', ',"index":0'),
+      event(
+        'message_delta',
+        `,"delta":{"stop_reason":"${stop}","stop_sequence":null},"usage":{"output_tokens":${p.output}}`,
+      ),
+      event('message_stop', ''),
+    ]
+    const errorFrame = `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded (mock)' } })}\n\n`
+    stream(
+      res,
+      ctx,
+      { ...SSE_HEADERS_ANTHROPIC, 'request-id': ctx.requestId },
+      head,
+      content,
+      tail,
+      errorFrame,
+    )
+  }
+
+  function countTokens(res, body, ctx) {
+    if (!Array.isArray(body.messages) || typeof body.model !== 'string') {
+      return send(
+        res,
+        400,
+        { 'request-id': ctx.requestId },
+        JSON.stringify(anthropicError(400, 'messages: Field required', ctx.requestId)),
+      )
+    }
+    const tokens = tokensOf(
+      anthropicInput(body) + (Array.isArray(body.tools) ? JSON.stringify(body.tools).length : 0),
+    )
+    send(res, 200, { 'request-id': ctx.requestId }, `{"input_tokens":${tokens}}`)
+  }
+
+  function models(res, _body, ctx, req) {
+    const anthropic = req.headers.authorization === undefined && ctx.authHeader === 'x-api-key'
+    send(
+      res,
+      200,
+      anthropic ? { 'request-id': ctx.requestId } : { 'x-request-id': ctx.requestId },
+      anthropic || req.headers['anthropic-version'] !== undefined ? modelsAnthropic : modelsOpenAI,
+    )
+  }
+
+  /** @type {Map<string, { family: 'openai' | 'anthropic', handle: Function, body: boolean }>} */
+  const routes = new Map([
+    ['POST /v1/chat/completions', { family: 'openai', handle: chatCompletions, body: true }],
+    ['POST /v1/responses', { family: 'openai', handle: responses, body: true }],
+    ['POST /v1/embeddings', { family: 'openai', handle: embeddings, body: true }],
+    ['GET /v1/models', { family: 'openai', handle: models, body: false }],
+    ['POST /v1/messages', { family: 'anthropic', handle: messages, body: true }],
+    ['POST /v1/messages/count_tokens', { family: 'anthropic', handle: countTokens, body: true }],
+  ])
+
+  // ---- dispatch --------------------------------------------------------------------------------------------
+
+  /** @type {Set<import('node:http').ServerResponse>} */
+  const hanging = new Set()
+
+  function sendError(res, family, status, ctx, message, extraHeaders) {
+    const headers =
+      family === 'anthropic' ? { 'request-id': ctx.requestId } : { 'x-request-id': ctx.requestId }
+    if (extraHeaders) Object.assign(headers, extraHeaders)
+    const body =
+      family === 'anthropic'
+        ? anthropicError(status, message, ctx.requestId)
+        : openaiError(status, message, status === 401 && message ? null : undefined) // a missing key: code null
+    send(res, status, headers, JSON.stringify(body))
+  }
+
+  function respond(req, res, route, raw, ctx) {
+    let body = null
+    if (route.body) {
+      try {
+        body = raw.length > 0 ? JSON.parse(raw) : null
+      } catch {
+        body = undefined
+      }
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+        const message =
+          route.family === 'anthropic'
+            ? 'There was an error parsing the body of your request.'
+            : 'We could not parse the JSON body of your request.'
+        return sendError(res, route.family, 400, ctx, message)
+      }
+    }
+    stats.lastRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body }
+    if (ctx.fail.startsWith('status:')) {
+      const status = Number(ctx.fail.slice(7))
+      const code = Number.isInteger(status) && status >= 400 && status <= 599 ? status : 500
+      return sendError(
+        res,
+        route.family,
+        code,
+        ctx,
+        undefined,
+        code === 429 ? { 'retry-after': '1' } : undefined,
+      )
+    }
+    if (ctx.fail === 'reset-mid' && !(route.body && body.stream === true)) {
+      // A JSON answer cut short: the headers promise the full length, half of it arrives.
+      const out = JSON.stringify({ id: `mock${ctx.n}`, object: 'partial', padding: 'x'.repeat(256) })
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) })
+      res.write(out.slice(0, out.length >> 1), () => res.socket?.destroy())
+      return
+    }
+    route.handle(res, body ?? {}, ctx, req)
+  }
+
+  /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res */
+  function onRequest(req, res) {
+    stats.requests++
+    stats.inFlight++
+    res.once('close', () => {
+      stats.inFlight--
+      hanging.delete(res)
+    })
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    const key = `${req.method} ${q < 0 ? url : url.slice(0, q)}`
+    stats.byRoute[key] = (stats.byRoute[key] ?? 0) + 1
+    const headers = req.headers
+    const fail = /** @type {string} */ (headers['x-mock-fail'] ?? '')
+    if (fail === 'reset-before') {
+      req.socket.destroy()
+      return
+    }
+    const n = ++counter
+    const ctx = {
+      ...settings(headers),
+      n,
+      requestId: `req_mock${n}`,
+      fail,
+      authHeader: /** @type {any} */ (null),
+    }
+    const route = routes.get(key)
+    const family = key.startsWith('POST /v1/messages') ? 'anthropic' : 'openai'
+
+    // Any key is accepted; the last one seen is recorded (tests check the gateway swapped in the real key).
+    const auth = headers.authorization
+    const apiKey = headers['x-api-key']
+    let token = null
+    if (typeof auth === 'string' && auth.startsWith('Bearer ') && auth.length > 7) {
+      token = auth.slice(7)
+      ctx.authHeader = 'authorization'
+    } else if (typeof apiKey === 'string' && apiKey.length > 0) {
+      token = apiKey
+      ctx.authHeader = 'x-api-key'
+    }
+    if (token !== null) {
+      stats.lastApiKey = token
+      stats.lastAuthHeader = ctx.authHeader
+    }
+
+    let raw = ''
+    req.setEncoding('utf8')
+    req.on('data', (chunk) => {
+      raw += chunk
+    })
+    req.on('end', () => {
+      if (closing) return
+      if (fail === 'hang') {
+        hanging.add(res)
+        return
+      }
+      const answer = () => {
+        if (res.destroyed || closing) return
+        if (!route) {
+          return sendError(res, 'openai', 404, ctx, `Invalid URL (${req.method} ${url})`)
+        }
+        if (token === null) {
+          const message =
+            family === 'anthropic'
+              ? 'x-api-key header is required'
+              : "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+          return sendError(res, family, 401, ctx, message)
+        }
+        respond(req, res, route, raw, ctx)
+      }
+      if (ctx.latencyMs > 0) later(ctx.latencyMs, answer)
+      else answer()
+    })
+  }
+
+  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000 }, onRequest)
+  server.keepAliveTimeout = 75_000
+  server.on('connection', (socket) => {
+    stats.connections++
+    stats.openConnections++
+    socket.setNoDelay(true)
+    socket.once('close', () => {
+      stats.openConnections--
+    })
+  })
+  server.on('clientError', (_error, socket) => socket.destroy())
+
+  await new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject)
+      resolve(undefined)
+    })
+  })
+  const address = /** @type {import('node:net').AddressInfo} */ (server.address())
+  const port = address.port
+
+  let closed = null
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    options: config,
+    stats: () => ({ ...stats, byRoute: { ...stats.byRoute }, byStatus: { ...stats.byStatus } }),
+    resetStats,
+    close() {
+      if (closed) return closed
+      closing = true
+      for (const timer of timers) clearTimeout(timer)
+      timers.clear()
+      closed = new Promise((resolve) => {
+        server.close(() => resolve(undefined))
+        for (const res of hanging) res.socket?.destroy()
+        hanging.clear()
+        server.closeAllConnections()
+      })
+      return closed
+    },
+  }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// Runs the bare pass-through proxy on its own (the floor of the gateway benchmarks).
+//   node bench/passthrough.js --upstream http://127.0.0.1:9100 [--port 0] [--stream-request]
+// Prints `passthrough listening on <url>` once ready; stops on SIGINT/SIGTERM (or when stdin closes, with
+// --exit-on-stdin-close).
+import { parseArgs } from 'node:util'
+import { startPassthrough } from './lib/passthrough.js'
+
+const { values } = parseArgs({
+  options: {
+    upstream: { type: 'string' },
+    port: { type: 'string', default: '0' },
+    'stream-request': { type: 'boolean', default: false },
+    'exit-on-stdin-close': { type: 'boolean', default: false },
+  },
+})
+if (!values.upstream) {
+  console.error('usage: node bench/passthrough.js --upstream <url> [--port N] [--stream-request]')
+  process.exit(2)
+}
+const proxy = await startPassthrough({
+  upstream: values.upstream,
+  port: Number(values.port),
+  bufferRequest: !values['stream-request'],
+})
+console.log(`passthrough listening on ${proxy.url}`)
+
+const stop = () => {
+  proxy.close().then(() => process.exit(0))
+  setTimeout(() => process.exit(0), 2000).unref()
+}
+process.once('SIGINT', stop)
+process.once('SIGTERM', stop)
+if (values['exit-on-stdin-close']) {
+  process.stdin.on('end', stop)
+  process.stdin.on('close', stop)
+  process.stdin.resume()
+}

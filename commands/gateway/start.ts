@@ -1,0 +1,69 @@
+import { Flags } from '@oclif/core'
+import { IronCommand, storeFlags } from '../../src/cli/base-command.js'
+import { type GatewayInfo, startGateway } from '../../src/gateway/server.js'
+
+export default class GatewayStart extends IronCommand<GatewayInfo> {
+  static override summary = 'Run the gateway: the metered, budget-enforcing LLM proxy (until Ctrl-C)'
+  static override description =
+    'Agents point their OpenAI or Anthropic SDK at it (base URL http://<host>:<port>/v1 for OpenAI, ' +
+    'http://<host>:<port> for Anthropic) and use their IC token as the API key. The URL and an admin token ' +
+    'for /_iron/health, /_iron/metrics, /_iron/stats and /_iron/events are written to gateway.json in the data dir. ' +
+    'On Ctrl-C or SIGTERM it stops accepting, lets requests in flight finish, and flushes its writes.'
+  static override examples = [
+    '<%= config.bin %> gateway start',
+    '<%= config.bin %> gateway start --port 9000 --host 0.0.0.0',
+    'OPENAI_BASE_URL=http://127.0.0.1:8788/v1 OPENAI_API_KEY=iron_ic_... python agent.py',
+  ]
+  static override flags = {
+    port: Flags.integer({
+      description: 'Port (default: config gateway.port, 8788; 0 picks a free one)',
+      min: 0,
+      max: 65535,
+    }),
+    host: Flags.string({ description: 'Address to listen on (default: config gateway.host, 127.0.0.1)' }),
+    'max-body': Flags.integer({
+      description: 'Largest request body accepted, in bytes',
+      default: 16 * 1024 * 1024,
+      min: 1024,
+    }),
+    'drain-timeout': Flags.integer({
+      description: 'Seconds to let requests in flight finish on shutdown',
+      default: 10,
+      min: 0,
+    }),
+    'mock-chunk-delay': Flags.integer({
+      description: 'Milliseconds between streamed chunks of the mock provider',
+      default: 0,
+      min: 0,
+      hidden: true,
+    }),
+    ...storeFlags,
+  }
+
+  async run(): Promise<GatewayInfo> {
+    const { flags } = await this.parse(GatewayStart)
+    const ctx = await this.local(flags)
+    const running = await startGateway({
+      ctx,
+      host: String(ctx.config.get('gateway.host', flags.host)),
+      port: Number(ctx.config.get('gateway.port', flags.port)),
+      dataDir: ctx.config.dirs.dataDir,
+      maxBodyBytes: flags['max-body'],
+      drainMs: flags['drain-timeout'] * 1000,
+      mock: { chunkDelayMs: flags['mock-chunk-delay'] },
+    })
+    const { gateway: _, close, ...info } = running
+    if (info.released_reservations)
+      this.out.note(`Released ${info.released_reservations} reservation(s) left open by a stopped gateway`)
+    this.out.note(`iron gateway listening on ${info.url} (store ${ctx.dbPath}; Ctrl-C to stop)`)
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'))
+      process.once('SIGTERM', () => resolve('SIGTERM'))
+    })
+    this.out.note(`Stopping: letting requests in flight finish (up to ${flags['drain-timeout']}s)…`)
+    await close()
+    this.out.note('Stopped.')
+    if (signal === 'SIGINT') this.setExitCode(130)
+    return { ...info, admin_token: '(in gateway.json)' }
+  }
+}

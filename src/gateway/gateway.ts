@@ -1,0 +1,933 @@
+import { createHash } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Statement } from 'better-sqlite3'
+import { newId } from '../core/ids.js'
+import { formatMoney } from '../core/money.js'
+import { costMicros, type ModelPrice, maxOutputTokensWithin, worstCaseMicros } from '../pricing/index.js'
+import type { LocalContext } from '../services/context.js'
+import { createLocalControlPlane, type LocalControlPlane } from '../services/local/index.js'
+import { DEFAULT_BASE_URLS } from '../services/local/providers.js'
+import type { AgentRow } from '../store/agents.js'
+import { type GroupCommit, groupCommitOf } from '../store/group-commit.js'
+import type { ProviderRow } from '../store/providers.js'
+import { type RequestRecord, RequestsRepo } from '../store/requests.js'
+import {
+  type ApiKind,
+  errorBody,
+  type Family,
+  familyOf,
+  inputTexts,
+  type Json,
+  maxOutputField,
+  ROUTES,
+  readRequest,
+  type Usage,
+  upstreamPath,
+  usageFromJson,
+} from './apis.js'
+import { EventHub } from './events.js'
+import { Metrics } from './metrics.js'
+import { type MockOptions, mockRespond } from './mock-upstream.js'
+import { RateLimiter } from './rate-limit.js'
+import { route } from './routing.js'
+import { StreamMeter } from './stream-meter.js'
+import { countInputTokens, countOutputTokens } from './tokenizer.js'
+import { toUpstreamError, type UpstreamResponse, Upstreams } from './upstream.js'
+
+export interface GatewayOptions {
+  ctx: LocalContext
+  /** Identifies this gateway's reservations, so a restart can release what a crash left open. */
+  holder: string
+  maxBodyBytes?: number
+  mock?: MockOptions
+  upstreams?: Upstreams
+}
+
+interface AuthEntry {
+  token_id: string
+  agent_id: string
+  expires_at: number | null
+}
+
+/** Per-request state, written to the request record at the end. */
+interface Exchange {
+  api: ApiKind
+  family: Family
+  record: RequestRecord
+  t0: number
+  upstreamMs: number
+  agent?: AgentRow
+}
+
+const DEFAULT_MAX_BODY = 16 * 1024 * 1024
+const MAX_UPSTREAM_ERROR_BODY = 1024 * 1024
+const MAX_UPSTREAM_JSON = 64 * 1024 * 1024
+
+/**
+ * The request path of SPEC §4: authenticate, check the agent, admit by reservation, forward with the real
+ * provider key, meter from the response itself, settle; every request leaves a record.
+ */
+export class Gateway {
+  readonly cp: LocalControlPlane
+  readonly metrics = new Metrics()
+  readonly events = new EventHub()
+  readonly limiter = new RateLimiter()
+  readonly upstreams: Upstreams
+  readonly #writer: GroupCommit
+  readonly #records: RequestsRepo
+  readonly #dataVersion: Statement
+  readonly #maxBody: number
+  #version = -1
+  readonly #auth = new Map<string, AuthEntry>()
+  readonly #agents = new Map<string, AgentRow>()
+  readonly #keys = new Map<string, string | null>()
+  readonly #budgeted = new Map<string, boolean>()
+  readonly #touched = new Map<string, number>()
+  #providers: ProviderRow[] | undefined
+
+  constructor(private readonly options: GatewayOptions) {
+    const db = options.ctx.db()
+    this.cp = createLocalControlPlane(options.ctx)
+    this.#writer = groupCommitOf(db)
+    this.#records = new RequestsRepo(db)
+    this.#dataVersion = db.prepare('PRAGMA data_version').pluck()
+    this.#maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY
+    this.upstreams = options.upstreams ?? new Upstreams()
+  }
+
+  get holder(): string {
+    return this.options.holder
+  }
+
+  /** Drop every cache when another process has written to the store (a revoked token, a suspended agent). */
+  #fresh(): void {
+    const version = this.#dataVersion.get() as number
+    if (version === this.#version) return
+    this.#version = version
+    this.#auth.clear()
+    this.#agents.clear()
+    this.#keys.clear()
+    this.#budgeted.clear()
+    this.#providers = undefined
+    this.cp.pricing.invalidate()
+  }
+
+  #authenticate(secret: string): { entry: AuthEntry; agent: AgentRow } | undefined {
+    let entry = this.#auth.get(secret)
+    if (!entry) {
+      const found = this.cp.tokens.authenticate(secret)
+      if (!found) return undefined
+      entry = { token_id: found.token_id, agent_id: found.agent.id, expires_at: found.expires_at }
+      this.#auth.set(secret, entry)
+      this.#agents.set(found.agent.id, found.agent)
+    }
+    if (entry.expires_at !== null && entry.expires_at <= Date.now()) return undefined
+    let agent = this.#agents.get(entry.agent_id)
+    if (!agent) {
+      agent = this.cp.repos.agents.byId(entry.agent_id)
+      if (!agent) return undefined
+      this.#agents.set(agent.id, agent)
+    }
+    if (agent.deleted_at !== null) return undefined
+    return { entry, agent }
+  }
+
+  #providersList(): ProviderRow[] {
+    this.#providers ??= this.cp.repos.providers.list()
+    return this.#providers
+  }
+
+  #apiKey(provider: ProviderRow): string | null {
+    if (!this.#keys.has(provider.id)) this.#keys.set(provider.id, this.cp.providers.apiKey(provider))
+    return this.#keys.get(provider.id) ?? null
+  }
+
+  #isBudgeted(agentId: string): boolean {
+    let budgeted = this.#budgeted.get(agentId)
+    if (budgeted === undefined) {
+      budgeted =
+        (this.options.ctx
+          .db()
+          .prepare('SELECT limit_micros FROM budgets WHERE agent_id = ?')
+          .pluck()
+          .get(agentId) ?? null) !== null
+      this.#budgeted.set(agentId, budgeted)
+    }
+    return budgeted
+  }
+
+  /** Entry point for `/v1/...` requests. */
+  async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const t0 = performance.now()
+    this.metrics.inFlight++
+    try {
+      this.#fresh()
+      if (path === '/v1/models') return await this.#models(req, res, t0)
+      const api = ROUTES[path]
+      if (!api) {
+        return this.#plainError(
+          res,
+          path.includes('messages') ? 'anthropic' : 'openai',
+          404,
+          'not_found',
+          `No route ${req.method} ${path}; iron serves /v1/chat/completions, /v1/responses, /v1/embeddings, /v1/models, /v1/messages and /v1/messages/count_tokens`,
+        )
+      }
+      const exchange: Exchange = {
+        api,
+        family: familyOf(api),
+        t0,
+        upstreamMs: 0,
+        record: newRecord(api, this.holder),
+      }
+      if (req.method !== 'POST') {
+        res.setHeader('allow', 'POST')
+        return await this.#refuse(res, exchange, 405, 'method_not_allowed', `Use POST for ${path}`)
+      }
+      await this.#proxy(req, res, exchange)
+    } finally {
+      this.metrics.inFlight--
+    }
+  }
+
+  async #proxy(req: IncomingMessage, res: ServerResponse, ex: Exchange): Promise<void> {
+    const secret = tokenFrom(req)
+    if (!secret)
+      return this.#refuse(
+        res,
+        ex,
+        401,
+        'missing_token',
+        'No IC token: send it as Authorization: Bearer <token> or x-api-key',
+      )
+    const auth = this.#authenticate(secret)
+    if (!auth)
+      return this.#refuse(res, ex, 401, 'invalid_token', 'The IC token is unknown, revoked or expired')
+    const { agent } = auth
+    ex.agent = agent
+    ex.record.agent_id = agent.id
+    ex.record.token_id = auth.entry.token_id
+    this.#touch(auth.entry.token_id)
+    if (agent.status !== 'active')
+      return this.#refuse(res, ex, 403, 'agent_suspended', `Agent ${agent.name} is suspended`)
+
+    const type = String(req.headers['content-type'] ?? '')
+    if (!/^application\/json\b/i.test(type)) {
+      return this.#refuse(
+        res,
+        ex,
+        415,
+        'unsupported_media_type',
+        `Send the body as application/json (got '${type || 'nothing'}')`,
+      )
+    }
+    const raw = await readBody(req, this.#maxBody)
+    if (raw === 'too_large') {
+      res.setHeader('connection', 'close')
+      return this.#refuse(
+        res,
+        ex,
+        413,
+        'request_too_large',
+        `The body is larger than the gateway's limit of ${this.#maxBody} bytes`,
+      )
+    }
+    if (raw === 'aborted') return this.#record(ex, 499, 'client_closed', 'client_closed')
+    ex.record.prompt_sha256 = createHash('sha256').update(raw).digest('hex')
+    let body: Json
+    try {
+      const parsed = JSON.parse(raw.toString('utf8')) as unknown
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw new Error('not an object')
+      body = parsed as Json
+    } catch {
+      return this.#refuse(res, ex, 400, 'invalid_json', 'The body is not a JSON object')
+    }
+    const info = readRequest(ex.api, body)
+    if (typeof info === 'string')
+      return this.#refuse(res, ex, 400, 'invalid_request', `Invalid request: ${info}`)
+    ex.record.model = info.model
+    ex.record.stream = info.stream ? 1 : 0
+
+    const routed = route({
+      agent,
+      requested: info.model,
+      family: ex.family,
+      providers: this.#providersList(),
+      prices: this.cp.pricing.table(),
+      budgeted: this.#isBudgeted(agent.id),
+    })
+    if ('status' in routed) return this.#refuse(res, ex, routed.status, routed.code, routed.message)
+    const { provider, price } = routed
+    ex.record.provider = provider.name
+    ex.record.model = price?.model ?? routed.model
+
+    const input = countInputTokens(
+      inputTexts(ex.api, body),
+      routed.model,
+      price?.provider ?? provider.kind,
+    ).tokens
+    const limits = this.limiter.admit(agent.id, { rpm: agent.rpm_limit, tpm: agent.tpm_limit }, input)
+    if (!limits.ok) {
+      res.setHeader('retry-after', String(limits.retryAfterSeconds))
+      return this.#refuse(
+        res,
+        ex,
+        429,
+        'rate_limited',
+        `Agent ${agent.name} is over its ${limits.limit.replaceAll('_', ' ')} limit; retry in ${limits.retryAfterSeconds}s`,
+      )
+    }
+
+    // Admission: reserve the worst case, or (policy clamp) the largest max tokens that fits.
+    let outputCap =
+      info.producesOutput && price
+        ? Math.min(info.maxOutput?.value ?? price.max_output_tokens, price.max_output_tokens)
+        : 0
+    let clampedTo: number | undefined
+    const worst = price ? worstCaseMicros(price, input, outputCap) : 0
+    const reservation = await this.cp.budgets.reserve({
+      agent_id: agent.id,
+      amount_micros: worst,
+      reservation_id: ex.record.id,
+      holder: this.holder,
+      fit:
+        price && info.producesOutput
+          ? (available) => {
+              const tokens = maxOutputTokensWithin(price, input, available)
+              if (tokens < 1) return undefined
+              clampedTo = tokens
+              return worstCaseMicros(price, input, tokens)
+            }
+          : undefined,
+    })
+    if (!reservation.ok) {
+      res.setHeader('x-iron-budget-remaining-micros', String(reservation.remaining_micros))
+      if (reservation.reason === 'budget_exceeded') {
+        return this.#refuse(
+          res,
+          ex,
+          402,
+          'budget_exceeded',
+          `Agent ${agent.name} has ${formatMoney(reservation.remaining_micros)} left, and this request could cost up to ${formatMoney(worst)}`,
+        )
+      }
+      return this.#refuse(
+        res,
+        ex,
+        403,
+        reservation.reason,
+        `Agent ${agent.name} is ${reservation.reason === 'agent_deleted' ? 'deleted' : 'suspended'}`,
+      )
+    }
+    ex.record.reserved_micros = reservation.amount_micros
+    if (clampedTo !== undefined) outputCap = clampedTo
+    if (reservation.remaining_micros !== null)
+      res.setHeader('x-iron-budget-remaining-micros', String(reservation.remaining_micros))
+
+    // The body as sent upstream: the model id it knows, output bounded by what was reserved, usage in streams.
+    let changed = routed.model !== info.model
+    if (changed) body.model = routed.model
+    const maxField = info.maxOutput?.field ?? maxOutputField(ex.api, provider.kind)
+    if (
+      price &&
+      info.producesOutput &&
+      maxField &&
+      (info.maxOutput?.value ?? Number.POSITIVE_INFINITY) > outputCap
+    ) {
+      body[maxField] = outputCap
+      changed = true
+    }
+    const clientWantsUsage = (body.stream_options as Json | undefined)?.include_usage === true
+    if (ex.api === 'openai-chat' && info.stream && !clientWantsUsage && provider.kind !== 'mock') {
+      body.stream_options = { ...(body.stream_options as Json | undefined), include_usage: true }
+      changed = true
+    }
+    const outgoing = changed ? JSON.stringify(body) : raw
+
+    const settle = new Settlement(this, ex, price, input)
+    const controller = new AbortController()
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort()
+    })
+    const upstreamStart = performance.now()
+    let upstream: UpstreamResponse
+    try {
+      upstream =
+        provider.kind === 'mock'
+          ? mockRespond(
+              ex.api,
+              {
+                ...body,
+                stream: info.stream,
+                stream_options: clientWantsUsage ? { include_usage: true } : undefined,
+              },
+              outputCap || 64,
+              this.options.mock,
+            )
+          : await this.upstreams.send({
+              url: new URL(`${provider.base_url ?? DEFAULT_BASE_URLS[provider.kind]}${upstreamPath(ex.api)}`),
+              headers: upstreamHeaders(provider, this.#apiKey(provider), req),
+              body: outgoing,
+              signal: controller.signal,
+            })
+    } catch (error) {
+      ex.upstreamMs = performance.now() - upstreamStart
+      await this.cp.budgets.release(reservation.reservation_id).catch(() => {})
+      if (controller.signal.aborted) return this.#record(ex, 499, 'client_closed', 'client_closed')
+      const failure = toUpstreamError(error)
+      return this.#refuse(
+        res,
+        ex,
+        failure.code === 'UPSTREAM_TIMEOUT' ? 504 : 502,
+        failure.code.toLowerCase(),
+        `Provider ${provider.name}: ${failure.message}`,
+      )
+    }
+    const upstreamRequestId = upstream.headers['x-request-id'] ?? upstream.headers['request-id']
+    if (typeof upstreamRequestId === 'string') res.setHeader('x-upstream-request-id', upstreamRequestId)
+
+    if (upstream.status >= 400) {
+      const text = await readStream(upstream.body, MAX_UPSTREAM_ERROR_BODY).catch(() => '')
+      ex.upstreamMs = performance.now() - upstreamStart
+      await this.cp.budgets.release(reservation.reservation_id).catch(() => {})
+      ex.record.error_code = upstreamErrorCode(text)
+      return this.#send(
+        res,
+        ex,
+        upstream.status,
+        'upstream_error',
+        text ||
+          JSON.stringify(
+            errorBody(ex.family, {
+              status: upstream.status,
+              code: 'upstream_error',
+              message: `Provider ${provider.name} answered ${upstream.status}`,
+            }),
+          ),
+        String(upstream.headers['content-type'] ?? 'application/json'),
+      )
+    }
+
+    const isStream = String(upstream.headers['content-type'] ?? '').includes('text/event-stream')
+    if (!isStream) {
+      let text: string
+      try {
+        text = await readStream(upstream.body, MAX_UPSTREAM_JSON)
+      } catch {
+        ex.upstreamMs = performance.now() - upstreamStart
+        await settle.commit(undefined, '', 'upstream_error')
+        if (controller.signal.aborted) return
+        return this.#plainError(
+          res,
+          ex.family,
+          502,
+          'upstream_failed',
+          `Provider ${provider.name} stopped mid-answer`,
+          ex,
+        )
+      }
+      ex.upstreamMs = performance.now() - upstreamStart
+      let usage: Usage | undefined
+      try {
+        usage = usageFromJson(ex.api, JSON.parse(text) as Json)
+      } catch {}
+      const result = await settle.commit(usage, usage ? '' : text, 'ok')
+      ex.record.response_sha256 = createHash('sha256').update(text).digest('hex')
+      if (result.remaining_micros !== null)
+        res.setHeader('x-iron-budget-remaining-micros', String(result.remaining_micros))
+      res.setHeader('x-iron-cost-micros', String(result.charged_micros))
+      return this.#send(
+        res,
+        ex,
+        200,
+        'ok',
+        text,
+        String(upstream.headers['content-type'] ?? 'application/json'),
+        true,
+      )
+    }
+
+    // Streaming: forward each event as it comes, meter from the stream, settle before the end.
+    const meter = new StreamMeter(ex.api, ex.api === 'openai-chat' && !clientWantsUsage)
+    const hash = createHash('sha256')
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-iron-request-id': ex.record.id,
+      'x-iron-overhead-ms': (upstreamStart - ex.t0).toFixed(3),
+    })
+    res.flushHeaders()
+    let failed: Error | undefined
+    try {
+      upstream.body.setEncoding('utf8')
+      for await (const chunk of upstream.body as AsyncIterable<string>) {
+        const out = meter.push(chunk)
+        if (out) {
+          hash.update(out)
+          if (!res.write(out)) await drainOrClose(res)
+        }
+        if (res.destroyed) break
+      }
+      const rest = meter.end()
+      if (rest && !res.destroyed) {
+        hash.update(rest)
+        res.write(rest)
+      }
+    } catch (error) {
+      failed = error as Error
+    }
+    ex.upstreamMs = performance.now() - upstreamStart
+    const clientGone = res.destroyed || controller.signal.aborted
+    const usage =
+      meter.usage ?? (meter.partialInput ? { ...meter.partialInput, output_tokens: 0 } : undefined)
+    const complete = Boolean(meter.usage) && !failed && !clientGone
+    const outcome = clientGone ? 'client_closed' : failed ? 'upstream_error' : 'ok'
+    await settle.commit(complete ? meter.usage : usage, meter.text, outcome, meter.extraChars)
+    ex.record.response_sha256 = hash.digest('hex')
+    if (failed && !clientGone) {
+      const error = errorBody(ex.family, {
+        status: 502,
+        code: 'upstream_failed',
+        message: `Provider ${provider.name} stopped mid-stream`,
+      })
+      res.write(
+        ex.family === 'anthropic'
+          ? `event: error\ndata: ${JSON.stringify(error)}\n\n`
+          : `data: ${JSON.stringify(error)}\n\n`,
+      )
+    }
+    if (!res.destroyed) res.end()
+    this.#observe(ex, clientGone ? 499 : 200, outcome)
+  }
+
+  /** Record, meter and answer a refusal in the called API's error shape. */
+  async #refuse(
+    res: ServerResponse,
+    ex: Exchange,
+    status: number,
+    code: string,
+    message: string,
+  ): Promise<void> {
+    ex.record.error_code = code
+    await this.#send(
+      res,
+      ex,
+      status,
+      outcomeOf(status),
+      JSON.stringify(errorBody(ex.family, { status, code, message })),
+      'application/json',
+    )
+  }
+
+  async #send(
+    res: ServerResponse,
+    ex: Exchange,
+    status: number,
+    outcome: string,
+    body: string,
+    contentType: string,
+    settled = false,
+  ): Promise<void> {
+    ex.record.status = status
+    ex.record.outcome = outcome
+    const latency = performance.now() - ex.t0
+    if (!settled) await this.#writeRecord(ex, latency)
+    if (!res.headersSent && !res.destroyed) {
+      res.writeHead(status, {
+        'content-type': contentType,
+        'content-length': Buffer.byteLength(body),
+        'x-iron-request-id': ex.record.id,
+        'x-iron-overhead-ms': Math.max(performance.now() - ex.t0 - ex.upstreamMs, 0).toFixed(3),
+      })
+      res.end(body)
+    }
+    this.#observe(ex, status, outcome)
+  }
+
+  /** A request that got no answer (the client left first): record it all the same. */
+  async #record(ex: Exchange, status: number, outcome: string, code: string): Promise<void> {
+    ex.record.status = status
+    ex.record.outcome = outcome
+    ex.record.error_code = code
+    await this.#writeRecord(ex, performance.now() - ex.t0)
+    this.#observe(ex, status, outcome)
+  }
+
+  #plainError(
+    res: ServerResponse,
+    family: Family,
+    status: number,
+    code: string,
+    message: string,
+    ex?: Exchange,
+  ): void {
+    if (res.headersSent || res.destroyed) return
+    const body = JSON.stringify(errorBody(family, { status, code, message }))
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      ...(ex ? { 'x-iron-request-id': ex.record.id } : {}),
+    })
+    res.end(body)
+  }
+
+  async #writeRecord(ex: Exchange, latency: number): Promise<void> {
+    finishTimes(ex, latency)
+    await this.#writer
+      .run(() => this.#records.insert(ex.record))
+      .catch((error: unknown) => {
+        process.stderr.write(
+          `iron gateway: could not record request ${ex.record.id}: ${(error as Error).message}\n`,
+        )
+      })
+  }
+
+  /** Settle a reservation and write the request record in one group-committed savepoint. */
+  async settleAndRecord(ex: Exchange, commit: Parameters<LocalControlPlane['budgets']['commitSync']>[0]) {
+    const settled = await this.#writer.run(() => {
+      const result = this.cp.budgets.commitSync(commit)
+      finishTimes(ex, performance.now() - ex.t0)
+      ex.record.cost_micros = result.charged_micros
+      this.#records.insert(ex.record)
+      return result
+    })
+    if (settled.alert_pct !== null && ex.agent) {
+      this.events.publish({
+        type: 'alert',
+        at: new Date().toISOString(),
+        agent: ex.agent.name,
+        agent_id: ex.agent.id,
+        threshold_pct: settled.alert_pct,
+        remaining_micros: settled.remaining_micros,
+      })
+    }
+    return settled
+  }
+
+  #observe(ex: Exchange, status: number, outcome: string): void {
+    const latency = performance.now() - ex.t0
+    this.metrics.latency.observe(latency)
+    this.metrics.overhead.observe(Math.max(latency - ex.upstreamMs, 0))
+    const agent = ex.agent?.name ?? '(unauthenticated)'
+    this.metrics.request(
+      { agent, model: ex.record.model ?? '', outcome, status },
+      ex.record.cost_micros ?? 0,
+      {
+        input: ex.record.input_tokens ?? 0,
+        output: ex.record.output_tokens ?? 0,
+      },
+    )
+    this.events.publish({
+      type: 'request',
+      at: new Date().toISOString(),
+      id: ex.record.id,
+      agent,
+      agent_id: ex.agent?.id ?? null,
+      model: ex.record.model,
+      provider: ex.record.provider,
+      status,
+      outcome,
+      stream: ex.record.stream === 1,
+      input_tokens: ex.record.input_tokens,
+      output_tokens: ex.record.output_tokens,
+      cost_micros: ex.record.cost_micros,
+      latency_ms: Math.round(latency * 1000) / 1000,
+    })
+  }
+
+  /** `GET /v1/models`: the models this agent may use, in the shape of the SDK that asks. */
+  async #models(req: IncomingMessage, res: ServerResponse, t0: number): Promise<void> {
+    const anthropic =
+      req.headers['anthropic-version'] !== undefined ||
+      (req.headers['x-api-key'] !== undefined && req.headers.authorization === undefined)
+    const family: Family = anthropic ? 'anthropic' : 'openai'
+    const ex: Exchange = {
+      api: anthropic ? 'anthropic-messages' : 'openai-chat',
+      family,
+      t0,
+      upstreamMs: 0,
+      record: newRecord('models', this.holder),
+    }
+    const secret = tokenFrom(req)
+    const auth = secret ? this.#authenticate(secret) : undefined
+    if (!auth)
+      return this.#refuse(
+        res,
+        ex,
+        401,
+        secret ? 'invalid_token' : 'missing_token',
+        'A valid IC token is needed to list models',
+      )
+    ex.agent = auth.agent
+    ex.record.agent_id = auth.agent.id
+    const allowedProviders = JSON.parse(auth.agent.allowed_providers) as string[]
+    const allowedModels = JSON.parse(auth.agent.allowed_models) as string[]
+    const kinds = new Set(
+      this.#providersList()
+        .filter((p) => allowedProviders.length === 0 || allowedProviders.includes(p.name))
+        .map((p) => p.kind),
+    )
+    const serves = (price: ModelPrice) =>
+      kinds.has(price.provider) ||
+      (kinds.has('openai-compatible') && price.provider !== 'mock') ||
+      (price.provider === 'openai-compatible' && kinds.has('openai-compatible'))
+    const models = this.cp.pricing
+      .table()
+      .list()
+      .filter((p) => (allowedModels.length ? allowedModels.includes(p.model) : serves(p)))
+      .filter((p) => !anthropic || p.provider === 'anthropic' || p.provider === 'mock')
+    const created = Math.floor(Date.now() / 1000)
+    const payload = anthropic
+      ? {
+          data: models.map((p) => ({
+            type: 'model',
+            id: p.model,
+            display_name: p.model,
+            created_at: new Date(0).toISOString(),
+          })),
+          has_more: false,
+          first_id: models[0]?.model ?? null,
+          last_id: models.at(-1)?.model ?? null,
+        }
+      : {
+          object: 'list',
+          data: models.map((p) => ({ id: p.model, object: 'model', created, owned_by: p.provider })),
+        }
+    return this.#send(res, ex, 200, 'ok', JSON.stringify(payload), 'application/json')
+  }
+
+  /** Remember when a token was last used, at most once a minute per token (off the request's path). */
+  #touch(tokenId: string): void {
+    const now = Date.now()
+    if (now - (this.#touched.get(tokenId) ?? 0) < 60_000) return
+    this.#touched.set(tokenId, now)
+    void this.#writer
+      .run(() =>
+        this.options.ctx.db().prepare('UPDATE ic_tokens SET last_used_at = ? WHERE id = ?').run(now, tokenId),
+      )
+      .catch(() => {})
+  }
+
+  /** Release what a killed gateway left reserved (holders whose process is gone). Returns how many. */
+  releaseOrphans(isAlive: (holder: string) => boolean): number {
+    const open = this.options.ctx
+      .db()
+      .prepare("SELECT DISTINCT holder FROM ledger WHERE kind = 'reserve' AND holder LIKE 'gw:%'")
+      .pluck()
+      .all() as string[]
+    let released = 0
+    for (const holder of open)
+      if (holder !== this.holder && !isAlive(holder)) released += this.cp.budgets.releaseOpen(holder)
+    return released
+  }
+
+  /** Wait until every write asked for so far is committed. */
+  flush(): Promise<void> {
+    return this.#writer.run(() => undefined)
+  }
+}
+
+/** Charge a finished (or cut) request: usage from the response, or an estimate that is never zero. */
+class Settlement {
+  constructor(
+    private readonly gateway: Gateway,
+    private readonly ex: Exchange,
+    private readonly price: ModelPrice | undefined,
+    private readonly countedInput: number,
+  ) {}
+
+  async commit(usage: Usage | undefined, producedText: string, outcome: string, extraChars = 0) {
+    const r = this.ex.record
+    const provider = this.price?.provider ?? 'openai-compatible'
+    const final: Usage = usage ?? {
+      input_tokens: this.countedInput,
+      output_tokens: countOutputTokens(producedText, r.model ?? '', provider) + Math.ceil(extraChars / 3),
+      cached_input_tokens: 0,
+      cache_write_tokens: 0,
+    }
+    if (usage && usage.output_tokens === 0 && producedText)
+      final.output_tokens = countOutputTokens(producedText, r.model ?? '', provider)
+    const cost = this.price ? costMicros(this.price, final) : 0
+    r.input_tokens = final.input_tokens
+    r.output_tokens = final.output_tokens
+    r.cached_tokens = final.cached_input_tokens
+    r.cost_known = this.price ? 1 : 0
+    r.status = outcome === 'client_closed' ? 499 : outcome === 'ok' ? 200 : 502
+    r.outcome = outcome
+    this.gateway.limiter.addTokens(r.agent_id ?? '', final.output_tokens)
+    return this.gateway.settleAndRecord(this.ex, {
+      reservation_id: r.id,
+      actual_micros: cost,
+      cost_known: this.price !== undefined,
+      model: r.model ?? undefined,
+      provider: r.provider ?? undefined,
+      input_tokens: final.input_tokens,
+      output_tokens: final.output_tokens,
+      cached_tokens: final.cached_input_tokens,
+    })
+  }
+}
+
+function newRecord(api: string, holder: string): RequestRecord {
+  return {
+    id: newId('req'),
+    agent_id: null,
+    token_id: null,
+    api,
+    model: null,
+    provider: null,
+    stream: 0,
+    status: 0,
+    outcome: '',
+    error_code: null,
+    input_tokens: null,
+    output_tokens: null,
+    cached_tokens: null,
+    cost_micros: null,
+    cost_known: null,
+    reserved_micros: null,
+    started_at: Date.now(),
+    latency_ms: null,
+    upstream_ms: null,
+    overhead_ms: null,
+    prompt_sha256: null,
+    response_sha256: null,
+    findings: null,
+    holder,
+  }
+}
+
+function finishTimes(ex: Exchange, latency: number): void {
+  ex.record.latency_ms = round3(latency)
+  ex.record.upstream_ms = round3(ex.upstreamMs)
+  ex.record.overhead_ms = round3(Math.max(latency - ex.upstreamMs, 0))
+}
+
+const round3 = (n: number) => Math.round(n * 1000) / 1000
+
+function outcomeOf(status: number): string {
+  if (status === 401) return 'unauthorized'
+  if (status === 402) return 'budget_exceeded'
+  if (status === 403) return 'forbidden'
+  if (status === 429) return 'rate_limited'
+  if (status >= 500) return 'gateway_error'
+  return 'invalid_request'
+}
+
+function tokenFrom(req: IncomingMessage): string | undefined {
+  const authorization = req.headers.authorization
+  if (authorization?.toLowerCase().startsWith('bearer ')) return authorization.slice(7).trim() || undefined
+  const key = req.headers['x-api-key']
+  return typeof key === 'string' && key.trim() ? key.trim() : undefined
+}
+
+/** Client headers the provider must not see: credentials, hop-by-hop and iron's own. */
+const DROPPED_HEADERS = new Set([
+  'authorization',
+  'x-api-key',
+  'host',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-connection',
+  'content-length',
+  'cookie',
+  'accept-encoding',
+])
+
+/** The client's headers (SDK metadata, beta flags, idempotency keys) with the provider's credentials swapped in. */
+function upstreamHeaders(
+  provider: ProviderRow,
+  key: string | null,
+  req: IncomingMessage,
+): Record<string, string> {
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (
+      value === undefined ||
+      DROPPED_HEADERS.has(name) ||
+      name.startsWith('x-iron-') ||
+      name.startsWith('x-forwarded-')
+    )
+      continue
+    headers[name] = Array.isArray(value) ? value.join(', ') : value
+  }
+  headers['content-type'] = 'application/json'
+  if (provider.kind === 'anthropic') {
+    headers['anthropic-version'] ??= '2023-06-01'
+    if (key) headers['x-api-key'] = key
+  } else if (key) {
+    headers.authorization = `Bearer ${key}`
+  }
+  return headers
+}
+
+function upstreamErrorCode(text: string): string {
+  try {
+    const error = (JSON.parse(text) as { error?: { code?: unknown; type?: unknown } }).error
+    return String(error?.code ?? error?.type ?? 'upstream_error')
+  } catch {
+    return 'upstream_error'
+  }
+}
+
+/** The request body, up to `limit` bytes. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large' | 'aborted'> {
+  const declared = Number(req.headers['content-length'])
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume()
+    return Promise.resolve('too_large')
+  }
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    let done = false
+    const finish = (value: Buffer | 'too_large' | 'aborted') => {
+      if (done) return
+      done = true
+      resolve(value)
+    }
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) {
+        req.pause()
+        finish('too_large')
+      } else {
+        chunks.push(chunk)
+      }
+    })
+    req.on('end', () => finish(Buffer.concat(chunks, size)))
+    req.on('aborted', () => finish('aborted'))
+    req.on('error', () => finish('aborted'))
+    req.on('close', () => finish(req.complete ? Buffer.concat(chunks, size) : 'aborted'))
+  })
+}
+
+async function readStream(body: AsyncIterable<Buffer | string>, limit: number): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+    size += buffer.length
+    if (size > limit) throw new Error('the provider answered more than the gateway accepts')
+    chunks.push(buffer)
+  }
+  return Buffer.concat(chunks, size).toString('utf8')
+}
+
+function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done)
+      res.off('close', done)
+      resolve()
+    }
+    res.on('drain', done)
+    res.on('close', done)
+  })
+}

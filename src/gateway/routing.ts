@@ -1,0 +1,103 @@
+import type { ModelPrice, PriceTable } from '../pricing/index.js'
+import type { AgentRow } from '../store/agents.js'
+import type { ProviderRow } from '../store/providers.js'
+import type { Family } from './apis.js'
+
+export interface Route {
+  provider: ProviderRow
+  /** The model id sent upstream (a provider prefix such as `ollama/` removed). */
+  model: string
+  price: ModelPrice | undefined
+}
+
+export interface RouteRefusal {
+  status: number
+  code: string
+  message: string
+}
+
+const KINDS_FOR: Record<Family, ReadonlySet<string>> = {
+  openai: new Set(['openai', 'openai-compatible', 'mock']),
+  anthropic: new Set(['anthropic', 'mock']),
+}
+
+/** Which provider kinds serve a model priced for `pricedFor`, best first. */
+const PREFERRED: Record<string, string[]> = {
+  openai: ['openai', 'openai-compatible'],
+  anthropic: ['anthropic', 'openai-compatible'],
+  'openai-compatible': ['openai-compatible'],
+  mock: ['mock'],
+}
+
+/**
+ * Model → provider, by the agent's allowed providers and the price catalog. `<provider>/<model>` picks a
+ * provider by name. A model without a price goes only to an OpenAI-compatible server, and never for an
+ * agent with a budget limit (its cost could not be known: fail closed).
+ */
+export function route(options: {
+  agent: AgentRow
+  requested: string
+  family: Family
+  providers: readonly ProviderRow[]
+  prices: PriceTable
+  budgeted: boolean
+}): Route | RouteRefusal {
+  const { agent, family, prices } = options
+  const allowedProviders = JSON.parse(agent.allowed_providers) as string[]
+  const allowedModels = JSON.parse(agent.allowed_models) as string[]
+  let candidates = options.providers.filter(
+    (p) =>
+      (allowedProviders.length === 0 || allowedProviders.includes(p.name)) && KINDS_FOR[family].has(p.kind),
+  )
+  let model = options.requested
+  const slash = model.indexOf('/')
+  if (slash > 0) {
+    const named = candidates.find((p) => p.name === model.slice(0, slash))
+    if (named) {
+      candidates = [named]
+      model = model.slice(slash + 1)
+    }
+  }
+  const price = prices.resolve(model)?.price
+  if (allowedModels.length > 0 && !allowedModels.includes(price?.model ?? model)) {
+    return {
+      status: 403,
+      code: 'model_not_allowed',
+      message: `Agent ${agent.name} may not use model '${options.requested}'; it may use: ${allowedModels.join(', ')}`,
+    }
+  }
+  if (candidates.length === 0) {
+    return {
+      status: 400,
+      code: 'no_provider',
+      message: `Agent ${agent.name} has no provider for this API; allow one with: iron agents update ${agent.name} --provider <name>`,
+    }
+  }
+  if (!price) {
+    const compatible = candidates.find((p) => p.kind === 'openai-compatible')
+    if (!compatible) {
+      return {
+        status: 404,
+        code: 'model_not_found',
+        message: `The model '${options.requested}' does not exist or iron has no price for it`,
+      }
+    }
+    if (options.budgeted) {
+      return {
+        status: 400,
+        code: 'model_not_priced',
+        message: `iron has no price for '${model}', so it cannot keep agent ${agent.name} inside its budget; set one with: iron pricing set ${model} --provider openai-compatible --input <usd> --output <usd>`,
+      }
+    }
+    return { provider: compatible, model, price: undefined }
+  }
+  for (const kind of PREFERRED[price.provider] ?? []) {
+    const provider = candidates.find((p) => p.kind === kind)
+    if (provider) return { provider, model, price }
+  }
+  return {
+    status: 400,
+    code: 'no_provider',
+    message: `No provider of agent ${agent.name} serves ${price.model} (a ${price.provider} model) on this API`,
+  }
+}

@@ -1,0 +1,222 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { readFileSync, rmSync } from 'node:fs'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { atomicWriteFile } from '../config/atomic-write.js'
+import type { LocalContext } from '../services/context.js'
+import { errorBody } from './apis.js'
+import { Gateway } from './gateway.js'
+import type { MockOptions } from './mock-upstream.js'
+import { loadTokenizers } from './tokenizer.js'
+
+export const GATEWAY_FILE = 'gateway.json'
+
+export interface StartGatewayOptions {
+  ctx: LocalContext
+  host: string
+  port: number
+  /** Where gateway.json (URL and admin token, mode 0600) is written, for `iron top` and scripts. */
+  dataDir: string
+  maxBodyBytes?: number
+  /** How long shutdown waits for requests in flight. */
+  drainMs?: number
+  mock?: MockOptions
+}
+
+export interface GatewayInfo {
+  url: string
+  pid: number
+  holder: string
+  started_at: string
+  admin_token: string
+  released_reservations: number
+}
+
+export interface RunningGateway extends GatewayInfo {
+  gateway: Gateway
+  close(): Promise<void>
+}
+
+/** Start the gateway: load tokenizers, release what a killed predecessor left reserved, listen. */
+export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
+  await loadTokenizers()
+  const holder = `gw:${hostname()}:${process.pid}:${Date.now()}`
+  const gateway = new Gateway({
+    ctx: options.ctx,
+    holder,
+    maxBodyBytes: options.maxBodyBytes,
+    mock: options.mock,
+  })
+  const released = gateway.releaseOrphans(holderIsAlive)
+  const adminToken = randomBytes(24).toString('base64url')
+
+  const server = createServer(
+    { keepAliveTimeout: 65_000, headersTimeout: 15_000, requestTimeout: 120_000 },
+    (req, res) => {
+      void dispatch(gateway, adminToken, req, res)
+    },
+  )
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable)
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
+    else socket.destroy()
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const address = server.address() as AddressInfo
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  const info: GatewayInfo = {
+    url: `http://${host}:${address.port}`,
+    pid: process.pid,
+    holder,
+    started_at: new Date().toISOString(),
+    admin_token: adminToken,
+    released_reservations: released,
+  }
+  const file = join(options.dataDir, GATEWAY_FILE)
+  atomicWriteFile(file, `${JSON.stringify(info, null, 2)}\n`, 0o600)
+
+  let closing: Promise<void> | undefined
+  const close = () => {
+    closing ??= (async () => {
+      gateway.events.close()
+      server.close()
+      server.closeIdleConnections()
+      const deadline = Date.now() + (options.drainMs ?? 10_000)
+      while (gateway.metrics.inFlight > 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20))
+      server.closeAllConnections()
+      await gateway.flush()
+      await gateway.upstreams.close()
+      try {
+        if ((JSON.parse(readFileSync(file, 'utf8')) as GatewayInfo).holder === holder)
+          rmSync(file, { force: true })
+      } catch {}
+    })()
+    return closing
+  }
+  return { ...info, gateway, close }
+}
+
+async function dispatch(
+  gateway: Gateway,
+  adminToken: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0]!
+  try {
+    if (path.startsWith('/_iron/')) return await internal(gateway, adminToken, path, req, res)
+    if (path.startsWith('/v1/')) return await gateway.handle(req, res, path)
+    json(
+      res,
+      404,
+      errorBody('openai', {
+        status: 404,
+        code: 'not_found',
+        message: `No route ${path}; the gateway serves /v1/... and /_iron/...`,
+      }),
+    )
+  } catch (error) {
+    // A bug, not bad input: answer in the API's shape and keep serving.
+    process.stderr.write(
+      `iron gateway: unexpected error on ${req.method} ${path}: ${(error as Error).stack ?? error}\n`,
+    )
+    if (!res.headersSent && !res.destroyed) {
+      json(
+        res,
+        500,
+        errorBody(path.includes('/messages') ? 'anthropic' : 'openai', {
+          status: 500,
+          code: 'gateway_error',
+          message: 'The gateway failed on this request; it is logged',
+        }),
+      )
+    } else if (!res.destroyed) {
+      res.end()
+    }
+  }
+}
+
+/** `/_iron/health|metrics|stats|events`, for the admin token written to gateway.json. */
+async function internal(
+  gateway: Gateway,
+  adminToken: string,
+  path: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const given =
+    String(req.headers.authorization ?? '').replace(/^Bearer\s+/i, '') ||
+    String(req.headers['x-iron-admin-token'] ?? '')
+  const expected = Buffer.from(adminToken)
+  const actual = Buffer.from(given)
+  if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
+    return json(res, 401, {
+      error: {
+        code: 'admin_token_required',
+        message: 'Send the admin token from gateway.json in the data dir as Authorization: Bearer <token>',
+      },
+    })
+  }
+  const uptime = Math.round((Date.now() - gateway.metrics.startedAt) / 1000)
+  switch (path) {
+    case '/_iron/health':
+      return json(res, 200, {
+        status: 'ok',
+        holder: gateway.holder,
+        uptime_s: uptime,
+        in_flight: gateway.metrics.inFlight,
+      })
+    case '/_iron/metrics': {
+      const budgets = await gateway.cp.budgets.list()
+      const text = gateway.metrics.render(
+        budgets.map((b) => ({ agent: b.agent_name, micros: b.remaining_micros })),
+      )
+      res.writeHead(200, {
+        'content-type': 'text/plain; version=0.0.4',
+        'content-length': Buffer.byteLength(text),
+      })
+      return void res.end(text)
+    }
+    case '/_iron/stats':
+      return json(res, 200, {
+        uptime_s: uptime,
+        requests_total: gateway.metrics.totalRequests,
+        errors_total: gateway.metrics.totalErrors,
+        spend_micros_total: gateway.metrics.totalSpend,
+        in_flight: gateway.metrics.inFlight,
+        event_watchers: gateway.events.size,
+        budgets: await gateway.cp.budgets.list(),
+      })
+    case '/_iron/events':
+      return gateway.events.add(res)
+    default:
+      return json(res, 404, { error: { code: 'not_found', message: `No route ${path}` } })
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+/** A holder is `gw:<host>:<pid>:<start>`; another host's gateway is presumed alive. */
+export function holderIsAlive(holder: string): boolean {
+  const [, host, pid] = holder.split(':')
+  if (host !== hostname()) return true
+  try {
+    process.kill(Number(pid), 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}

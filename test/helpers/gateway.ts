@@ -1,0 +1,72 @@
+import { startMockProvider } from '../../bench/lib/mock-provider.js'
+import { IronConfig } from '../../src/config/config.js'
+import { MemoryVault } from '../../src/config/vault.js'
+import { type RunningGateway, startGateway } from '../../src/gateway/server.js'
+import { LocalContext } from '../../src/services/context.js'
+import { createLocalControlPlane } from '../../src/services/local/index.js'
+import { tempDirs } from './temp.js'
+
+export const UPSTREAM_KEY = 'sk-upstream-real-key-0123456789abcdef'
+
+export interface TestGatewayOptions {
+  limitMicros?: number | null
+  onInsufficient?: 'reject' | 'clamp'
+  rpm?: number
+  tpm?: number
+  mock?: Parameters<typeof startMockProvider>[0]
+}
+
+/**
+ * A real gateway on 127.0.0.1 with a real store, in front of the mock provider (the one edge we cannot
+ * reach): providers `openai` (kind openai), `claude` (kind anthropic) and `mock` (built-in), one agent `bot`.
+ */
+export async function startTestGateway(options: TestGatewayOptions = {}) {
+  const mock = await startMockProvider(options.mock ?? {})
+  const dirs = tempDirs()
+  const vault = new MemoryVault()
+  const config = await IronConfig.load(dirs, {})
+  const ctx = new LocalContext({ config, env: {}, vault })
+  const cp = createLocalControlPlane(ctx)
+  await cp.providers.add({
+    name: 'openai',
+    kind: 'openai',
+    base_url: `${mock.url}/v1`,
+    api_key: UPSTREAM_KEY,
+  })
+  await cp.providers.add({ name: 'claude', kind: 'anthropic', base_url: mock.url, api_key: UPSTREAM_KEY })
+  await cp.providers.add({ name: 'mock', kind: 'mock' })
+  const agent = await cp.agents.create({
+    name: 'bot',
+    requests_per_minute: options.rpm,
+    tokens_per_minute: options.tpm,
+  })
+  await cp.budgets.set('bot', {
+    limit_micros: options.limitMicros === undefined ? 10_000_000 : options.limitMicros,
+    on_insufficient: options.onInsufficient ?? 'reject',
+  })
+  const token = (await cp.tokens.issue('bot')).token
+  const gatewayCtx = new LocalContext({ config, env: {}, vault })
+  const running: RunningGateway = await startGateway({
+    ctx: gatewayCtx,
+    host: '127.0.0.1',
+    port: 0,
+    dataDir: dirs.dataDir,
+  })
+  return {
+    url: running.url,
+    running,
+    token,
+    agent,
+    cp,
+    ctx,
+    mock,
+    dirs,
+    admin: { authorization: `Bearer ${running.admin_token}` },
+    async close() {
+      await running.close()
+      gatewayCtx.close()
+      ctx.close()
+      await mock.close()
+    },
+  }
+}
