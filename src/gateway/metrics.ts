@@ -82,7 +82,9 @@ export class Metrics {
     }
     const histogram = (name: string, help: string, h: Histogram) => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`)
-      h.buckets.forEach((b, i) => lines.push(`${name}_bucket{le="${b}"} ${h.counts[i]}`))
+      h.buckets.forEach((b, i) => {
+        lines.push(`${name}_bucket{le="${b}"} ${h.counts[i]}`)
+      })
       lines.push(`${name}_bucket{le="+Inf"} ${h.count}`, `${name}_sum ${h.sum}`, `${name}_count ${h.count}`)
     }
     counter('iron_requests_total', 'Requests answered, by agent, model and HTTP status.', this.#requests)
