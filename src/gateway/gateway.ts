@@ -432,8 +432,8 @@ export class Gateway {
       try {
         usage = usageFromJson(ex.api, JSON.parse(text) as Json)
       } catch {}
-      const result = await settle.commit(usage, usage ? '' : text, 'ok')
       ex.record.response_sha256 = createHash('sha256').update(text).digest('hex')
+      const result = await settle.commit(usage, usage ? '' : text, 'ok')
       if (result.remaining_micros !== null)
         res.setHeader('x-iron-budget-remaining-micros', String(result.remaining_micros))
       res.setHeader('x-iron-cost-micros', String(result.charged_micros))
@@ -483,20 +483,23 @@ export class Gateway {
       meter.usage ?? (meter.partialInput ? { ...meter.partialInput, output_tokens: 0 } : undefined)
     const complete = Boolean(meter.usage) && !failed && !clientGone
     const outcome = clientGone ? 'client_closed' : failed ? 'upstream_error' : 'ok'
-    await settle.commit(complete ? meter.usage : usage, meter.text, outcome, meter.extraChars)
-    ex.record.response_sha256 = hash.digest('hex')
+    // The closing event (or an error event) goes out only once the usage is committed: a stream the client
+    // saw finish is never missing from the ledger.
+    let closing = clientGone ? '' : meter.held
     if (failed && !clientGone) {
       const error = errorBody(ex.family, {
         status: 502,
         code: 'upstream_failed',
         message: `Provider ${provider.name} stopped mid-stream`,
       })
-      res.write(
+      closing +=
         ex.family === 'anthropic'
           ? `event: error\ndata: ${JSON.stringify(error)}\n\n`
-          : `data: ${JSON.stringify(error)}\n\n`,
-      )
+          : `data: ${JSON.stringify(error)}\n\n`
     }
+    ex.record.response_sha256 = hash.update(closing).digest('hex')
+    await settle.commit(complete ? meter.usage : usage, meter.text, outcome, meter.extraChars)
+    if (closing && !res.destroyed) res.write(closing)
     if (!res.destroyed) res.end()
     this.#observe(ex, clientGone ? 499 : 200, outcome)
   }

@@ -23,6 +23,9 @@ export interface StartGatewayOptions {
   /** How long shutdown waits for requests in flight. */
   drainMs?: number
   mock?: MockOptions
+  /** How long a client may take to send its headers, and its whole request (slow clients are cut off). */
+  headersTimeoutMs?: number
+  requestTimeoutMs?: number
 }
 
 export interface GatewayInfo {
@@ -52,8 +55,15 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const released = gateway.releaseOrphans(holderIsAlive)
   const adminToken = randomBytes(24).toString('base64url')
 
+  const headersTimeout = options.headersTimeoutMs ?? 15_000
   const server = createServer(
-    { keepAliveTimeout: 65_000, headersTimeout: 15_000, requestTimeout: 120_000 },
+    {
+      keepAliveTimeout: 65_000,
+      headersTimeout,
+      requestTimeout: options.requestTimeoutMs ?? 120_000,
+      // How often Node checks those timeouts (its default, 30 s, would let a slow client linger that long).
+      connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(headersTimeout / 3))),
+    },
     (req, res) => {
       void dispatch(gateway, adminToken, req, res)
     },
@@ -112,6 +122,9 @@ async function dispatch(
   res: ServerResponse,
 ): Promise<void> {
   const path = (req.url ?? '/').split('?')[0]!
+  // A client that resets its connection is not an error of the gateway's.
+  req.on('error', () => {})
+  res.on('error', () => {})
   try {
     if (path.startsWith('/_iron/')) return await internal(gateway, adminToken, path, req, res)
     if (path.startsWith('/v1/')) return await gateway.handle(req, res, path)

@@ -15,6 +15,8 @@ export class StreamMeter {
   text = ''
   extraChars = 0
   sawDone = false
+  /** The stream's closing event ([DONE], message_stop, response.completed): sent only after settlement. */
+  held = ''
   #pending = ''
   readonly #anthropic: { input?: Usage; output?: number } = {}
 
@@ -34,7 +36,9 @@ export class StreamMeter {
       if (end === -1) break
       const event = data.slice(start, end)
       const next = end + (data[end] === '\r' ? 4 : 2)
-      if (this.#handle(event)) out += data.slice(start, next)
+      const verdict = this.#handle(event)
+      if (verdict === 'hold') this.held += data.slice(start, next)
+      else if (verdict) out += data.slice(start, next)
       start = next
     }
     this.#pending = data.slice(start)
@@ -46,11 +50,16 @@ export class StreamMeter {
     const rest = this.#pending
     this.#pending = ''
     if (rest.trim() === '') return rest
-    return this.#handle(rest) ? rest : ''
+    const verdict = this.#handle(rest)
+    if (verdict === 'hold') {
+      this.held += rest
+      return ''
+    }
+    return verdict ? rest : ''
   }
 
-  /** Returns whether to forward the event. */
-  #handle(event: string): boolean {
+  /** Whether to forward the event, or hold it back because it closes the stream. */
+  #handle(event: string): boolean | 'hold' {
     let data = ''
     let type = ''
     for (const line of event.split('\n')) {
@@ -60,7 +69,7 @@ export class StreamMeter {
     if (data === '') return true
     if (data === '[DONE]') {
       this.sawDone = true
-      return true
+      return 'hold'
     }
     let json: Json
     try {
@@ -71,12 +80,16 @@ export class StreamMeter {
     switch (this.api) {
       case 'openai-chat':
         return this.#openaiChat(json)
-      case 'openai-responses':
-        this.#responses(type || String(json.type ?? ''), json)
-        return true
-      case 'anthropic-messages':
-        this.#anthropicEvent(type || String(json.type ?? ''), json)
-        return true
+      case 'openai-responses': {
+        const name = type || String(json.type ?? '')
+        this.#responses(name, json)
+        return name === 'response.completed' || name === 'response.incomplete' ? 'hold' : true
+      }
+      case 'anthropic-messages': {
+        const name = type || String(json.type ?? '')
+        this.#anthropicEvent(name, json)
+        return name === 'message_stop' ? 'hold' : true
+      }
       default:
         return true
     }

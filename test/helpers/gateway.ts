@@ -14,6 +14,7 @@ export interface TestGatewayOptions {
   rpm?: number
   tpm?: number
   mock?: Parameters<typeof startMockProvider>[0]
+  gateway?: Partial<Parameters<typeof startGateway>[0]>
 }
 
 /**
@@ -51,6 +52,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}) {
     host: '127.0.0.1',
     port: 0,
     dataDir: dirs.dataDir,
+    ...options.gateway,
   })
   return {
     url: running.url,
