@@ -8,7 +8,11 @@
 //
 //   node bench/proxy-floor.js [--quick] [--rounds 5] [--requests N] [--concurrency 1,16,64] [--chunk-delay MS]
 //                             [--cpus driver,mock,proxy] [--no-pin] [--json]
-//                             [--gateway '<command>' --gateway-header 'name: value' ...]
+//                             [--gateway '<command>' --gateway-header 'name: value' ...] [--iron]
+//
+// --iron adds iron's gateway (`iron gateway start`, from the build) as a candidate, on a fresh store whose
+// provider is the mock, with auth, reservation, metering and usage writes all on, and checks SPEC §11's
+// targets: at c=1 added p50 ≤ 0.3 ms and p99 ≤ 1 ms (JSON), streaming TTFB added ≤ 0.3 ms; ≥ 5,000 req/s at c=64.
 //
 // --requests N fixes the measured requests per run (default 2000 at c=1, 4000 above; --quick: 800/1600).
 // --gateway runs an extra candidate: the command (run with sh -c, in its own process group, pinned to the
@@ -18,6 +22,7 @@
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { compareAB, printCompare } from './lib/compare.js'
+import { prepareIronStore } from './lib/iron-store.js'
 import { runLoad } from './lib/load.js'
 import { loadMeter } from './lib/machine.js'
 import { cpuCount, hasTaskset, pinProcess, spawnPinned } from './lib/spawn-pinned.js'
@@ -34,6 +39,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     gateway: { type: 'string' },
     'gateway-header': { type: 'string', multiple: true, default: [] },
+    iron: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
@@ -111,6 +117,19 @@ try {
       if (i > 0) headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim()
     }
     candidates.push({ name: 'gateway', url: /** @type {string} */ (gateway.url), headers })
+  }
+
+  if (values.iron) {
+    const iron = await prepareIronStore(/** @type {string} */ (mock.url))
+    const gateway = await spawnPinned({
+      command: process.execPath,
+      args: [here('../bin/run.js'), 'gateway', 'start', '--port', '0'],
+      cpu: proxyCpu,
+      env: iron.env,
+      timeoutMs: 30_000,
+    })
+    children.push(gateway)
+    candidates.push({ name: 'iron', url: /** @type {string} */ (gateway.url), headers: { authorization: `Bearer ${iron.token}` } })
   }
 
   // Pinned last: children inherit the affinity mask of the process that spawns them.
@@ -215,6 +234,20 @@ try {
         `pass-through floor at c=1 (JSON): +${c1.added.p50.toFixed(3)} ms p50 ` +
           `(the spec's reference for a bare Node pass-through: about 0.15 ms)`,
       )
+    }
+    if (values.iron) {
+      const iron = (c, stream) => results.find((r) => r.concurrency === c && r.stream === stream)?.candidates.find((x) => x.name === 'iron')
+      const checks = [
+        ['JSON c=1 added p50 ≤ 0.3 ms', iron(1, false)?.added.p50, (v) => v <= 0.3],
+        ['JSON c=1 added p99 ≤ 1 ms', iron(1, false)?.added.p99, (v) => v <= 1],
+        ['stream c=1 added TTFB p50 ≤ 0.3 ms', iron(1, true)?.added.ttfbP50, (v) => v <= 0.3],
+        ['JSON c=64 ≥ 5,000 req/s', iron(64, false)?.candidate.rps, (v) => v >= 5000],
+      ]
+      console.log('\niron gateway against SPEC §11 (auth, reservation, metering, usage writes on):')
+      for (const [name, value, ok] of checks) {
+        if (value === undefined) continue
+        console.log(`  ${ok(value) ? 'met   ' : 'MISSED'}  ${name}: ${value.toFixed(name.includes('req/s') ? 0 : 3)}`)
+      }
     }
     const busy = results.filter((r) => (r.otherLoad ?? 0) > BUSY)
     if (busy.length > 0) {

@@ -26,6 +26,7 @@ import {
   usageFromJson,
 } from './apis.js'
 import { EventHub } from './events.js'
+import { type Admission, LeaseBook } from './leases.js'
 import { Metrics } from './metrics.js'
 import { type MockOptions, mockRespond } from './mock-upstream.js'
 import { RateLimiter } from './rate-limit.js'
@@ -73,11 +74,14 @@ export class Gateway {
   readonly events = new EventHub()
   readonly limiter = new RateLimiter()
   readonly upstreams: Upstreams
+  readonly leases: LeaseBook
+  readonly #idleTimer: NodeJS.Timeout
   readonly #writer: GroupCommit
   readonly #records: RequestsRepo
   readonly #dataVersion: Statement
   readonly #maxBody: number
   #version = -1
+  #checkedAt = -1
   readonly #auth = new Map<string, AuthEntry>()
   readonly #agents = new Map<string, AgentRow>()
   readonly #keys = new Map<string, string | null>()
@@ -93,6 +97,9 @@ export class Gateway {
     this.#dataVersion = db.prepare('PRAGMA data_version').pluck()
     this.#maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY
     this.upstreams = options.upstreams ?? new Upstreams()
+    this.leases = new LeaseBook(this.cp.budgets, this.#writer, options.holder)
+    this.#idleTimer = setInterval(() => this.leases.returnIdle(), 5_000)
+    this.#idleTimer.unref()
   }
 
   get holder(): string {
@@ -101,6 +108,10 @@ export class Gateway {
 
   /** Drop every cache when another process has written to the store (a revoked token, a suspended agent). */
   #fresh(): void {
+    // At most once a millisecond: under load, requests arriving together share one check.
+    const now = performance.now()
+    if (now - this.#checkedAt < 1) return
+    this.#checkedAt = now
     const version = this.#dataVersion.get() as number
     if (version === this.#version) return
     this.#version = version
@@ -110,6 +121,18 @@ export class Gateway {
     this.#budgeted.clear()
     this.#providers = undefined
     this.cp.pricing.invalidate()
+    // A budget changed elsewhere (limit, period, status): stop lending from a lease taken under the old one.
+    const current = this.options.ctx
+      .db()
+      .prepare(
+        'SELECT b.limit_micros AS limit_micros, b.period_end AS period_end, a.status AS status FROM budgets b JOIN agents a ON a.id = b.agent_id WHERE b.agent_id = ?',
+      )
+    for (const held of this.leases.heldLimits()) {
+      const now = current.get(held.agentId) as
+        | { limit_micros: number | null; period_end: number | null; status: string }
+        | undefined
+      if (now?.status !== 'active' || now.limit_micros !== held.limit) this.leases.retire(held.agentId)
+    }
   }
 
   #authenticate(secret: string): { entry: AuthEntry; agent: AgentRow } | undefined {
@@ -286,22 +309,19 @@ export class Gateway {
         : 0
     let clampedTo: number | undefined
     const worst = price ? worstCaseMicros(price, input, outputCap) : 0
-    const reservation = await this.cp.budgets.reserve({
-      agent_id: agent.id,
-      amount_micros: worst,
-      reservation_id: ex.record.id,
-      holder: this.holder,
-      fit:
-        price && info.producesOutput
-          ? (available) => {
-              const tokens = maxOutputTokensWithin(price, input, available)
-              if (tokens < 1) return undefined
-              clampedTo = tokens
-              return worstCaseMicros(price, input, tokens)
-            }
-          : undefined,
-    })
-    if (!reservation.ok) {
+    const reservation = await this.leases.admit(
+      agent.id,
+      worst,
+      price && info.producesOutput
+        ? (available) => {
+            const tokens = maxOutputTokensWithin(price, input, available)
+            if (tokens < 1) return undefined
+            clampedTo = tokens
+            return worstCaseMicros(price, input, tokens)
+          }
+        : undefined,
+    )
+    if ('ok' in reservation) {
       res.setHeader('x-iron-budget-remaining-micros', String(reservation.remaining_micros))
       if (reservation.reason === 'budget_exceeded') {
         return this.#refuse(
@@ -320,10 +340,9 @@ export class Gateway {
         `Agent ${agent.name} is ${reservation.reason === 'agent_deleted' ? 'deleted' : 'suspended'}`,
       )
     }
-    ex.record.reserved_micros = reservation.amount_micros
-    if (clampedTo !== undefined) outputCap = clampedTo
-    if (reservation.remaining_micros !== null)
-      res.setHeader('x-iron-budget-remaining-micros', String(reservation.remaining_micros))
+    const admission = reservation
+    ex.record.reserved_micros = admission.amount
+    if (admission.clamped && clampedTo !== undefined) outputCap = clampedTo
 
     // The body as sent upstream: the model id it knows, output bounded by what was reserved, usage in streams.
     let changed = routed.model !== info.model
@@ -345,7 +364,7 @@ export class Gateway {
     }
     const outgoing = changed ? JSON.stringify(body) : raw
 
-    const settle = new Settlement(this, ex, price, input)
+    const settle = new Settlement(this, ex, admission, price, input)
     const controller = new AbortController()
     res.on('close', () => {
       if (!res.writableFinished) controller.abort()
@@ -373,7 +392,7 @@ export class Gateway {
             })
     } catch (error) {
       ex.upstreamMs = performance.now() - upstreamStart
-      await this.cp.budgets.release(reservation.reservation_id).catch(() => {})
+      this.leases.release(admission)
       if (controller.signal.aborted) return this.#record(ex, 499, 'client_closed', 'client_closed')
       const failure = toUpstreamError(error)
       return this.#refuse(
@@ -390,7 +409,7 @@ export class Gateway {
     if (upstream.status >= 400) {
       const text = await readStream(upstream.body, MAX_UPSTREAM_ERROR_BODY).catch(() => '')
       ex.upstreamMs = performance.now() - upstreamStart
-      await this.cp.budgets.release(reservation.reservation_id).catch(() => {})
+      this.leases.release(admission)
       ex.record.error_code = upstreamErrorCode(text)
       return this.#send(
         res,
@@ -434,8 +453,10 @@ export class Gateway {
       } catch {}
       ex.record.response_sha256 = createHash('sha256').update(text).digest('hex')
       const result = await settle.commit(usage, usage ? '' : text, 'ok')
-      if (result.remaining_micros !== null)
-        res.setHeader('x-iron-budget-remaining-micros', String(result.remaining_micros))
+      if (result.remaining_micros !== null) {
+        const remaining = result.remaining_micros + this.leases.freeFor(agent.id)
+        res.setHeader('x-iron-budget-remaining-micros', String(remaining))
+      }
       res.setHeader('x-iron-cost-micros', String(result.charged_micros))
       return this.#send(
         res,
@@ -587,13 +608,11 @@ export class Gateway {
   }
 
   /** Settle a reservation and write the request record in one group-committed savepoint. */
-  async settleAndRecord(ex: Exchange, commit: Parameters<LocalControlPlane['budgets']['commitSync']>[0]) {
-    const settled = await this.#writer.run(() => {
-      const result = this.cp.budgets.commitSync(commit)
+  async settleAndRecord(ex: Exchange, admission: Admission, draw: Parameters<LeaseBook['settle']>[1]) {
+    const settled = await this.leases.settle(admission, draw, (result) => {
       finishTimes(ex, performance.now() - ex.t0)
       ex.record.cost_micros = result.charged_micros
       this.#records.insert(ex.record)
-      return result
     })
     if (settled.alert_pct !== null && ex.agent) {
       this.events.publish({
@@ -716,7 +735,9 @@ export class Gateway {
   releaseOrphans(isAlive: (holder: string) => boolean): number {
     const open = this.options.ctx
       .db()
-      .prepare("SELECT DISTINCT holder FROM ledger WHERE kind = 'reserve' AND holder LIKE 'gw:%'")
+      .prepare(
+        "SELECT DISTINCT holder FROM ledger WHERE kind IN ('reserve', 'lease_grant') AND holder LIKE 'gw:%'",
+      )
       .pluck()
       .all() as string[]
     let released = 0
@@ -725,9 +746,10 @@ export class Gateway {
     return released
   }
 
-  /** Wait until every write asked for so far is committed. */
-  flush(): Promise<void> {
-    return this.#writer.run(() => undefined)
+  /** Return every lease and wait until every write asked for so far is committed (on shutdown). */
+  async flush(): Promise<void> {
+    clearInterval(this.#idleTimer)
+    await this.leases.returnAll()
   }
 }
 
@@ -736,6 +758,7 @@ class Settlement {
   constructor(
     private readonly gateway: Gateway,
     private readonly ex: Exchange,
+    private readonly admission: Admission,
     private readonly price: ModelPrice | undefined,
     private readonly countedInput: number,
   ) {}
@@ -759,7 +782,7 @@ class Settlement {
     r.status = outcome === 'client_closed' ? 499 : outcome === 'ok' ? 200 : 502
     r.outcome = outcome
     this.gateway.limiter.addTokens(r.agent_id ?? '', final.output_tokens)
-    return this.gateway.settleAndRecord(this.ex, {
+    return this.gateway.settleAndRecord(this.ex, this.admission, {
       reservation_id: r.id,
       actual_micros: cost,
       cost_known: this.price !== undefined,

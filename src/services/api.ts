@@ -217,6 +217,52 @@ export interface CommitRequest {
   cached_tokens?: number
 }
 
+/** A gateway asks for part of an agent's budget to admit requests in memory. */
+export interface LeaseRequest {
+  agent_id: string
+  /** What the request at hand needs (its worst case). */
+  min_micros: number
+  /** What the gateway would like to hold (default: a twentieth of the limit, $0.01 to $10). */
+  want_micros?: number
+  holder: string
+  fit?: (available_micros: number) => number | undefined
+}
+
+interface LeaseBase {
+  agent_id: string
+  limit_micros: number | null
+  period_end: number | null
+  on_insufficient: OnInsufficient
+}
+
+export type LeaseGrant =
+  | (LeaseBase & {
+      ok: true
+      /** null for an agent without a limit: nothing to lend, requests are only metered. */
+      lease_id: string | null
+      granted_micros: number
+      /** The period the lease (and every draw on it) counts in. */
+      counted_at: number
+      /** With clamp: the smaller worst case that `fit` accepted. */
+      clamped_micros: number | null
+    })
+  | (LeaseBase & {
+      ok: false
+      reason: 'budget_exceeded' | 'agent_suspended' | 'agent_deleted'
+      remaining_micros: number
+    })
+
+export interface DrawRequest extends Omit<CommitRequest, 'reservation_id'> {
+  /** The request id (req_…): one draw per request. */
+  reservation_id: string
+  agent_id: string
+  lease_id: string | null
+  counted_at: number
+  /** What the lease still holds for this draw; the ledger never charges beyond it. */
+  room_micros: number
+  holder?: string
+}
+
 export interface SettleResult {
   reservation_id: string
   agent_id: string

@@ -25,6 +25,7 @@ export interface LedgerRow {
   agent_id: string
   kind: LedgerKind
   reservation_id: string | null
+  lease_id: string | null
   spent_delta: number
   reserved_delta: number
   leased_delta: number
@@ -56,7 +57,7 @@ export interface Sums {
 const BUDGET_COLUMNS =
   'agent_id, limit_micros, period, timezone, on_insufficient, alert_thresholds, period_start, period_end, spent_micros, reserved_micros, leased_micros, alerted_pct, created_at, updated_at'
 const LEDGER_COLUMNS =
-  'agent_id, kind, reservation_id, spent_delta, reserved_delta, leased_delta, counted_at, at, holder, model, provider, input_tokens, output_tokens, cached_tokens, cost_known, overrun_micros, note'
+  'agent_id, kind, reservation_id, lease_id, spent_delta, reserved_delta, leased_delta, counted_at, at, holder, model, provider, input_tokens, output_tokens, cached_tokens, cost_known, overrun_micros, note'
 
 const LEDGER_FIELDS = LEDGER_COLUMNS.split(', ') as Array<Exclude<keyof LedgerRow, 'seq'>>
 
@@ -165,6 +166,29 @@ export class LedgerRepo {
           )} FROM budgets b JOIN agents a ON a.id = b.agent_id WHERE a.deleted_at IS NULL ORDER BY a.name`,
       )
       .all() as BudgetRow[]
+  }
+
+  /** Leases not yet returned (for a holder, or all). */
+  openLeases(holder?: string): LedgerRow[] {
+    const byHolder = holder === undefined ? '' : 'AND g.holder = ?'
+    return this.db
+      .prepare(
+        `SELECT g.seq, ${LEDGER_COLUMNS.split(', ')
+          .map((c) => `g.${c}`)
+          .join(', ')} FROM ledger g WHERE g.kind = 'lease_grant' ${byHolder}
+          AND NOT EXISTS (SELECT 1 FROM ledger r WHERE r.reservation_id = g.reservation_id AND r.kind = 'lease_return')`,
+      )
+      .all(...(holder === undefined ? [] : [holder])) as LedgerRow[]
+  }
+
+  /** What requests drew from a lease (its draws share the lease's agent and counted_at, which are indexed). */
+  leaseDrawn(leaseId: string, agentId: string, countedAt: number): number {
+    return this.db
+      .prepare(
+        'SELECT coalesce(sum(spent_delta), 0) FROM ledger WHERE agent_id = ? AND counted_at = ? AND lease_id = ?',
+      )
+      .pluck()
+      .get(agentId, countedAt, leaseId) as number
   }
 
   /** Reservations no commit or release has closed (for a holder, or all). */

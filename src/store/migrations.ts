@@ -94,13 +94,17 @@ export const MIGRATIONS: readonly Migration[] = [
         updated_at       INTEGER NOT NULL
       ) STRICT;
 
-      -- Every movement of money is a row. counted_at is the time the movement counts for (a commit or
-      -- release counts when its reservation was made), so a request that spans midnight stays in one period.
+      -- Every movement of money is a row (never updated, never deleted, so seq only grows). counted_at is
+      -- the time a movement counts for: a commit or release counts when its reservation (or the lease it
+      -- draws on) was made, so a request that spans midnight stays in one period. A gateway takes leases
+      -- (lease_grant, leased_delta > 0), draws its requests' costs from them (commit rows with lease_id,
+      -- spent up, leased down) and returns the rest (lease_return).
       CREATE TABLE ledger (
-        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq            INTEGER PRIMARY KEY,
         agent_id       TEXT NOT NULL REFERENCES agents (id),
         kind           TEXT NOT NULL CHECK (kind IN ('reserve', 'commit', 'release', 'adjust', 'lease_grant', 'lease_return')),
         reservation_id TEXT,
+        lease_id       TEXT,
         spent_delta    INTEGER NOT NULL DEFAULT 0,
         reserved_delta INTEGER NOT NULL DEFAULT 0,
         leased_delta   INTEGER NOT NULL DEFAULT 0,
@@ -167,9 +171,9 @@ export const MIGRATIONS: readonly Migration[] = [
         response_sha256 TEXT,
         findings        TEXT,
         holder          TEXT
-      ) STRICT;
+      ) STRICT, WITHOUT ROWID;
+      -- Request ids sort by time, so the primary key also serves time ranges.
       CREATE INDEX requests_agent_started ON requests (agent_id, started_at);
-      CREATE INDEX requests_started ON requests (started_at);
     `,
   },
 ]

@@ -12,6 +12,9 @@ import type {
   BudgetInput,
   BudgetsApi,
   CommitRequest,
+  DrawRequest,
+  LeaseGrant,
+  LeaseRequest,
   LedgerEntry,
   LedgerVerification,
   ReserveRequest,
@@ -293,14 +296,180 @@ export class LocalBudgets implements BudgetsApi {
     return this.#settle(reservationId, 'release', undefined)
   }
 
-  /** Release every open reservation of a holder (a gateway that was killed), or all. Returns how many. */
+  /**
+   * Release every open reservation and return every open lease of a holder (a gateway that was killed),
+   * or of everyone. Returns how many were closed.
+   */
   releaseOpen(holder?: string): number {
     let released = 0
     for (const row of this.ledger.openReservations(holder)) {
       this.#settle(row.reservation_id!, 'release', undefined)
       released++
     }
+    for (const lease of this.ledger.openLeases(holder)) {
+      const drawn = this.ledger.leaseDrawn(lease.reservation_id!, lease.agent_id, lease.counted_at)
+      this.returnLeaseSync({
+        lease_id: lease.reservation_id!,
+        agent_id: lease.agent_id,
+        counted_at: lease.counted_at,
+        unused_micros: Math.max(lease.leased_delta - drawn, 0),
+        holder: lease.holder,
+      })
+      released++
+    }
     return released
+  }
+
+  /**
+   * Lend part of an agent's budget to a gateway, so that it admits requests in memory and writes only
+   * their settlement. The grant is `want` (default: a twentieth of the limit, $0.01 to $10), at least
+   * `min`, at most what remains; with on_insufficient=clamp, `fit` may accept less than `min`.
+   */
+  grantLeaseSync(request: LeaseRequest): LeaseGrant {
+    checkAmount(request.min_micros, 'lease')
+    return this.#tx(() => {
+      const found = this.ledger.budgetWithStatus(request.agent_id)
+      if (!found) throw notFound('AGENT_NOT_FOUND', `No agent ${request.agent_id}`)
+      const { status, ...row } = found
+      const now = this.now()
+      this.#rollTo(row, now, false)
+      const base = {
+        agent_id: row.agent_id,
+        limit_micros: row.limit_micros,
+        period_end: row.period_end,
+        on_insufficient: row.on_insufficient,
+      }
+      if (status !== 'active') {
+        const reason = status === 'deleted' ? 'agent_deleted' : 'agent_suspended'
+        return { ...base, ok: false, reason, remaining_micros: Math.max(remainingOf(row) ?? 0, 0) }
+      }
+      const available = remainingOf(row)
+      if (available === null)
+        return { ...base, ok: true, lease_id: null, granted_micros: 0, counted_at: now, clamped_micros: null }
+      let need = request.min_micros
+      let clamped: number | null = null
+      if (need > available) {
+        const fitted =
+          row.on_insufficient === 'clamp' && request.fit ? request.fit(Math.max(available, 0)) : undefined
+        if (fitted === undefined || !Number.isSafeInteger(fitted) || fitted < 0 || fitted > available) {
+          return { ...base, ok: false, reason: 'budget_exceeded', remaining_micros: Math.max(available, 0) }
+        }
+        need = fitted
+        clamped = fitted
+      }
+      const tranche =
+        request.want_micros ??
+        Math.min(Math.max(Math.floor((row.limit_micros ?? 0) / 20), 10_000), 10_000_000)
+      const granted = Math.min(available, Math.max(need, tranche))
+      const leaseId = newId('lease', now)
+      this.ledger.append(
+        ledgerRow(row.agent_id, 'lease_grant', {
+          reservation_id: leaseId,
+          leased_delta: granted,
+          counted_at: now,
+          at: now,
+          holder: request.holder,
+        }),
+      )
+      row.leased_micros += granted
+      row.updated_at = now
+      this.ledger.saveBalances(row)
+      return {
+        ...base,
+        ok: true,
+        lease_id: leaseId,
+        granted_micros: granted,
+        counted_at: now,
+        clamped_micros: clamped,
+      }
+    })
+  }
+
+  /**
+   * Charge one request against a lease (or, without a limit, against nothing): one commit row that moves
+   * the cost from leased to spent. The gateway never draws more than the lease holds; what the upstream
+   * billed beyond `room_micros` is recorded as overrun.
+   */
+  drawSync(request: DrawRequest): SettleResult {
+    checkAmount(request.actual_micros, 'cost')
+    return this.#tx(() => {
+      const row = this.#current(request.agent_id)
+      const now = this.now()
+      const charge =
+        request.lease_id === null
+          ? request.actual_micros
+          : Math.min(request.actual_micros, Math.max(request.room_micros, 0))
+      const overrun = request.actual_micros - charge
+      const counted = request.lease_id === null ? now : request.counted_at
+      this.ledger.append(
+        ledgerRow(request.agent_id, 'commit', {
+          reservation_id: request.reservation_id,
+          lease_id: request.lease_id,
+          spent_delta: charge,
+          leased_delta: request.lease_id === null ? 0 : -charge,
+          counted_at: counted,
+          at: now,
+          holder: request.holder ?? null,
+          model: request.model ?? null,
+          provider: request.provider ?? null,
+          input_tokens: request.input_tokens ?? null,
+          output_tokens: request.output_tokens ?? null,
+          cached_tokens: request.cached_tokens ?? null,
+          cost_known: request.cost_known === false ? 0 : 1,
+          overrun_micros: overrun || null,
+        }),
+      )
+      let alert: number | null = null
+      if (counted >= row.period_start && (row.period_end === null || counted < row.period_end)) {
+        row.spent_micros += charge
+        if (request.lease_id !== null) row.leased_micros -= charge
+        alert = crossedThreshold(row)
+        if (alert !== null) row.alerted_pct = alert
+        row.updated_at = now
+        this.ledger.saveBalances(row)
+      }
+      const remaining = remainingOf(row)
+      return {
+        reservation_id: request.reservation_id,
+        agent_id: request.agent_id,
+        charged_micros: charge,
+        released_micros: 0,
+        overrun_micros: overrun,
+        remaining_micros: remaining === null ? null : Math.max(remaining, 0),
+        alert_pct: alert,
+      }
+    })
+  }
+
+  /** Give back what a lease did not spend. */
+  returnLeaseSync(request: {
+    lease_id: string
+    agent_id: string
+    counted_at: number
+    unused_micros: number
+    holder?: string | null
+  }): void {
+    this.#tx(() => {
+      const row = this.#current(request.agent_id)
+      const now = this.now()
+      this.ledger.append(
+        ledgerRow(request.agent_id, 'lease_return', {
+          reservation_id: request.lease_id,
+          leased_delta: -request.unused_micros,
+          counted_at: request.counted_at,
+          at: now,
+          holder: request.holder ?? null,
+        }),
+      )
+      if (
+        request.counted_at >= row.period_start &&
+        (row.period_end === null || request.counted_at < row.period_end)
+      ) {
+        row.leased_micros -= request.unused_micros
+        row.updated_at = now
+        this.ledger.saveBalances(row)
+      }
+    })
   }
 
   #settle(reservationId: string, kind: 'commit' | 'release', usage: CommitRequest | undefined): SettleResult {
@@ -433,12 +602,32 @@ export class LocalBudgets implements BudgetsApi {
       problems.push(`reservation ${id}: its settlement does not release what it reserved`)
     const orphans = this.db
       .prepare(
-        `SELECT c.seq FROM ledger c WHERE c.agent_id = ? AND c.kind IN ('commit', 'release')
+        `SELECT c.seq FROM ledger c WHERE c.agent_id = ? AND c.kind IN ('commit', 'release') AND c.reserved_delta != 0
           AND NOT EXISTS (SELECT 1 FROM ledger r WHERE r.reservation_id = c.reservation_id AND r.kind = 'reserve')`,
       )
       .pluck()
       .all(row.agent_id) as number[]
     for (const seq of orphans) problems.push(`row ${seq}: a settlement without a reservation`)
+    // Each lease: its draws never exceed the grant, and a returned lease gave back exactly the rest.
+    const leases = this.db
+      .prepare(
+        `SELECT g.reservation_id AS lease, g.leased_delta AS granted,
+          coalesce((SELECT -sum(d.leased_delta) FROM ledger d WHERE d.agent_id = g.agent_id AND d.counted_at = g.counted_at AND d.lease_id = g.reservation_id), 0) AS drawn,
+          (SELECT -r.leased_delta FROM ledger r WHERE r.reservation_id = g.reservation_id AND r.kind = 'lease_return') AS returned
+          FROM ledger g WHERE g.agent_id = ? AND g.kind = 'lease_grant'`,
+      )
+      .all(row.agent_id) as Array<{ lease: string; granted: number; drawn: number; returned: number | null }>
+    for (const l of leases) {
+      if (l.drawn > l.granted)
+        problems.push(
+          `lease ${l.lease}: drew ${formatMoney(l.drawn)} from a grant of ${formatMoney(l.granted)}`,
+        )
+      if (l.returned !== null && l.drawn + l.returned !== l.granted) {
+        problems.push(
+          `lease ${l.lease}: granted ${formatMoney(l.granted)}, drew ${formatMoney(l.drawn)}, returned ${formatMoney(l.returned)}`,
+        )
+      }
+    }
     const negative = fromRows.reserved_micros < 0 || fromRows.leased_micros < 0 || fromRows.spent_micros < 0
     if (negative) problems.push('a derived balance is negative')
     return { ok: problems.length === 0, rows: derived.rows, derived: fromRows, cached, problems }
@@ -529,6 +718,7 @@ function ledgerRow(
     agent_id: agentId,
     kind,
     reservation_id: null,
+    lease_id: null,
     spent_delta: 0,
     reserved_delta: 0,
     leased_delta: 0,

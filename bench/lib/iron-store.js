@@ -1,0 +1,34 @@
+// A temporary iron store ready for the gateway benchmarks: a provider pointing at the mock, an agent with a
+// budget no run can exhaust, and its IC token. Built with the compiled services (npm run build first).
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { IronConfig } from '../../dist/src/config/config.js'
+import { LocalContext } from '../../dist/src/services/context.js'
+import { createLocalControlPlane } from '../../dist/src/services/local/index.js'
+
+/**
+ * @param {string} upstream The mock provider's URL.
+ * @returns {Promise<{ env: Record<string, string>, token: string, dirs: { configDir: string, dataDir: string } }>}
+ */
+export async function prepareIronStore(upstream) {
+  const root = mkdtempSync(join(tmpdir(), 'iron-bench-gw-'))
+  const env = {
+    ...process.env,
+    HOME: root,
+    XDG_CONFIG_HOME: join(root, 'config'),
+    XDG_DATA_HOME: join(root, 'data'),
+    IRON_CREDENTIAL_STORE: 'file',
+    IRON_MASTER_KEY: randomBytes(32).toString('base64url'),
+  }
+  const dirs = { configDir: join(root, 'config', 'iron'), dataDir: join(root, 'data', 'iron') }
+  const ctx = new LocalContext({ config: await IronConfig.load(dirs, env), env })
+  const cp = createLocalControlPlane(ctx)
+  await cp.providers.add({ name: 'up', kind: 'openai', base_url: `${upstream}/v1`, api_key: 'sk-mock-provider-key' })
+  await cp.agents.create({ name: 'bench' })
+  await cp.budgets.set('bench', { limit_micros: 1_000_000 * 1_000_000 })
+  const { token } = await cp.tokens.issue('bench')
+  ctx.close()
+  return { env, token, dirs }
+}
