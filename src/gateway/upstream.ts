@@ -55,7 +55,7 @@ export class Upstreams {
     let pool = this.#pools.get(origin)
     if (!pool) {
       pool = new Pool(origin, {
-        connections: 512,
+        connections: 4096,
         pipelining: 1,
         keepAliveTimeout: 30_000,
         connectTimeout: this.timeouts.connectMs,
