@@ -129,7 +129,11 @@ try {
       timeoutMs: 30_000,
     })
     children.push(gateway)
-    candidates.push({ name: 'iron', url: /** @type {string} */ (gateway.url), headers: { authorization: `Bearer ${iron.token}` } })
+    candidates.push({
+      name: 'iron',
+      url: /** @type {string} */ (gateway.url),
+      headers: { authorization: `Bearer ${iron.token}` },
+    })
   }
 
   // Pinned last: children inherit the affinity mask of the process that spawns them.
@@ -236,7 +240,10 @@ try {
       )
     }
     if (values.iron) {
-      const iron = (c, stream) => results.find((r) => r.concurrency === c && r.stream === stream)?.candidates.find((x) => x.name === 'iron')
+      const iron = (c, stream) =>
+        results
+          .find((r) => r.concurrency === c && r.stream === stream)
+          ?.candidates.find((x) => x.name === 'iron')
       const checks = [
         ['JSON c=1 added p50 ≤ 0.3 ms', iron(1, false)?.added.p50, (v) => v <= 0.3],
         ['JSON c=1 added p99 ≤ 1 ms', iron(1, false)?.added.p99, (v) => v <= 1],
@@ -246,7 +253,9 @@ try {
       console.log('\niron gateway against SPEC §11 (auth, reservation, metering, usage writes on):')
       for (const [name, value, ok] of checks) {
         if (value === undefined) continue
-        console.log(`  ${ok(value) ? 'met   ' : 'MISSED'}  ${name}: ${value.toFixed(name.includes('req/s') ? 0 : 3)}`)
+        console.log(
+          `  ${ok(value) ? 'met   ' : 'MISSED'}  ${name}: ${value.toFixed(name.includes('req/s') ? 0 : 3)}`,
+        )
       }
     }
     const busy = results.filter((r) => (r.otherLoad ?? 0) > BUSY)

@@ -25,7 +25,12 @@ export async function prepareIronStore(upstream) {
   const dirs = { configDir: join(root, 'config', 'iron'), dataDir: join(root, 'data', 'iron') }
   const ctx = new LocalContext({ config: await IronConfig.load(dirs, env), env })
   const cp = createLocalControlPlane(ctx)
-  await cp.providers.add({ name: 'up', kind: 'openai', base_url: `${upstream}/v1`, api_key: 'sk-mock-provider-key' })
+  await cp.providers.add({
+    name: 'up',
+    kind: 'openai',
+    base_url: `${upstream}/v1`,
+    api_key: 'sk-mock-provider-key',
+  })
   await cp.agents.create({ name: 'bench' })
   await cp.budgets.set('bench', { limit_micros: 1_000_000 * 1_000_000 })
   const { token } = await cp.tokens.issue('bench')

@@ -49,8 +49,8 @@ export const CONFIG_KEYS = {
     default: () => '127.0.0.1',
   },
   'gateway.port': {
-    schema: z.coerce.number().int('must be a whole number').min(1).max(65535),
-    description: 'Port `iron gateway start` listens on',
+    schema: z.coerce.number().int('must be a whole number').min(0).max(65535),
+    description: 'Port `iron gateway start` listens on (0: any free port)',
     default: () => 8788,
   },
   timezone: {

@@ -13,7 +13,10 @@ const hook: Hook.CommandNotFound = async (options) => {
   while (depth < words.length && known.some((k) => `${k} `.startsWith(`${words.slice(0, depth).join(' ')} `)))
     depth++
   const typed = words.slice(0, depth).join(' ')
-  const suggestion = closest(typed, known)
+  // Suggest from what was typed, trying the longer forms first ('confg list' → 'config list').
+  let suggestion: string | undefined
+  for (let n = Math.min(words.length, 3); n >= 1 && !suggestion; n--)
+    suggestion = closest(words.slice(0, n).join(' '), known)
   const error = new IronError('UNKNOWN_COMMAND', `'iron ${typed}' is not an iron command`, {
     exitCode: 2,
     hint: suggestion
