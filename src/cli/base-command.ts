@@ -97,6 +97,7 @@ export abstract class IronCommand<T> extends Command {
   }
 
   override async finally(error: Error | undefined): Promise<void> {
+    await this.#context?.notifyChanges().catch(() => {})
     this.#context?.close()
     await super.finally(error)
   }

@@ -107,14 +107,22 @@ export class Gateway {
   }
 
   /** Drop every cache when another process has written to the store (a revoked token, a suspended agent). */
+  /**
+   * Commands that change the store tell the gateway at once (`/_iron/invalidate`); as a backstop for other
+   * writers, the store's change counter is also checked every 100 ms.
+   */
   #fresh(): void {
-    // At most once a millisecond: under load, requests arriving together share one check.
     const now = performance.now()
-    if (now - this.#checkedAt < 1) return
+    if (now - this.#checkedAt < 100) return
     this.#checkedAt = now
     const version = this.#dataVersion.get() as number
     if (version === this.#version) return
     this.#version = version
+    this.invalidate()
+  }
+
+  /** Drop every cache (tokens, agents, providers, keys, prices) and re-check the budgets leases were taken under. */
+  invalidate(): void {
     this.#auth.clear()
     this.#agents.clear()
     this.#keys.clear()

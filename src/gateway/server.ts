@@ -1,17 +1,13 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { readFileSync, rmSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
-import { join } from 'node:path'
-import { atomicWriteFile } from '../config/atomic-write.js'
 import type { LocalContext } from '../services/context.js'
+import { registerGateway } from '../services/gateways.js'
 import { errorBody } from './apis.js'
 import { Gateway } from './gateway.js'
 import type { MockOptions } from './mock-upstream.js'
 import { loadTokenizers } from './tokenizer.js'
-
-export const GATEWAY_FILE = 'gateway.json'
 
 export interface StartGatewayOptions {
   ctx: LocalContext
@@ -90,8 +86,14 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     admin_token: adminToken,
     released_reservations: released,
   }
-  const file = join(options.dataDir, GATEWAY_FILE)
-  atomicWriteFile(file, `${JSON.stringify(info, null, 2)}\n`, 0o600)
+  const unregister = registerGateway(options.dataDir, {
+    url: info.url,
+    pid: info.pid,
+    holder,
+    started_at: info.started_at,
+    admin_token: adminToken,
+    store: options.ctx.dbPath,
+  })
 
   let closing: Promise<void> | undefined
   const close = () => {
@@ -105,10 +107,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       server.closeAllConnections()
       await gateway.flush()
       await gateway.upstreams.close()
-      try {
-        if ((JSON.parse(readFileSync(file, 'utf8')) as GatewayInfo).holder === holder)
-          rmSync(file, { force: true })
-      } catch {}
+      unregister()
     })()
     return closing
   }
@@ -211,6 +210,11 @@ async function internal(
       })
     case '/_iron/events':
       return gateway.events.add(res)
+    case '/_iron/invalidate':
+      // A command changed the store: drop caches now rather than at the next periodic check.
+      gateway.invalidate()
+      res.writeHead(204)
+      return void res.end()
     default:
       return json(res, 404, { error: { code: 'not_found', message: `No route ${path}` } })
   }

@@ -14,6 +14,7 @@ import { FileVault, type Vault } from '../config/vault.js'
 import { authError } from '../core/errors.js'
 import { type Db, openDb } from '../store/db.js'
 import { getMeta, initMeta } from '../store/meta.js'
+import { notifyGateways } from './gateways.js'
 
 export const META_MASTER_KEY_CHECK = 'master_key_check'
 
@@ -95,6 +96,16 @@ export class LocalContext {
   /** The master key's details (source, location), after masterKey() or init. */
   get masterKeyInfo(): MasterKey | undefined {
     return this.#masterKey
+  }
+
+  /**
+   * If this process changed the store, tell the running gateways on it, so a revoked token or a suspended
+   * agent is refused from their next request on. Commands call it when they end.
+   */
+  async notifyChanges(): Promise<void> {
+    if (!this.#db) return
+    const changes = this.#db.prepare('SELECT total_changes()').pluck().get() as number
+    if (changes > 0) await notifyGateways(this.config.dirs.dataDir, this.dbPath)
   }
 
   close(): void {

@@ -61,7 +61,7 @@ describe('gateway leases', () => {
     expect((await gw.cp.budgets.get('bot')).leased_micros).toBeGreaterThan(0)
     const spent = (await gw.cp.budgets.get('bot')).spent_micros
     await gw.cp.budgets.set('bot', { limit_micros: spent, allow_below_spend: true })
-    await new Promise((r) => setTimeout(r, 5))
+    await gw.ctx.notifyChanges()
     expect(await call(gw.url, gw.token)).toBe(402)
     await gw.running.gateway.flush()
     expect((await gw.cp.budgets.get('bot')).leased_micros).toBe(0)

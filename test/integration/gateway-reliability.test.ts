@@ -168,6 +168,7 @@ describe('gateway reliability', () => {
     expect(reset.status).toBe(502)
     expect(reset.json().error.code).toBe('upstream_failed')
     await gw.cp.providers.update('openai', { base_url: 'http://127.0.0.1:9/v1' })
+    await gw.ctx.notifyChanges()
     const unreachable = await post(gw, chat())
     expect(unreachable.status).toBe(502)
     expect(unreachable.json().error.code).toBe('upstream_unreachable')
@@ -220,6 +221,8 @@ describe('gateway reliability', () => {
     expect((await post(gw, chat())).status).toBe(200)
     const other = new LocalContext({ config: await IronConfig.load(gw.dirs, {}), env: {}, vault: undefined })
     await createLocalControlPlane(other).tokens.revoke('bot')
+    // What every command does when it ends: tell the running gateways the store changed.
+    await other.notifyChanges()
     other.close()
     expect((await post(gw, chat())).status).toBe(401)
   })

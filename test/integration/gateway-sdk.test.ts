@@ -150,12 +150,14 @@ describe('gateway with the official OpenAI SDK', () => {
     expect(unknown).toBeInstanceOf(OpenAI.NotFoundError)
 
     await gw.cp.agents.update('bot', { status: 'suspended' })
+    await gw.ctx.notifyChanges()
     const suspended = await openai.chat.completions
       .create({ model: 'gpt-4o-mini', messages })
       .catch((e: unknown) => e)
     expect(suspended).toBeInstanceOf(OpenAI.PermissionDeniedError)
     expect((suspended as InstanceType<typeof OpenAI.APIError>).code).toBe('agent_suspended')
     await gw.cp.agents.update('bot', { status: 'active' })
+    await gw.ctx.notifyChanges()
 
     const upstream = await openai.chat.completions
       .create({ model: 'gpt-4o-mini', messages }, { headers: { 'x-mock-fail': 'status:500' } })
