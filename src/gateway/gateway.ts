@@ -10,7 +10,6 @@ import { DEFAULT_BASE_URLS } from '../services/local/providers.js'
 import type { AgentRow } from '../store/agents.js'
 import { type GroupCommit, groupCommitOf } from '../store/group-commit.js'
 import type { ProviderRow } from '../store/providers.js'
-import { type RequestRecord, RequestsRepo } from '../store/requests.js'
 import {
   type ApiKind,
   errorBody,
@@ -77,7 +76,6 @@ export class Gateway {
   readonly leases: LeaseBook
   readonly #idleTimer: NodeJS.Timeout
   readonly #writer: GroupCommit
-  readonly #records: RequestsRepo
   readonly #dataVersion: Statement
   readonly #maxBody: number
   #version = -1
@@ -93,7 +91,6 @@ export class Gateway {
     const db = options.ctx.db()
     this.cp = createLocalControlPlane(options.ctx)
     this.#writer = groupCommitOf(db)
-    this.#records = new RequestsRepo(db)
     this.#dataVersion = db.prepare('PRAGMA data_version').pluck()
     this.#maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY
     this.upstreams = options.upstreams ?? new Upstreams()
@@ -604,10 +601,30 @@ export class Gateway {
     res.end(body)
   }
 
+  /** The request's record is its audit event: appended in the same savepoint as its usage row. */
+  #audit(ex: Exchange): void {
+    const { id, agent_id, started_at, ...fields } = ex.record
+    const status = ex.record.status
+    this.cp.audit.record({
+      actor: agent_id ? `agent:${agent_id}` : 'anonymous',
+      action: 'gateway.request',
+      resource_type: 'request',
+      resource_id: id,
+      agent_id,
+      outcome: status < 400 ? 'success' : [401, 402, 403, 429].includes(status) ? 'denied' : 'failure',
+      at: started_at,
+      data: {
+        ...fields,
+        stream: fields.stream === 1,
+        cost_known: fields.cost_known === null ? null : fields.cost_known === 1,
+      },
+    })
+  }
+
   async #writeRecord(ex: Exchange, latency: number): Promise<void> {
     finishTimes(ex, latency)
     await this.#writer
-      .run(() => this.#records.insert(ex.record))
+      .run(() => this.#audit(ex))
       .catch((error: unknown) => {
         process.stderr.write(
           `iron gateway: could not record request ${ex.record.id}: ${(error as Error).message}\n`,
@@ -620,7 +637,7 @@ export class Gateway {
     const settled = await this.leases.settle(admission, draw, (result) => {
       finishTimes(ex, performance.now() - ex.t0)
       ex.record.cost_micros = result.charged_micros
-      this.#records.insert(ex.record)
+      this.#audit(ex)
     })
     if (settled.alert_pct !== null && ex.agent) {
       this.events.publish({
@@ -964,4 +981,32 @@ function drainOrClose(res: ServerResponse): Promise<void> {
     res.on('drain', done)
     res.on('close', done)
   })
+}
+
+/** What the gateway records about each request (its audit event's data, with the ids beside it). */
+export interface RequestRecord {
+  id: string
+  agent_id: string | null
+  token_id: string | null
+  api: string
+  model: string | null
+  provider: string | null
+  stream: number
+  status: number
+  outcome: string
+  error_code: string | null
+  input_tokens: number | null
+  output_tokens: number | null
+  cached_tokens: number | null
+  cost_micros: number | null
+  cost_known: number | null
+  reserved_micros: number | null
+  started_at: number
+  latency_ms: number | null
+  upstream_ms: number | null
+  overhead_ms: number | null
+  prompt_sha256: string | null
+  response_sha256: string | null
+  findings: string | null
+  holder: string | null
 }

@@ -376,10 +376,68 @@ export interface UsageApi {
 }
 
 export interface ControlPlane {
+  audit: AuditApi
   agents: AgentsApi
   tokens: TokensApi
   providers: ProvidersApi
   budgets: BudgetsApi
   pricing: PricingApi
   usage: UsageApi
+}
+
+export interface AuditEvent {
+  id: string
+  seq: number
+  at: string
+  actor: string
+  action: string
+  resource: { type: string; id: string | null } | null
+  agent_id: string | null
+  outcome: 'success' | 'failure' | 'denied'
+  data: Record<string, unknown>
+  prev_hash: string
+  hash: string
+}
+
+export interface AuditQuery {
+  agent?: string
+  actor?: string
+  action?: string
+  outcome?: string
+  since?: number
+  until?: number
+}
+
+export interface AuditPage {
+  events: AuditEvent[]
+  /** Pass back as `cursor` for the next (older) page; null when there is none. */
+  next_cursor: string | null
+}
+
+export interface AuditVerification {
+  ok: boolean
+  events: number
+  head: { seq: number; hash: string } | null
+  first_broken: { seq: number; id: string; reason: string } | null
+  pruned: { events: number; through_seq: number; first_at: string | null; last_at: string | null } | null
+  checkpoints: number
+  problems: string[]
+}
+
+export interface AuditPruneResult {
+  pruned: number
+  through_seq: number
+  first_at: string | null
+  last_at: string | null
+  head_hash: string
+}
+
+export interface AuditApi {
+  list(query: AuditQuery & { limit?: number; cursor?: string }): Promise<AuditPage>
+  get(id: string): Promise<AuditEvent>
+  /** Events in chain order after a sequence number (for export and tail). */
+  stream(query: AuditQuery & { after_seq?: number }): AsyncIterable<AuditEvent>
+  count(query: AuditQuery): Promise<number>
+  verify(): Promise<AuditVerification>
+  prune(before: number): Promise<AuditPruneResult>
 }

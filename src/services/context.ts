@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs'
+import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import type { IronConfig } from '../config/config.js'
 import {
@@ -16,6 +17,14 @@ import { type Db, openDb } from '../store/db.js'
 import { getMeta, initMeta } from '../store/meta.js'
 import { notifyGateways } from './gateways.js'
 
+function localUser(): string {
+  try {
+    return userInfo().username || 'unknown'
+  } catch {
+    return process.env.USER ?? 'unknown'
+  }
+}
+
 export const META_MASTER_KEY_CHECK = 'master_key_check'
 
 export interface LocalContextOptions {
@@ -29,6 +38,8 @@ export interface LocalContextOptions {
   keyring?: () => { ok: true; vault: Vault } | { ok: false; reason: string }
   /** Where one-time warnings go (stderr in the CLI). */
   warn?: (message: string) => void
+  /** Who acts, for the audit trail; default `local:<OS user>`. */
+  actor?: string
   now?: () => number
 }
 
@@ -41,6 +52,7 @@ export class LocalContext {
   readonly env: Env
   readonly now: () => number
   readonly dbPath: string
+  readonly actor: string
   readonly keys: MasterKeyResolver
   readonly #warn: (message: string) => void
   #db: Db | undefined
@@ -52,6 +64,7 @@ export class LocalContext {
     this.now = options.now ?? Date.now
     this.#warn = options.warn ?? (() => {})
     this.dbPath = this.config.getString('db', options.db)
+    this.actor = options.actor ?? `local:${localUser()}`
     this.keys = new MasterKeyResolver({
       env: this.env,
       mode: this.config.get('credential_store') as CredentialStoreMode,

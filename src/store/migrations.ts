@@ -122,8 +122,10 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
       CREATE INDEX ledger_agent_counted ON ledger (agent_id, counted_at);
       -- At most one opening row (reserve, lease_grant) and one closing row per reservation or lease.
+      -- Draws on a lease are left out: the gateway settles each request once, and one index fewer to write
+      -- per request keeps its commits small.
       CREATE UNIQUE INDEX ledger_reservation ON ledger (reservation_id, kind IN ('reserve', 'lease_grant'))
-        WHERE reservation_id IS NOT NULL;
+        WHERE reservation_id IS NOT NULL AND lease_id IS NULL;
 
       CREATE TABLE price_overrides (
         model                        TEXT PRIMARY KEY,
@@ -142,38 +144,53 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
-    name: 'gateway request records',
+    name: 'audit trail',
     sql: `
-      -- One row per request the gateway answered, admitted or not (agent_id is NULL when the caller
-      -- could not be identified). Money moved is in the ledger; this is what happened and how fast.
-      CREATE TABLE requests (
-        id              TEXT PRIMARY KEY,
-        agent_id        TEXT,
-        token_id        TEXT,
-        api             TEXT NOT NULL,
-        model           TEXT,
-        provider        TEXT,
-        stream          INTEGER NOT NULL DEFAULT 0,
-        status          INTEGER NOT NULL,
-        outcome         TEXT NOT NULL,
-        error_code      TEXT,
-        input_tokens    INTEGER,
-        output_tokens   INTEGER,
-        cached_tokens   INTEGER,
-        cost_micros     INTEGER,
-        cost_known      INTEGER,
-        reserved_micros INTEGER,
-        started_at      INTEGER NOT NULL,
-        latency_ms      REAL,
-        upstream_ms     REAL,
-        overhead_ms     REAL,
-        prompt_sha256   TEXT,
-        response_sha256 TEXT,
-        findings        TEXT,
-        holder          TEXT
-      ) STRICT, WITHOUT ROWID;
-      -- Request ids sort by time, so the primary key also serves time ranges.
-      CREATE INDEX requests_agent_started ON requests (agent_id, started_at);
+      -- The audit trail: one append-only, hash-chained sequence of events (mutations, gateway requests,
+      -- safety findings, budget alerts and leases). hash = sha256(prev_hash || canonical JSON of the event).
+      -- A gateway request's event is its request record: ids, agent, model, status, tokens, cost, timings,
+      -- prompt and response SHA-256; its usage row is the ledger row with reservation_id = its request id.
+      CREATE TABLE audit_events (
+        seq           INTEGER PRIMARY KEY,
+        id            TEXT NOT NULL UNIQUE,
+        at            INTEGER NOT NULL,
+        actor         TEXT NOT NULL,
+        action        TEXT NOT NULL,
+        resource_type TEXT,
+        resource_id   TEXT,
+        agent_id      TEXT,
+        outcome       TEXT NOT NULL,
+        data          TEXT NOT NULL,
+        prev_hash     TEXT NOT NULL,
+        hash          TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX audit_agent ON audit_events (agent_id, seq) WHERE agent_id IS NOT NULL;
+
+      -- What retention pruning removed: the pruned head's hash (the next event's prev_hash), how many
+      -- events and which times, signed with a key derived from the master key.
+      CREATE TABLE audit_checkpoints (
+        through_seq  INTEGER PRIMARY KEY,
+        head_hash    TEXT NOT NULL,
+        pruned       INTEGER NOT NULL,
+        first_at     INTEGER,
+        last_at      INTEGER,
+        created_at   INTEGER NOT NULL,
+        actor        TEXT NOT NULL,
+        signature    TEXT NOT NULL
+      ) STRICT;
+
+      -- Non-empty only inside \`iron audit prune\`'s transaction: the one path allowed to delete.
+      CREATE TABLE audit_prune_window (through_seq INTEGER NOT NULL) STRICT;
+
+      CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+      BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+      CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+      WHEN OLD.seq > coalesce((SELECT max(through_seq) FROM audit_prune_window), -1)
+      BEGIN SELECT RAISE(ABORT, 'audit events are append-only; retention goes through iron audit prune'); END;
+      CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+      BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+      CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+      BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
     `,
   },
 ]

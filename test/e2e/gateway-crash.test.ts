@@ -100,7 +100,12 @@ describe('iron gateway start (spawned)', () => {
     const committed = new Set(
       db.prepare("SELECT reservation_id FROM ledger WHERE kind = 'commit'").pluck().all() as string[],
     )
-    const recorded = new Set(db.prepare('SELECT id FROM requests').pluck().all() as string[])
+    const recorded = new Set(
+      db
+        .prepare("SELECT resource_id FROM audit_events WHERE action = 'gateway.request'")
+        .pluck()
+        .all() as string[],
+    )
     const lost = [...completed].filter((id) => !committed.has(id) || !recorded.has(id))
     expect(lost).toEqual([])
     const open = () =>

@@ -72,3 +72,34 @@ export async function startTestGateway(options: TestGatewayOptions = {}) {
     },
   }
 }
+
+/** A request's record: the data of its `gateway.request` audit event, with its ids. */
+export function requestRecord(
+  db: import('../../src/store/db.js').Db,
+  id: string,
+): Record<string, unknown> | undefined {
+  const row = db
+    .prepare(
+      "SELECT resource_id, agent_id, outcome AS audit_outcome, data FROM audit_events WHERE action = 'gateway.request' AND resource_id = ?",
+    )
+    .get(id) as
+    | { resource_id: string; agent_id: string | null; audit_outcome: string; data: string }
+    | undefined
+  return (
+    row && {
+      ...(JSON.parse(row.data) as Record<string, unknown>),
+      id: row.resource_id,
+      agent_id: row.agent_id,
+      audit_outcome: row.audit_outcome,
+    }
+  )
+}
+
+/** Every request record, oldest first. */
+export function requestRecords(db: import('../../src/store/db.js').Db): Array<Record<string, unknown>> {
+  const ids = db
+    .prepare("SELECT resource_id FROM audit_events WHERE action = 'gateway.request' ORDER BY seq")
+    .pluck()
+    .all() as string[]
+  return ids.map((id) => requestRecord(db, id)!)
+}

@@ -1,7 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestGateway, UPSTREAM_KEY } from '../helpers/gateway.js'
+import { requestRecord, startTestGateway, UPSTREAM_KEY } from '../helpers/gateway.js'
 
 let gw: Awaited<ReturnType<typeof startTestGateway>>
 let openai: OpenAI
@@ -21,8 +21,7 @@ const ledgerFor = (id: string) =>
   gw.ctx.db().prepare("SELECT * FROM ledger WHERE reservation_id = ? AND kind = 'commit'").get(id) as
     | { spent_delta: number; input_tokens: number; output_tokens: number }
     | undefined
-const recordFor = (id: string) =>
-  gw.ctx.db().prepare('SELECT * FROM requests WHERE id = ?').get(id) as Record<string, unknown> | undefined
+const recordFor = (id: string) => requestRecord(gw.ctx.db(), id)
 
 describe('gateway with the official OpenAI SDK', () => {
   it('chat completions: swaps in the provider key, meters usage, and says what it cost', async () => {

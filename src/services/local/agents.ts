@@ -5,6 +5,7 @@ import type { Db } from '../../store/db.js'
 import type { ProvidersRepo } from '../../store/providers.js'
 import type { TokensRepo } from '../../store/tokens.js'
 import type { Agent, AgentDeleteResult, AgentInput, AgentsApi, AgentUpdate } from '../api.js'
+import { changes, type LocalAudit } from './audit.js'
 import type { LocalBudgets } from './budgets.js'
 import { findAgent, findProvider, iso } from './refs.js'
 
@@ -52,6 +53,7 @@ export class LocalAgents implements AgentsApi {
     private readonly tokens: TokensRepo,
     private readonly providers: ProvidersRepo,
     private readonly budgets: LocalBudgets,
+    private readonly audit: LocalAudit,
     /** Canonical model id for a model a person typed; throws when iron has no price for it. */
     private readonly canonicalModel: (model: string) => string,
     private readonly now: () => number,
@@ -81,7 +83,16 @@ export class LocalAgents implements AgentsApi {
       }
       this.repo.insert(row)
       this.budgets.createFor(row.id, now)
-      return this.view(row)
+      const agent = this.view(row)
+      this.audit.record({
+        action: 'agent.create',
+        resource_type: 'agent',
+        resource_id: row.id,
+        agent_id: row.id,
+        outcome: 'success',
+        data: { after: agent },
+      })
+      return agent
     })
   }
 
@@ -120,7 +131,22 @@ export class LocalAgents implements AgentsApi {
         updated_at: this.now(),
       }
       this.repo.update(next)
-      return this.view(next)
+      const after = this.view(next)
+      const changed = changes(this.view(row), after)
+      this.audit.record({
+        action:
+          next.status !== row.status
+            ? next.status === 'suspended'
+              ? 'agent.suspend'
+              : 'agent.activate'
+            : 'agent.update',
+        resource_type: 'agent',
+        resource_id: row.id,
+        agent_id: row.id,
+        outcome: 'success',
+        data: { changes: changed },
+      })
+      return after
     })
   }
 
@@ -137,8 +163,17 @@ export class LocalAgents implements AgentsApi {
         )
       }
       if (live) this.tokens.revoke(live.id, now, 'agent_deleted')
+      const before = this.view(row)
       const next: AgentRow = { ...row, status: 'deleted', deleted_at: now, updated_at: now }
       this.repo.update(next)
+      this.audit.record({
+        action: 'agent.delete',
+        resource_type: 'agent',
+        resource_id: row.id,
+        agent_id: row.id,
+        outcome: 'success',
+        data: { before, revoked_token: live ? { id: live.id, prefix: live.prefix } : null },
+      })
       return { agent: this.view(next), revoked_token: live ? live.id : null }
     })
   }

@@ -21,6 +21,7 @@ import type {
   ReserveResult,
   SettleResult,
 } from '../api.js'
+import { changes, type LocalAudit } from './audit.js'
 import { findAgent, iso } from './refs.js'
 
 export const DEFAULT_ALERT_THRESHOLDS = [50, 80, 95, 100]
@@ -38,6 +39,7 @@ export class LocalBudgets implements BudgetsApi {
     private readonly db: Db,
     private readonly ledger: LedgerRepo,
     private readonly agents: AgentsRepo,
+    private readonly audit: LocalAudit,
     private readonly now: () => number,
     private readonly defaultTimezone: string,
   ) {
@@ -98,7 +100,19 @@ export class LocalBudgets implements BudgetsApi {
       }
       if (next.limit_micros !== current.limit_micros || next.period !== current.period) next.alerted_pct = 0
       this.ledger.saveBudget(next)
-      return this.#view(next, agent.name)
+      const after = this.#view(next, agent.name)
+      this.audit.record({
+        action: 'budget.set',
+        resource_type: 'budget',
+        resource_id: agent.id,
+        agent_id: agent.id,
+        outcome: 'success',
+        data: {
+          changes: changes(this.#view(current, agent.name), after),
+          below_spend_confirmed: Boolean(input.allow_below_spend),
+        },
+      })
+      return after
     })
   }
 
@@ -199,6 +213,14 @@ export class LocalBudgets implements BudgetsApi {
       row.spent_micros += input.amount_micros
       row.updated_at = now
       this.ledger.saveBalances(row)
+      this.audit.record({
+        action: 'budget.adjust',
+        resource_type: 'budget',
+        resource_id: agent.id,
+        agent_id: agent.id,
+        outcome: 'success',
+        data: { amount_micros: input.amount_micros, reason, spent_micros: row.spent_micros },
+      })
       return this.#view(row, agent.name)
     })
   }
@@ -374,6 +396,19 @@ export class LocalBudgets implements BudgetsApi {
       row.leased_micros += granted
       row.updated_at = now
       this.ledger.saveBalances(row)
+      this.audit.record({
+        actor: request.holder,
+        action: 'budget.lease_grant',
+        resource_type: 'lease',
+        resource_id: leaseId,
+        agent_id: row.agent_id,
+        outcome: 'success',
+        data: {
+          granted_micros: granted,
+          asked_micros: request.min_micros,
+          remaining_micros: available - granted,
+        },
+      })
       return {
         ...base,
         ok: true,
@@ -424,7 +459,10 @@ export class LocalBudgets implements BudgetsApi {
         row.spent_micros += charge
         if (request.lease_id !== null) row.leased_micros -= charge
         alert = crossedThreshold(row)
-        if (alert !== null) row.alerted_pct = alert
+        if (alert !== null) {
+          row.alerted_pct = alert
+          this.#alert(row, alert)
+        }
         row.updated_at = now
         this.ledger.saveBalances(row)
       }
@@ -469,6 +507,15 @@ export class LocalBudgets implements BudgetsApi {
         row.updated_at = now
         this.ledger.saveBalances(row)
       }
+      this.audit.record({
+        actor: request.holder ?? undefined,
+        action: 'budget.lease_return',
+        resource_type: 'lease',
+        resource_id: request.lease_id,
+        agent_id: request.agent_id,
+        outcome: 'success',
+        data: { unused_micros: request.unused_micros },
+      })
     })
   }
 
@@ -530,7 +577,10 @@ export class LocalBudgets implements BudgetsApi {
         row.spent_micros += charge
         row.reserved_micros -= held
         alert = crossedThreshold(row)
-        if (alert !== null) row.alerted_pct = alert
+        if (alert !== null) {
+          row.alerted_pct = alert
+          this.#alert(row, alert)
+        }
         row.updated_at = now
         this.ledger.saveBalances(row)
       }
@@ -659,6 +709,24 @@ export class LocalBudgets implements BudgetsApi {
               ) / 10,
       updated_at: iso(row.updated_at)!,
     }
+  }
+
+  /** A budget crossed an alert threshold: an audit event (iron top and webhooks read it from there). */
+  #alert(row: BudgetRow, pct: number): void {
+    this.audit.record({
+      actor: 'system',
+      action: 'budget.alert',
+      resource_type: 'budget',
+      resource_id: row.agent_id,
+      agent_id: row.agent_id,
+      outcome: 'success',
+      data: {
+        threshold_pct: pct,
+        spent_micros: row.spent_micros,
+        limit_micros: row.limit_micros,
+        period_end: iso(row.period_end),
+      },
+    })
   }
 
   #tx<T>(fn: () => T): T {

@@ -1,5 +1,6 @@
 import { BUNDLED_PRICES } from '../../pricing/index.js'
 import { AgentsRepo } from '../../store/agents.js'
+import { AuditRepo } from '../../store/audit.js'
 import { LedgerRepo } from '../../store/ledger.js'
 import { PricesRepo } from '../../store/prices.js'
 import { ProvidersRepo } from '../../store/providers.js'
@@ -7,6 +8,7 @@ import { TokensRepo } from '../../store/tokens.js'
 import type { ControlPlane } from '../api.js'
 import type { LocalContext } from '../context.js'
 import { LocalAgents } from './agents.js'
+import { LocalAudit } from './audit.js'
 import { LocalBudgets } from './budgets.js'
 import { LocalPricing } from './pricing.js'
 import { LocalProviders } from './providers.js'
@@ -15,6 +17,7 @@ import { LocalUsage } from './usage.js'
 
 /** The control plane on the local store. The gateway also uses the extra, in-process-only methods. */
 export interface LocalControlPlane extends ControlPlane {
+  audit: LocalAudit
   agents: LocalAgents
   tokens: LocalTokens
   providers: LocalProviders
@@ -31,21 +34,32 @@ export function createLocalControlPlane(ctx: LocalContext): LocalControlPlane {
   const tokensRepo = new TokensRepo(db)
   const providersRepo = new ProvidersRepo(db)
   const ledger = new LedgerRepo(db)
-  const pricing = new LocalPricing(db, new PricesRepo(db), now)
-  const budgets = new LocalBudgets(db, ledger, agentsRepo, now, ctx.config.getString('timezone'))
+  const audit = new LocalAudit(db, new AuditRepo(db), agentsRepo, ctx.actor, () => ctx.masterKey(), now)
+  const pricing = new LocalPricing(db, new PricesRepo(db), audit, now)
+  const budgets = new LocalBudgets(db, ledger, agentsRepo, audit, now, ctx.config.getString('timezone'))
   const mockModels = () => BUNDLED_PRICES.filter((p) => p.provider === 'mock').map((p) => p.model)
   return {
+    audit,
     agents: new LocalAgents(
       db,
       agentsRepo,
       tokensRepo,
       providersRepo,
       budgets,
+      audit,
       (m) => pricing.canonical(m),
       now,
     ),
-    tokens: new LocalTokens(db, tokensRepo, agentsRepo, now),
-    providers: new LocalProviders(db, providersRepo, agentsRepo, () => ctx.masterKey(), now, mockModels),
+    tokens: new LocalTokens(db, tokensRepo, agentsRepo, audit, now),
+    providers: new LocalProviders(
+      db,
+      providersRepo,
+      agentsRepo,
+      audit,
+      () => ctx.masterKey(),
+      now,
+      mockModels,
+    ),
     budgets,
     pricing,
     usage: new LocalUsage(db, agentsRepo),

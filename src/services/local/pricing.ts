@@ -3,6 +3,7 @@ import { BUNDLED_PRICES, type ModelPrice, PriceTable, type ResolvedPrice } from 
 import type { Db } from '../../store/db.js'
 import type { PricesRepo } from '../../store/prices.js'
 import type { ModelPriceView, PriceInput, PricingApi } from '../api.js'
+import type { LocalAudit } from './audit.js'
 
 /** The bundled catalog under the user's overrides (kept in the store, so the gateway and serve see them). */
 export class LocalPricing implements PricingApi {
@@ -12,6 +13,7 @@ export class LocalPricing implements PricingApi {
   constructor(
     private readonly db: Db,
     private readonly repo: PricesRepo,
+    private readonly audit: LocalAudit,
     private readonly now: () => number,
   ) {}
 
@@ -90,7 +92,18 @@ export class LocalPricing implements PricingApi {
     // Building a table validates the entry and that it does not collide with another id or alias.
     const overrides = this.repo.overrides().filter((p) => p.model.toLowerCase() !== price.model.toLowerCase())
     new PriceTable(BUNDLED_PRICES, [...overrides, price])
-    this.db.transaction(() => this.repo.upsert(price, this.now())).immediate()
+    this.db
+      .transaction(() => {
+        this.repo.upsert(price, this.now())
+        this.audit.record({
+          action: 'pricing.set',
+          resource_type: 'price',
+          resource_id: price.model,
+          outcome: 'success',
+          data: { before: base ? { ...base.price, source: base.source } : null, after: price },
+        })
+      })
+      .immediate()
     this.invalidate()
     return { ...price, source: 'override' }
   }
@@ -98,7 +111,20 @@ export class LocalPricing implements PricingApi {
   async unset(model: string): Promise<{ model: string; removed: boolean; now: ModelPriceView | null }> {
     const found = this.resolve(model)
     const id = found?.source === 'override' ? found.price.model : model.trim()
-    const removed = this.db.transaction(() => this.repo.remove(id)).immediate()
+    const removed = this.db
+      .transaction(() => {
+        const gone = this.repo.remove(id)
+        if (gone)
+          this.audit.record({
+            action: 'pricing.unset',
+            resource_type: 'price',
+            resource_id: id,
+            outcome: 'success',
+            data: { before: found?.price ?? null },
+          })
+        return gone
+      })
+      .immediate()
     if (!removed) {
       throw notFound(
         'PRICE_OVERRIDE_NOT_FOUND',

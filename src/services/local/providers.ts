@@ -14,6 +14,7 @@ import type {
   ProviderUpdate,
 } from '../api.js'
 import { checkName } from './agents.js'
+import { changes, type LocalAudit } from './audit.js'
 import { findProvider, iso } from './refs.js'
 
 export const PROVIDER_KINDS: readonly ProviderKind[] = ['openai', 'anthropic', 'openai-compatible', 'mock']
@@ -73,6 +74,7 @@ export class LocalProviders implements ProvidersApi {
     private readonly db: Db,
     private readonly repo: ProvidersRepo,
     private readonly agents: AgentsRepo,
+    private readonly audit: LocalAudit,
     private readonly masterKey: () => Buffer,
     private readonly now: () => number,
     /** Models the built-in mock provider answers for. */
@@ -118,7 +120,15 @@ export class LocalProviders implements ProvidersApi {
         last_test_note: null,
       }
       this.repo.insert(row)
-      return view(row)
+      const provider = view(row)
+      this.audit.record({
+        action: 'provider.add',
+        resource_type: 'provider',
+        resource_id: id,
+        outcome: 'success',
+        data: { after: provider },
+      })
+      return provider
     })
   }
 
@@ -147,7 +157,16 @@ export class LocalProviders implements ProvidersApi {
         updated_at: this.now(),
       }
       this.repo.update(next)
-      return view(next)
+      const after = view(next)
+      this.audit.record({
+        action: 'provider.update',
+        resource_type: 'provider',
+        resource_id: row.id,
+        outcome: 'success',
+        // The key itself never: whether it changed, and its new mask.
+        data: { changes: changes(view(row), after), key_changed: key !== undefined },
+      })
+      return after
     })
   }
 
@@ -166,6 +185,13 @@ export class LocalProviders implements ProvidersApi {
       }
       const next: ProviderRow = { ...row, removed_at: this.now(), sealed_key: null, updated_at: this.now() }
       this.repo.update(next)
+      this.audit.record({
+        action: 'provider.remove',
+        resource_type: 'provider',
+        resource_id: row.id,
+        outcome: 'success',
+        data: { before: view(row) },
+      })
       return view(next)
     })
   }

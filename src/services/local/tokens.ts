@@ -5,6 +5,7 @@ import type { AgentRow, AgentsRepo } from '../../store/agents.js'
 import type { Db } from '../../store/db.js'
 import type { TokensRepo, TokenWithAgent } from '../../store/tokens.js'
 import type { IcToken, IssuedToken, TokensApi } from '../api.js'
+import type { LocalAudit } from './audit.js'
 import { findAgent, iso } from './refs.js'
 
 const MAX_EXPIRY_MS = 10 * 365 * 86_400_000
@@ -25,6 +26,7 @@ export class LocalTokens implements TokensApi {
     private readonly db: Db,
     private readonly repo: TokensRepo,
     private readonly agents: AgentsRepo,
+    private readonly audit: LocalAudit,
     private readonly now: () => number,
   ) {}
 
@@ -44,7 +46,9 @@ export class LocalTokens implements TokensApi {
         )
       }
       if (current) this.repo.revoke(current.id, now, 'expired')
-      return this.#mint(agent, now, expiresIn)
+      const issued = this.#mint(agent, now, expiresIn)
+      this.#record('token.issue', issued, { replaced_expired: current ? current.id : null })
+      return issued
     })
   }
 
@@ -63,7 +67,9 @@ export class LocalTokens implements TokensApi {
       }
       this.repo.revoke(current.id, now, 'rotated')
       const keepExpiry = current.expires_at === null ? undefined : current.expires_at - current.created_at
-      return this.#mint(agent, now, expiresIn ?? keepExpiry)
+      const issued = this.#mint(agent, now, expiresIn ?? keepExpiry)
+      this.#record('token.rotate', issued, { replaced: { id: current.id, prefix: current.prefix } })
+      return issued
     })
   }
 
@@ -81,7 +87,9 @@ export class LocalTokens implements TokensApi {
       }
       const now = this.now()
       this.repo.revoke(token.id, now, 'revoked')
-      return view({ ...token, revoked_at: now, revoke_reason: 'revoked' }, now)
+      const revoked = view({ ...token, revoked_at: now, revoke_reason: 'revoked' }, now)
+      this.#record('token.revoke', revoked, {})
+      return revoked
     })
   }
 
@@ -158,6 +166,19 @@ export class LocalTokens implements TokensApi {
       )
     }
     return token
+  }
+
+  /** Token events carry the record (ID, prefix, expiry), never the secret. */
+  #record(action: string, token: IcToken, extra: Record<string, unknown>): void {
+    const { id, agent_id, agent_name, prefix, expires_at } = token
+    this.audit.record({
+      action,
+      resource_type: 'ic_token',
+      resource_id: id,
+      agent_id,
+      outcome: 'success',
+      data: { token: { id, agent_name, prefix, expires_at }, ...extra },
+    })
   }
 
   #tx<T>(fn: () => T): T {

@@ -1,0 +1,292 @@
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
+import { canonicalJson } from '../../core/canonical-json.js'
+import { notFound, refused, usageError } from '../../core/errors.js'
+import { looksLikeId, parseId } from '../../core/ids.js'
+import type { AgentsRepo } from '../../store/agents.js'
+import {
+  type AuditFilter,
+  type AuditRepo,
+  type AuditRow,
+  chainHash,
+  eventPayload,
+  GENESIS_HASH,
+  type NewAuditEvent,
+} from '../../store/audit.js'
+import type { Db } from '../../store/db.js'
+import type {
+  AuditApi,
+  AuditEvent,
+  AuditPage,
+  AuditPruneResult,
+  AuditQuery,
+  AuditVerification,
+} from '../api.js'
+import { findAgent, iso } from './refs.js'
+
+const MAX_PAGE = 1_000
+
+/**
+ * The audit trail: every service appends its mutations here, in the mutation's own transaction; the
+ * gateway appends one event per request in the same savepoint as its usage row. Nothing updates or deletes
+ * an event (SQLite triggers refuse it) except `prune`, which leaves a signed checkpoint of what it removed.
+ */
+export class LocalAudit implements AuditApi {
+  constructor(
+    private readonly db: Db,
+    readonly repo: AuditRepo,
+    private readonly agents: AgentsRepo,
+    /** Who is acting in this process (`local:<user>` for commands). */
+    readonly actor: string,
+    private readonly masterKey: () => Buffer,
+    private readonly now: () => number,
+  ) {}
+
+  /** Append an event; call inside the transaction of the change it records. */
+  record(event: Omit<NewAuditEvent, 'actor'> & { actor?: string }): AuditRow {
+    return this.repo.append({ ...event, actor: event.actor ?? this.actor, at: event.at ?? this.now() })
+  }
+
+  async list(query: AuditQuery & { limit?: number; cursor?: string }): Promise<AuditPage> {
+    const limit = Math.min(Math.max(Math.floor(query.limit ?? 50), 1), MAX_PAGE)
+    const before = query.cursor === undefined ? 0 : parseCursor(query.cursor)
+    const rows = [...this.repo.iterate(this.#filter(query), before, limit + 1, true)]
+    const page = rows.slice(0, limit)
+    return { events: page.map(view), next_cursor: rows.length > limit ? `c${page.at(-1)!.seq}` : null }
+  }
+
+  async get(id: string): Promise<AuditEvent> {
+    const trimmed = id.trim()
+    const row = looksLikeId(trimmed.toLowerCase(), 'aud')
+      ? this.repo.byId(parseId(trimmed, 'aud'))
+      : undefined
+    if (!row)
+      throw notFound(
+        'AUDIT_EVENT_NOT_FOUND',
+        `No audit event '${trimmed}'`,
+        'List events with: iron audit list',
+      )
+    return view(row)
+  }
+
+  async *stream(query: AuditQuery & { after_seq?: number }): AsyncIterable<AuditEvent> {
+    for (const row of this.repo.iterate(this.#filter(query), query.after_seq ?? 0)) yield view(row)
+  }
+
+  /** The same, synchronously (for exports that write as they read). */
+  *iterate(query: AuditQuery & { after_seq?: number }): IterableIterator<AuditEvent> {
+    for (const row of this.repo.iterate(this.#filter(query), query.after_seq ?? 0)) yield view(row)
+  }
+
+  async count(query: AuditQuery): Promise<number> {
+    return this.repo.count(this.#filter(query))
+  }
+
+  /** Prove the chain from the last checkpoint (or the start) to the head; name the first broken event. */
+  async verify(): Promise<AuditVerification> {
+    const problems: string[] = []
+    const checkpoints = this.repo.checkpoints()
+    const key = checkpoints.length > 0 ? this.#checkpointKey() : undefined
+    for (const cp of checkpoints) {
+      const expected = Buffer.from(signCheckpoint(key!, cp), 'hex')
+      const actual = Buffer.from(cp.signature, 'hex')
+      if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
+        problems.push(
+          `checkpoint through event ${cp.through_seq}: its signature does not match (altered, or signed with another master key)`,
+        )
+      }
+    }
+    const last = checkpoints.at(-1)
+    let expectedSeq = (last?.through_seq ?? 0) + 1
+    let expectedPrev = last?.head_hash ?? GENESIS_HASH
+    let count = 0
+    let firstBroken: AuditVerification['first_broken'] = null
+    let head: AuditVerification['head'] = null
+    for (const row of this.repo.iterate({}, 0)) {
+      count++
+      if (!firstBroken) {
+        let reason: string | undefined
+        if (row.seq !== expectedSeq) {
+          reason =
+            row.seq > expectedSeq
+              ? `event(s) ${expectedSeq}${row.seq - 1 > expectedSeq ? `–${row.seq - 1}` : ''} before it are missing`
+              : 'it is out of order'
+        } else if (row.prev_hash !== expectedPrev) {
+          reason =
+            'its prev_hash is not the hash of the event before it (an event was removed, inserted or reordered)'
+        } else if (chainHash(row.prev_hash, eventPayload(row)) !== row.hash) {
+          reason = 'its content does not match its hash (the event was altered)'
+        }
+        if (reason) firstBroken = { seq: row.seq, id: row.id, reason }
+      }
+      expectedSeq = row.seq + 1
+      expectedPrev = row.hash
+      head = { seq: row.seq, hash: row.hash }
+    }
+    if (firstBroken) problems.unshift(`event ${firstBroken.seq} (${firstBroken.id}): ${firstBroken.reason}`)
+    const pruned = checkpoints.length
+      ? {
+          events: checkpoints.reduce((n, c) => n + c.pruned, 0),
+          through_seq: last!.through_seq,
+          first_at: iso(checkpoints.find((c) => c.first_at !== null)?.first_at ?? null),
+          last_at: iso(last!.last_at),
+        }
+      : null
+    return {
+      ok: problems.length === 0,
+      events: count,
+      head,
+      first_broken: firstBroken,
+      pruned,
+      checkpoints: checkpoints.length,
+      problems,
+    }
+  }
+
+  /**
+   * Remove the events before `before` (a prefix of the chain) and leave a checkpoint signed with a key derived
+   * from the master key: the pruned head's hash, how many, which times. The chain must verify first.
+   */
+  async prune(before: number): Promise<AuditPruneResult> {
+    const check = await this.verify()
+    if (!check.ok) {
+      throw refused(
+        'AUDIT_BROKEN',
+        `The audit chain does not verify (${check.problems[0]}); pruning would hide it`,
+        'Investigate with: iron audit verify',
+      )
+    }
+    const key = this.#checkpointKey()
+    return this.db
+      .transaction(() => {
+        const range = this.db
+          .prepare(
+            `SELECT max(seq) AS through_seq, count(*) AS n, min(at) AS first_at, max(at) AS last_at FROM audit_events
+              WHERE seq <= (SELECT coalesce(max(seq), 0) FROM audit_events WHERE at < ?)`,
+          )
+          .get(before) as {
+          through_seq: number | null
+          n: number
+          first_at: number | null
+          last_at: number | null
+        }
+        if (!range.through_seq) throw usageError('NOTHING_TO_PRUNE', `No audit events before ${iso(before)}`)
+        const headHash = this.db
+          .prepare('SELECT hash FROM audit_events WHERE seq = ?')
+          .pluck()
+          .get(range.through_seq) as string
+        const checkpoint = {
+          through_seq: range.through_seq,
+          head_hash: headHash,
+          pruned: range.n,
+          first_at: range.first_at,
+          last_at: range.last_at,
+          created_at: this.now(),
+          actor: this.actor,
+        }
+        this.db
+          .prepare(
+            'INSERT INTO audit_checkpoints (through_seq, head_hash, pruned, first_at, last_at, created_at, actor, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          )
+          .run(
+            checkpoint.through_seq,
+            checkpoint.head_hash,
+            checkpoint.pruned,
+            checkpoint.first_at,
+            checkpoint.last_at,
+            checkpoint.created_at,
+            checkpoint.actor,
+            signCheckpoint(key, checkpoint),
+          )
+        this.db.prepare('INSERT INTO audit_prune_window (through_seq) VALUES (?)').run(range.through_seq)
+        this.db.prepare('DELETE FROM audit_events WHERE seq <= ?').run(range.through_seq)
+        this.db.prepare('DELETE FROM audit_prune_window').run()
+        this.record({
+          action: 'audit.prune',
+          resource_type: 'audit',
+          resource_id: null,
+          outcome: 'success',
+          data: { through_seq: range.through_seq, pruned: range.n, before: iso(before), head_hash: headHash },
+        })
+        return {
+          pruned: range.n,
+          through_seq: range.through_seq,
+          first_at: iso(range.first_at),
+          last_at: iso(range.last_at),
+          head_hash: headHash,
+        }
+      })
+      .immediate()
+  }
+
+  #checkpointKey(): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.masterKey(), Buffer.alloc(0), 'iron:audit-checkpoint:v1', 32))
+  }
+
+  #filter(query: AuditQuery): AuditFilter {
+    return {
+      agent_id: query.agent ? findAgent(this.agents, query.agent, { includeDeleted: true }).id : undefined,
+      actor: query.actor,
+      action: query.action,
+      outcome: query.outcome,
+      since: query.since,
+      until: query.until,
+    }
+  }
+}
+
+function signCheckpoint(
+  key: Buffer,
+  cp: {
+    through_seq: number
+    head_hash: string
+    pruned: number
+    first_at: number | null
+    last_at: number | null
+    created_at: number
+    actor: string
+  },
+): string {
+  const { through_seq, head_hash, pruned, first_at, last_at, created_at, actor } = cp
+  return createHmac('sha256', key)
+    .update(canonicalJson({ through_seq, head_hash, pruned, first_at, last_at, created_at, actor }))
+    .digest('hex')
+}
+
+function parseCursor(cursor: string): number {
+  const seq = /^c(\d+)$/.exec(cursor.trim())
+  if (!seq)
+    throw usageError(
+      'INVALID_CURSOR',
+      `'${cursor}' is not a cursor from a previous page`,
+      'Use the next_cursor value of the last page',
+    )
+  return Number(seq[1])
+}
+
+export function view(row: AuditRow): AuditEvent {
+  return {
+    id: row.id,
+    seq: row.seq,
+    at: iso(row.at)!,
+    actor: row.actor,
+    action: row.action,
+    resource: row.resource_type ? { type: row.resource_type, id: row.resource_id } : null,
+    agent_id: row.agent_id,
+    outcome: row.outcome as AuditEvent['outcome'],
+    data: JSON.parse(row.data) as Record<string, unknown>,
+    prev_hash: row.prev_hash,
+    hash: row.hash,
+  }
+}
+
+/** The fields that differ between two views of a resource: { field: { before, after } }. */
+export function changes(before: object, after: object): Record<string, { before: unknown; after: unknown }> {
+  const out: Record<string, { before: unknown; after: unknown }> = {}
+  const a = before as Record<string, unknown>
+  const b = after as Record<string, unknown>
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (key === 'updated_at') continue
+    if (canonicalJson(a[key]) !== canonicalJson(b[key])) out[key] = { before: a[key], after: b[key] }
+  }
+  return out
+}

@@ -1,0 +1,193 @@
+import { createHash } from 'node:crypto'
+import type { Statement } from 'better-sqlite3'
+import { canonicalJson } from '../core/canonical-json.js'
+import { newId } from '../core/ids.js'
+import type { Db } from './db.js'
+
+export const GENESIS_HASH = '0'.repeat(64)
+
+export interface AuditRow {
+  seq: number
+  id: string
+  at: number
+  actor: string
+  action: string
+  resource_type: string | null
+  resource_id: string | null
+  agent_id: string | null
+  outcome: string
+  data: string
+  prev_hash: string
+  hash: string
+}
+
+export interface NewAuditEvent {
+  actor: string
+  action: string
+  resource_type?: string | null
+  resource_id?: string | null
+  agent_id?: string | null
+  outcome: 'success' | 'failure' | 'denied'
+  data: Record<string, unknown>
+  /** Defaults to now; the gateway passes the time the request started. */
+  at?: number
+  id?: string
+}
+
+export interface CheckpointRow {
+  through_seq: number
+  head_hash: string
+  pruned: number
+  first_at: number | null
+  last_at: number | null
+  created_at: number
+  actor: string
+  signature: string
+}
+
+/** The text an event's hash covers (after its predecessor's hash). */
+export function eventPayload(row: Omit<AuditRow, 'prev_hash' | 'hash'>): string {
+  return canonicalJson({
+    seq: row.seq,
+    id: row.id,
+    at: new Date(row.at).toISOString(),
+    actor: row.actor,
+    action: row.action,
+    resource_type: row.resource_type,
+    resource_id: row.resource_id,
+    agent_id: row.agent_id,
+    outcome: row.outcome,
+    data: JSON.parse(row.data) as unknown,
+  })
+}
+
+export const chainHash = (prevHash: string, payload: string): string =>
+  createHash('sha256').update(prevHash).update(payload).digest('hex')
+
+const COLUMNS =
+  'seq, id, at, actor, action, resource_type, resource_id, agent_id, outcome, data, prev_hash, hash'
+
+/**
+ * The audit table. `append` must run inside a write transaction: it reads the head of the chain under the
+ * write lock, so the chain stays one sequence whatever the number of processes writing.
+ */
+export class AuditRepo {
+  readonly #head: Statement
+  readonly #checkpointHead: Statement
+  readonly #insert: Statement
+
+  constructor(private readonly db: Db) {
+    this.#head = db.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1')
+    this.#checkpointHead = db.prepare(
+      'SELECT through_seq AS seq, head_hash AS hash FROM audit_checkpoints ORDER BY through_seq DESC LIMIT 1',
+    )
+    this.#insert = db.prepare(
+      `INSERT INTO audit_events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+  }
+
+  append(event: NewAuditEvent): AuditRow {
+    if (!this.db.inTransaction) throw new Error('audit events are appended inside a write transaction')
+    const head = (this.#head.get() ?? this.#checkpointHead.get()) as { seq: number; hash: string } | undefined
+    const at = event.at ?? Date.now()
+    const base = {
+      seq: (head?.seq ?? 0) + 1,
+      id: event.id ?? newId('aud', at),
+      at,
+      actor: event.actor,
+      action: event.action,
+      resource_type: event.resource_type ?? null,
+      resource_id: event.resource_id ?? null,
+      agent_id: event.agent_id ?? null,
+      outcome: event.outcome,
+      data: canonicalJson(event.data),
+    }
+    const prev = head?.hash ?? GENESIS_HASH
+    const row: AuditRow = { ...base, prev_hash: prev, hash: chainHash(prev, eventPayload(base)) }
+    this.#insert.run(
+      row.seq,
+      row.id,
+      row.at,
+      row.actor,
+      row.action,
+      row.resource_type,
+      row.resource_id,
+      row.agent_id,
+      row.outcome,
+      row.data,
+      row.prev_hash,
+      row.hash,
+    )
+    return row
+  }
+
+  byId(id: string): AuditRow | undefined {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM audit_events WHERE id = ?`).get(id) as AuditRow | undefined
+  }
+
+  /** Events in chain order after `afterSeq`, filtered; a lazy iterator (bounded memory for exports). */
+  iterate(filter: AuditFilter, afterSeq = 0, limit?: number, descending = false): IterableIterator<AuditRow> {
+    const { where, params } = whereOf(filter)
+    where.push(descending ? 'seq < ?' : 'seq > ?')
+    params.push(descending ? afterSeq || Number.MAX_SAFE_INTEGER : afterSeq)
+    const order = descending ? 'DESC' : 'ASC'
+    const sql = `SELECT ${COLUMNS} FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq ${order}${limit ? ` LIMIT ${Math.floor(limit)}` : ''}`
+    return this.db.prepare(sql).iterate(...params) as IterableIterator<AuditRow>
+  }
+
+  count(filter: AuditFilter): number {
+    const { where, params } = whereOf(filter)
+    return this.db
+      .prepare(`SELECT count(*) FROM audit_events WHERE ${where.join(' AND ')}`)
+      .pluck()
+      .get(...params) as number
+  }
+
+  lastSeq(): number {
+    return ((this.#head.get() ?? this.#checkpointHead.get()) as { seq: number } | undefined)?.seq ?? 0
+  }
+
+  checkpoints(): CheckpointRow[] {
+    return this.db.prepare('SELECT * FROM audit_checkpoints ORDER BY through_seq').all() as CheckpointRow[]
+  }
+}
+
+export interface AuditFilter {
+  agent_id?: string
+  actor?: string
+  action?: string
+  outcome?: string
+  since?: number
+  until?: number
+}
+
+function whereOf(filter: AuditFilter): { where: string[]; params: unknown[] } {
+  const where = ['1 = 1']
+  const params: unknown[] = []
+  if (filter.agent_id) {
+    where.push('agent_id = ?')
+    params.push(filter.agent_id)
+  }
+  if (filter.actor) {
+    where.push('actor = ?')
+    params.push(filter.actor)
+  }
+  if (filter.action) {
+    // `agent` matches agent.create, agent.update, ...; `agent.create` matches itself.
+    where.push(filter.action.includes('.') ? 'action = ?' : "action LIKE ? || '.%'")
+    params.push(filter.action)
+  }
+  if (filter.outcome) {
+    where.push('outcome = ?')
+    params.push(filter.outcome)
+  }
+  if (filter.since !== undefined) {
+    where.push('at >= ?')
+    params.push(filter.since)
+  }
+  if (filter.until !== undefined) {
+    where.push('at < ?')
+    params.push(filter.until)
+  }
+  return { where, params }
+}

@@ -1,0 +1,187 @@
+import { spawn } from 'node:child_process'
+import { describe, expect, it } from 'vitest'
+import { createLocalControlPlane } from '../../src/services/local/index.js'
+import { ROOT } from '../helpers/cli.js'
+import { tempControlPlane } from '../helpers/control-plane.js'
+
+/** A store with a few events of each kind. */
+async function populated() {
+  const env = await tempControlPlane()
+  const { cp } = env
+  await cp.providers.add({ name: 'openai', kind: 'openai', api_key: 'sk-proj-secret-value-0123456789abcd' })
+  await cp.agents.create({ name: 'bot', allowed_providers: ['openai'] })
+  await cp.budgets.set('bot', { limit_micros: 1_000_000, alert_thresholds: [50] })
+  const token = await cp.tokens.issue('bot')
+  await cp.tokens.rotate('bot')
+  await cp.agents.update('bot', { description: 'answers tickets' })
+  await cp.pricing.set({ model: 'gpt-4o', input_micros_per_mtok: 2_000_000 })
+  return { ...env, token }
+}
+
+/** Tamper with the raw table as someone with the file could: triggers dropped first. */
+function tamper(
+  db: ReturnType<Awaited<ReturnType<typeof tempControlPlane>>['ctx']['db']>,
+  sql: string,
+  ...params: unknown[]
+) {
+  db.exec('DROP TRIGGER IF EXISTS audit_events_no_update; DROP TRIGGER IF EXISTS audit_events_no_delete;')
+  db.prepare(sql).run(...params)
+}
+
+describe('audit trail', () => {
+  it('records every mutation with actor, action, resource, outcome and before/after, never a secret', async () => {
+    const { cp, token } = await populated()
+    const page = await cp.audit.list({ limit: 100 })
+    const actions = page.events.map((e) => e.action).reverse()
+    expect(actions).toEqual([
+      'provider.add',
+      'agent.create',
+      'budget.set',
+      'token.issue',
+      'token.rotate',
+      'agent.update',
+      'pricing.set',
+    ])
+    for (const event of page.events) {
+      expect(event.actor).toMatch(/^local:/)
+      expect(event.outcome).toBe('success')
+      expect(event.resource?.type).toBeTruthy()
+    }
+    const text = JSON.stringify(page.events)
+    expect(text).not.toContain('sk-proj-secret-value')
+    expect(text).not.toContain(token.token)
+    const update = page.events.find((e) => e.action === 'agent.update')!
+    expect(update.data).toEqual({ changes: { description: { before: '', after: 'answers tickets' } } })
+    expect((await cp.audit.verify()).ok).toBe(true)
+  })
+
+  it('updates and deletes are refused by the store itself', async () => {
+    const { ctx } = await populated()
+    expect(() => ctx.db().prepare("UPDATE audit_events SET outcome = 'failure'").run()).toThrow(/append-only/)
+    expect(() => ctx.db().prepare('DELETE FROM audit_events').run()).toThrow(/append-only/)
+  })
+
+  it.each([
+    [
+      'editing a field',
+      (db: never) => tamper(db, "UPDATE audit_events SET actor = 'local:mallory' WHERE seq = 3"),
+      3,
+      'altered',
+    ],
+    [
+      'editing the data',
+      (db: never) => tamper(db, `UPDATE audit_events SET data = '{"after":{}}' WHERE seq = 2`),
+      2,
+      'altered',
+    ],
+    ['deleting one', (db: never) => tamper(db, 'DELETE FROM audit_events WHERE seq = 4'), 5, 'missing'],
+    [
+      'reordering two',
+      (db: never) => {
+        tamper(db, 'UPDATE audit_events SET seq = -1 WHERE seq = 3')
+        tamper(db, 'UPDATE audit_events SET seq = 3 WHERE seq = 4')
+        tamper(db, 'UPDATE audit_events SET seq = 4 WHERE seq = -1')
+      },
+      3,
+      'prev_hash',
+    ],
+    [
+      'inserting one',
+      (db: never) => {
+        tamper(db, 'UPDATE audit_events SET seq = seq + 100 WHERE seq >= 4')
+        tamper(db, 'UPDATE audit_events SET seq = seq - 99 WHERE seq >= 104')
+        tamper(
+          db,
+          `INSERT INTO audit_events (seq, id, at, actor, action, outcome, data, prev_hash, hash)
+           SELECT 4, 'aud_01jd8x4k3m5n6p7q8r9s0t1v2w', at, actor, 'agent.delete', 'success', '{}', hash, hash FROM audit_events WHERE seq = 3`,
+        )
+      },
+      4,
+      'altered',
+    ],
+    [
+      'editing the hash too',
+      (db: never) => tamper(db, "UPDATE audit_events SET actor = 'local:mallory', hash = 'ab' WHERE seq = 3"),
+      3,
+      'altered',
+    ],
+  ])('verify catches %s and names the event', async (_name, act, seq, reason) => {
+    const { cp, ctx } = await populated()
+    act(ctx.db() as never)
+    const result = await cp.audit.verify()
+    expect(result.ok).toBe(false)
+    expect(result.first_broken).toMatchObject({ seq })
+    expect(result.first_broken?.reason).toContain(reason)
+  })
+
+  it('pages with a cursor and filters by agent, actor, action, outcome and time', async () => {
+    const { cp, clock } = await populated()
+    const first = await cp.audit.list({ limit: 3 })
+    expect(first.events).toHaveLength(3)
+    const second = await cp.audit.list({ limit: 3, cursor: first.next_cursor! })
+    expect(second.events[0]!.seq).toBe(first.events[2]!.seq - 1)
+    const third = await cp.audit.list({ limit: 3, cursor: second.next_cursor! })
+    expect(third.next_cursor).toBeNull()
+    expect((await cp.audit.list({ agent: 'bot' })).events.every((e) => e.agent_id !== null)).toBe(true)
+    expect((await cp.audit.list({ action: 'token' })).events.map((e) => e.action)).toEqual([
+      'token.rotate',
+      'token.issue',
+    ])
+    expect((await cp.audit.list({ action: 'token.issue' })).events).toHaveLength(1)
+    expect((await cp.audit.list({ outcome: 'failure' })).events).toHaveLength(0)
+    expect((await cp.audit.list({ since: clock.now + 1 })).events).toHaveLength(0)
+    await expect(cp.audit.list({ cursor: 'bogus' })).rejects.toThrow(/not a cursor/)
+  })
+
+  it('prune removes a prefix and leaves a signed checkpoint that verify still proves', async () => {
+    const { cp, ctx, clock } = await populated()
+    clock.now += 60_000
+    await cp.agents.update('bot', { description: 'later' })
+    const result = await cp.audit.prune(clock.now - 1_000)
+    expect(result.pruned).toBe(7)
+    const after = await cp.audit.verify()
+    expect(after).toMatchObject({ ok: true, pruned: { events: 7, through_seq: 7 }, checkpoints: 1 })
+    expect(after.events).toBe(2)
+    expect((await cp.audit.list({})).events.map((e) => e.action)).toEqual(['audit.prune', 'agent.update'])
+    // A forged checkpoint is caught.
+    ctx.db().exec('DROP TRIGGER audit_checkpoints_no_update')
+    ctx.db().prepare('UPDATE audit_checkpoints SET pruned = 1').run()
+    const forged = await cp.audit.verify()
+    expect(forged.ok).toBe(false)
+    expect(forged.problems[0]).toContain('signature')
+  })
+
+  it('stays one chain when several processes append at once', async () => {
+    const { cp, ctx, dirs } = await populated()
+    ctx.close()
+    const script = `
+      import { IronConfig } from './dist/src/config/config.js'
+      import { LocalContext } from './dist/src/services/context.js'
+      import { createLocalControlPlane } from './dist/src/services/local/index.js'
+      const ctx = new LocalContext({ config: await IronConfig.load(${JSON.stringify(dirs)}, {}), env: { IRON_MASTER_KEY: '${'ab'.repeat(32)}' } })
+      const cp = createLocalControlPlane(ctx)
+      for (let i = 0; i < 40; i++) await cp.agents.create({ name: 'p' + process.pid + '-' + i })
+      ctx.close()
+    `
+    await Promise.all(
+      Array.from(
+        { length: 3 },
+        () =>
+          new Promise((resolve, reject) => {
+            const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+              cwd: ROOT,
+              stdio: ['ignore', 'ignore', 'pipe'],
+            })
+            let err = ''
+            child.stderr.on('data', (d) => (err += d))
+            child.on('close', (code) => (code === 0 ? resolve(code) : reject(new Error(err))))
+          }),
+      ),
+    )
+    const again = createLocalControlPlane(ctx)
+    const verify = await again.audit.verify()
+    expect(verify.ok, verify.problems.join('; ')).toBe(true)
+    expect(verify.events).toBe(7 + 3 * 40)
+    void cp
+  })
+})
