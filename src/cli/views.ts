@@ -1,6 +1,7 @@
 import { formatMoney } from '../core/money.js'
 import type {
   Agent,
+  AuditEvent,
   Budget,
   BudgetCheck,
   IcToken,
@@ -236,4 +237,46 @@ export function printUsage(out: Output, report: UsageReport): void {
     columns,
     'No usage in this range, and no agents yet.',
   )
+}
+
+export const auditColumns: Column<AuditEvent>[] = [
+  { header: 'Seq', value: (e) => e.seq, kind: 'number' },
+  { header: 'At', value: (e) => e.at, kind: 'time' },
+  { header: 'Actor', value: (e) => e.actor, shrink: true },
+  { header: 'Action', value: (e) => e.action },
+  {
+    header: 'Resource',
+    value: (e) => (e.resource ? (e.resource.id ?? e.resource.type) : null),
+    shrink: true,
+  },
+  { header: 'Outcome', value: (e) => e.outcome, kind: 'status' },
+  { header: 'ID', value: (e) => e.id, kind: 'id', shrink: false },
+]
+
+/** One line per event, for `iron audit tail`. */
+export function auditLine(out: Output, e: AuditEvent): string {
+  const d = e.data as Record<string, unknown>
+  const detail =
+    e.action === 'gateway.request'
+      ? `${d.model ?? '-'} ${d.status} ${d.cost_micros !== null && d.cost_micros !== undefined ? formatMoney(Number(d.cost_micros)) : ''}`.trim()
+      : (e.resource?.id ?? '')
+  const when = out.tty ? new Date(e.at).toLocaleTimeString() : e.at
+  return `${when}  ${out.cell(e.outcome, 'status')}  ${e.action}  ${e.actor}  ${detail}`
+}
+
+export function printAuditEvent(out: Output, e: AuditEvent): void {
+  out.record([
+    { label: 'ID', value: e.id, kind: 'id' },
+    { label: 'Seq', value: e.seq },
+    { label: 'At', value: e.at, kind: 'time' },
+    { label: 'Actor', value: e.actor },
+    { label: 'Action', value: e.action },
+    { label: 'Resource', value: e.resource ? `${e.resource.type} ${e.resource.id ?? ''}`.trim() : null },
+    { label: 'Agent', value: e.agent_id },
+    { label: 'Outcome', value: e.outcome, kind: 'status' },
+    { label: 'Hash', value: e.hash },
+    { label: 'Prev hash', value: e.prev_hash },
+  ])
+  out.line()
+  out.line(JSON.stringify(e.data, null, 2))
 }

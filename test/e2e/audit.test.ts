@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { BIN, type CliResult, runIron } from '../helpers/cli.js'
+import { tempDir } from '../helpers/temp.js'
+
+const home = tempDir('iron-e2e-audit')
+const env = {
+  HOME: home,
+  XDG_CONFIG_HOME: join(home, 'config'),
+  XDG_DATA_HOME: join(home, 'data'),
+  IRON_CREDENTIAL_STORE: 'file',
+}
+const iron = (args: string[]) => runIron(args, { env })
+const json = <T>(r: CliResult) => JSON.parse(r.stdout) as T
+
+describe('iron audit (spawned)', () => {
+  beforeAll(async () => {
+    for (const args of [
+      ['init'],
+      ['agents', 'create', 'bot'],
+      ['budget', 'set', 'bot', '--limit', '5'],
+      ['tokens', 'issue', 'bot'],
+    ]) {
+      expect((await iron(args)).code).toBe(0)
+    }
+  })
+
+  it('lists, shows, verifies and exports', async () => {
+    const list = await iron(['audit', 'list', '--json'])
+    const page = json<{ events: Array<{ id: string; action: string }> }>(list)
+    expect(page.events.map((e) => e.action)).toEqual(['token.issue', 'budget.set', 'agent.create'])
+    const show = await iron(['audit', 'show', page.events[0]!.id])
+    expect(show.stdout).toContain('token.issue')
+    expect((await iron(['audit', 'show', 'aud_zz'])).code).toBe(2)
+    expect((await iron(['audit', 'show', 'aud_01jd8x4k3m5n6p7q8r9s0t1v2w'])).code).toBe(3)
+
+    const verify = await iron(['audit', 'verify'])
+    expect(verify.code).toBe(0)
+    expect(verify.stdout).toContain('3 audit events verified')
+
+    const file = join(home, 'audit.csv')
+    const exported = await iron(['audit', 'export', '--format', 'csv', '--output', file, '--json'])
+    expect(json(exported)).toMatchObject({ format: 'csv', events: 3 })
+    const csv = readFileSync(file, 'utf8').trim().split('\r\n')
+    expect(csv[0]).toBe(
+      'seq,id,at,actor,action,resource_type,resource_id,agent_id,outcome,data,prev_hash,hash',
+    )
+    expect(csv).toHaveLength(4)
+    const jsonl = await iron(['audit', 'export', '--action', 'agent'])
+    expect(
+      jsonl.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).action),
+    ).toEqual(['agent.create'])
+    expect((await iron(['audit', 'export', '--json'])).code).toBe(2)
+  })
+
+  it('tail follows events written by other processes until Ctrl-C', async () => {
+    const child = spawn(
+      process.execPath,
+      [BIN, 'audit', 'tail', '--json', '--lines', '0', '--interval', '50'],
+      {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    await new Promise((r) => setTimeout(r, 1_500))
+    expect((await iron(['agents', 'update', 'bot', '--description', 'tailed'])).code).toBe(0)
+    const deadline = Date.now() + 10_000
+    while (!out.includes('agent.update') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    expect(JSON.parse(out.trim().split('\n').at(-1)!)).toMatchObject({
+      action: 'agent.update',
+      actor: expect.stringMatching(/^local:/),
+    })
+    const exit = new Promise<number | null>((resolve) => child.on('exit', resolve))
+    child.kill('SIGINT')
+    expect(await exit).toBe(130)
+  })
+
+  it('prune needs --yes and leaves a chain that still verifies', async () => {
+    expect((await iron(['audit', 'prune', '--before', 'now'])).code).toBe(2)
+    const pruned = await iron(['audit', 'prune', '--before', 'now', '--yes', '--json'])
+    expect(pruned.code).toBe(0)
+    expect(json<{ pruned: number }>(pruned).pruned).toBeGreaterThanOrEqual(4)
+    const verify = await iron(['audit', 'verify', '--json'])
+    expect(json(verify)).toMatchObject({ ok: true, checkpoints: 1 })
+  })
+})
