@@ -10,6 +10,7 @@
 //                             [--cpus driver,mock,proxy] [--no-pin] [--json]
 //                             [--gateway '<command>' --gateway-header 'name: value' ...] [--iron]
 //
+// --iron-without audit (or firewall) adds the same gateway with that part off, to measure what it costs.
 // --iron adds iron's gateway (`iron gateway start`, from the build) as a candidate, on a fresh store whose
 // provider is the mock, with auth, reservation, metering and usage writes all on, and checks SPEC §11's
 // targets: at c=1 added p50 ≤ 0.3 ms and p99 ≤ 1 ms (JSON), streaming TTFB added ≤ 0.3 ms; ≥ 5,000 req/s at c=64.
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     gateway: { type: 'string' },
     'gateway-header': { type: 'string', multiple: true, default: [] },
     iron: { type: 'boolean', default: false },
+    'iron-without': { type: 'string', multiple: true, default: [] },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
@@ -119,18 +121,22 @@ try {
     candidates.push({ name: 'gateway', url: /** @type {string} */ (gateway.url), headers })
   }
 
-  if (values.iron) {
+  // iron itself, then the same gateway with one part turned off (--iron-without audit), each on its own store.
+  const ironRuns = values.iron ? [{ name: 'iron', flags: [] }] : []
+  for (const part of values['iron-without'])
+    ironRuns.push({ name: `iron without ${part}`, flags: [`--no-${part}`] })
+  for (const run of ironRuns) {
     const iron = await prepareIronStore(/** @type {string} */ (mock.url))
     const gateway = await spawnPinned({
       command: process.execPath,
-      args: [here('../bin/run.js'), 'gateway', 'start', '--port', '0'],
+      args: [here('../bin/run.js'), 'gateway', 'start', '--port', '0', ...run.flags],
       cpu: proxyCpu,
       env: iron.env,
       timeoutMs: 30_000,
     })
     children.push(gateway)
     candidates.push({
-      name: 'iron',
+      name: run.name,
       url: /** @type {string} */ (gateway.url),
       headers: { authorization: `Bearer ${iron.token}` },
     })

@@ -31,6 +31,12 @@ export default class GatewayStart extends IronCommand<GatewayInfo> {
       default: 10,
       min: 0,
     }),
+    audit: Flags.boolean({
+      description: 'Benchmarks only: --no-audit skips the per-request audit events, to measure their cost',
+      default: true,
+      allowNo: true,
+      hidden: true,
+    }),
     'mock-chunk-delay': Flags.integer({
       description: 'Milliseconds between streamed chunks of the mock provider',
       default: 0,
@@ -51,6 +57,7 @@ export default class GatewayStart extends IronCommand<GatewayInfo> {
       maxBodyBytes: flags['max-body'],
       drainMs: flags['drain-timeout'] * 1000,
       mock: { chunkDelayMs: flags['mock-chunk-delay'] },
+      audit: flags.audit,
     })
     const { gateway: _, close, ...info } = running
     if (info.released_reservations)

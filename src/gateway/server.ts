@@ -19,6 +19,8 @@ export interface StartGatewayOptions {
   /** How long shutdown waits for requests in flight. */
   drainMs?: number
   mock?: MockOptions
+  /** Benchmarks only: turn the per-request audit events off to measure their cost. */
+  audit?: boolean
   /** How long a client may take to send its headers, and its whole request (slow clients are cut off). */
   headersTimeoutMs?: number
   requestTimeoutMs?: number
@@ -47,6 +49,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     holder,
     maxBodyBytes: options.maxBodyBytes,
     mock: options.mock,
+    audit: options.audit,
   })
   const released = gateway.releaseOrphans(holderIsAlive)
   const adminToken = randomBytes(24).toString('base64url')
