@@ -1,6 +1,7 @@
 import { Args } from '@oclif/core'
 import { IronCommand } from '../../src/cli/base-command.js'
 import { assertConfigKey, envNameOf } from '../../src/config/config.js'
+import { setConfigValue } from '../../src/services/config-changes.js'
 
 interface SetResult {
   key: string
@@ -25,10 +26,10 @@ export default class ConfigSet extends IronCommand<SetResult> {
     const { args } = await this.parse(ConfigSet)
     const key = assertConfigKey(args.key)
     const config = await this.loadConfig()
-    const value = await config.set(key, args.value)
+    const { value } = await setConfigValue(config, key, args.value, await this.local().catch(() => undefined))
     this.out.success(`${key} = ${value} (in ${config.path})`)
     const env = envNameOf(key)
     if (process.env[env]) this.out.warn(`${env} is set in the environment and wins over the file`)
-    return { key, value, path: config.path }
+    return { key, value: value!, path: config.path }
   }
 }

@@ -1,6 +1,7 @@
 import { Args } from '@oclif/core'
 import { IronCommand } from '../../src/cli/base-command.js'
 import { assertConfigKey } from '../../src/config/config.js'
+import { setConfigValue } from '../../src/services/config-changes.js'
 
 interface UnsetResult {
   key: string
@@ -17,7 +18,13 @@ export default class ConfigUnset extends IronCommand<UnsetResult> {
   async run(): Promise<UnsetResult> {
     const { args } = await this.parse(ConfigUnset)
     const key = assertConfigKey(args.key)
-    const removed = await (await this.loadConfig()).unset(key)
+    const config = await this.loadConfig()
+    const { removed } = await setConfigValue(
+      config,
+      key,
+      undefined,
+      await this.local().catch(() => undefined),
+    )
     this.out.success(removed ? `Removed ${key}` : `${key} was not set in the file`)
     return { key, removed }
   }

@@ -91,3 +91,19 @@ describe('iron audit (spawned)', () => {
     expect(json(verify)).toMatchObject({ ok: true, checkpoints: 1 })
   })
 })
+
+describe('config changes', () => {
+  it('are recorded in the audit trail when a store exists', async () => {
+    expect((await iron(['config', 'set', 'gateway.port', '9123'])).code).toBe(0)
+    expect((await iron(['config', 'unset', 'gateway.port'])).code).toBe(0)
+    const events = json<{ events: Array<{ action: string; data: Record<string, unknown> }> }>(
+      await iron(['audit', 'list', '--action', 'config', '--json']),
+    ).events
+    expect(events.map((e) => e.action)).toEqual(['config.unset', 'config.set'])
+    expect(events[1]!.data).toMatchObject({
+      key: 'gateway.port',
+      before: { value: 8788, source: 'default' },
+      after: 9123,
+    })
+  })
+})
