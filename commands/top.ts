@@ -1,0 +1,77 @@
+import { Flags } from '@oclif/core'
+import { createElement } from 'react'
+import { IronCommand } from '../src/cli/base-command.js'
+import { budgetColumns } from '../src/cli/views.js'
+import { fetchStats, type GatewayStats, locateGateway, watchGateway } from '../src/client/gateway-watch.js'
+
+interface TopSnapshot extends GatewayStats {
+  source: string
+  at: string
+}
+
+export default class Top extends IronCommand<TopSnapshot | undefined> {
+  static override summary = 'Live dashboard of spend, budgets and traffic (q to quit, ? for keys)'
+  static override description =
+    'Follows the local gateway (found from gateway.json in the data dir) or --gateway URL. When stdout is not ' +
+    'a terminal, or with --json, prints one snapshot and exits.'
+  static override examples = [
+    '<%= config.bin %> top',
+    '<%= config.bin %> top --interval 1000',
+    '<%= config.bin %> top --json | jq .budgets',
+  ]
+  static override flags = {
+    gateway: Flags.string({ description: 'URL of the gateway to watch (default: the local one)' }),
+    'admin-token': Flags.string({
+      description: "That gateway's admin token (default: from gateway.json)",
+      env: 'IRON_GATEWAY_ADMIN_TOKEN',
+    }),
+    interval: Flags.integer({
+      description: 'Screen refresh interval, in ms',
+      default: 250,
+      min: 50,
+      max: 10_000,
+    }),
+  }
+
+  async run(): Promise<TopSnapshot | undefined> {
+    const { flags } = await this.parse(Top)
+    const config = await this.loadConfig()
+    const source = locateGateway(config.dirs.dataDir, flags.gateway, flags['admin-token'])
+    if (this.jsonEnabled() || !process.stdout.isTTY) {
+      const stats = await fetchStats(source)
+      this.out.record([
+        { label: 'Gateway', value: source.url },
+        { label: 'Uptime', value: `${stats.uptime_s}s` },
+        { label: 'Requests', value: stats.requests_total },
+        { label: 'Errors', value: stats.errors_total },
+        { label: 'Spend', value: stats.spend_micros_total, kind: 'money' },
+        { label: 'In flight', value: stats.in_flight },
+      ])
+      this.out.table(stats.budgets, budgetColumns, 'No agents yet.')
+      return { source: source.url, at: new Date().toISOString(), ...stats }
+    }
+    const [{ render }, { TopApp }] = await Promise.all([import('ink'), import('../tui/components/TopApp.js')])
+    process.stdout.write('\u001b[?1049h\u001b[H')
+    const app = render(
+      createElement(TopApp, {
+        source: source.url,
+        intervalMs: flags.interval,
+        subscribe: (handlers, signal) => watchGateway(source, handlers, signal),
+      }),
+      { exitOnCtrlC: false },
+    )
+    // After a resize the old frame may have wrapped: wipe the screen so the new layout starts clean.
+    const onResize = () => {
+      process.stdout.write('\u001b[2J\u001b[H')
+      app.clear()
+    }
+    process.stdout.on('resize', onResize)
+    try {
+      await app.waitUntilExit()
+    } finally {
+      process.stdout.off('resize', onResize)
+      process.stdout.write('\u001b[?1049l')
+    }
+    return undefined
+  }
+}

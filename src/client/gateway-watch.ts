@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { IronError } from '../core/errors.js'
+import type { Budget } from '../services/api.js'
+import { GATEWAY_FILE, type GatewayRegistration } from '../services/gateways.js'
+
+/** A gateway to watch: its URL and the admin token of its `/_iron/*` routes. */
+export interface GatewaySource {
+  url: string
+  token: string
+}
+
+export interface GatewayStats {
+  uptime_s: number
+  requests_total: number
+  errors_total: number
+  spend_micros_total: number
+  in_flight: number
+  budgets: Budget[]
+}
+
+/** One event of `/_iron/events`. */
+export interface WatchedEvent {
+  type: 'request' | 'alert' | 'safety'
+  at: string
+  [key: string]: unknown
+}
+
+/** The local gateway, from `gateway.json` in the data dir, or the one at `url` with its token from there. */
+export function locateGateway(dataDir: string, url?: string, token?: string): GatewaySource {
+  let registration: GatewayRegistration | undefined
+  try {
+    registration = JSON.parse(readFileSync(join(dataDir, GATEWAY_FILE), 'utf8')) as GatewayRegistration
+  } catch {}
+  if (url) {
+    const clean = url.replace(/\/+$/, '')
+    const known = registration && registration.url === clean ? registration.admin_token : undefined
+    const admin = token ?? known
+    if (!admin) {
+      throw new IronError('ADMIN_TOKEN_REQUIRED', `No admin token for ${clean}`, {
+        exitCode: 4,
+        hint: 'Pass --admin-token (from gateway.json in that gateway’s data dir), or set IRON_GATEWAY_ADMIN_TOKEN',
+      })
+    }
+    return { url: clean, token: admin }
+  }
+  if (!registration) {
+    throw new IronError('GATEWAY_NOT_FOUND', `No running gateway found in ${dataDir}`, {
+      exitCode: 3,
+      hint: 'Start one with: iron gateway start (or point at one with --gateway URL)',
+    })
+  }
+  return { url: registration.url, token: token ?? registration.admin_token }
+}
+
+export async function fetchStats(source: GatewaySource, signal?: AbortSignal): Promise<GatewayStats> {
+  let response: Response
+  try {
+    response = await fetch(`${source.url}/_iron/stats`, {
+      headers: { authorization: `Bearer ${source.token}` },
+      signal: signal ?? AbortSignal.timeout(5_000),
+    })
+  } catch (error) {
+    throw new IronError(
+      'GATEWAY_UNREACHABLE',
+      `Cannot reach the gateway at ${source.url}: ${(error as Error).message}`,
+      {
+        hint: 'Is it running? Start one with: iron gateway start',
+      },
+    )
+  }
+  if (response.status === 401)
+    throw new IronError('ADMIN_TOKEN_REJECTED', `The gateway at ${source.url} refused the admin token`, {
+      exitCode: 4,
+      hint: 'Use the token from its gateway.json',
+    })
+  if (!response.ok)
+    throw new IronError('GATEWAY_ERROR', `The gateway at ${source.url} answered ${response.status}`)
+  return (await response.json()) as GatewayStats
+}
+
+export type WatchStatus =
+  | { state: 'connecting' }
+  | { state: 'live' }
+  | { state: 'reconnecting'; inSeconds: number; reason: string }
+
+/**
+ * Follow `/_iron/events` until `signal` aborts: a stats snapshot on every (re)connection, then each event;
+ * reconnects with backoff (1 s doubling to 15 s) and says so through `onStatus`.
+ */
+export async function watchGateway(
+  source: GatewaySource,
+  handlers: {
+    onSnapshot(stats: GatewayStats): void
+    onEvent(event: WatchedEvent): void
+    onStatus(status: WatchStatus): void
+  },
+  signal: AbortSignal,
+): Promise<void> {
+  let backoff = 1_000
+  while (!signal.aborted) {
+    handlers.onStatus({ state: 'connecting' })
+    let reason = 'the connection ended'
+    try {
+      handlers.onSnapshot(await fetchStats(source, signal))
+      const response = await fetch(`${source.url}/_iron/events`, {
+        headers: { authorization: `Bearer ${source.token}` },
+        signal,
+      })
+      if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`)
+      handlers.onStatus({ state: 'live' })
+      backoff = 1_000
+      const decoder = new TextDecoder()
+      let buffer = ''
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true })
+        let end = buffer.indexOf('\n\n')
+        while (end !== -1) {
+          const data = buffer
+            .slice(0, end)
+            .split('\n')
+            .filter((line) => line.startsWith('data:'))
+            .map((line) => line.slice(5).trimStart())
+            .join('\n')
+          buffer = buffer.slice(end + 2)
+          if (data) {
+            try {
+              handlers.onEvent(JSON.parse(data) as WatchedEvent)
+            } catch {}
+          }
+          end = buffer.indexOf('\n\n')
+        }
+      }
+    } catch (error) {
+      if (signal.aborted) return
+      reason = error instanceof IronError ? error.message : (error as Error).message
+    }
+    if (signal.aborted) return
+    handlers.onStatus({ state: 'reconnecting', inSeconds: backoff / 1000, reason })
+    await new Promise((resolve) => {
+      const timer = setTimeout(resolve, backoff)
+      signal.addEventListener('abort', () => {
+        clearTimeout(timer)
+        resolve(undefined)
+      })
+    })
+    backoff = Math.min(backoff * 2, 15_000)
+  }
+}

@@ -1,0 +1,310 @@
+import type { GatewayStats, WatchedEvent, WatchStatus } from '../../src/client/gateway-watch.js'
+import type { Budget } from '../../src/services/api.js'
+import type { KeyAction } from './keymap.js'
+
+/** Spend history: 60 buckets of 10 s (ten minutes), for the sparkline and burn rates. */
+export const BUCKET_MS = 10_000
+export const BUCKETS = 60
+export const FEED_SIZE = 100
+export const ALERTS_SIZE = 10
+export const SORTS = ['spend', 'burn', 'requests', 'errors', 'name'] as const
+export type Sort = (typeof SORTS)[number]
+
+export interface AgentState {
+  name: string
+  spentMicros: number
+  limitMicros: number | null
+  remainingMicros: number | null
+  periodEnd: string | null
+  requests: number
+  errors: number
+  blocked: number
+  /** Spend per bucket, aligned with TopState.bucketStart. */
+  buckets: number[]
+}
+
+export interface FeedItem {
+  at: string
+  kind: 'request' | 'safety' | 'alert'
+  agent: string
+  text: string
+  tone: 'ok' | 'warn' | 'error'
+}
+
+export interface TopState {
+  source: string
+  connection: WatchStatus
+  uptimeS: number
+  snapshotAt: number
+  now: number
+  paused: boolean
+  sort: Sort
+  filter: string
+  filtering: boolean
+  panel: 'agents' | 'feed'
+  selected: number
+  details: boolean
+  help: boolean
+  agents: Record<string, AgentState>
+  feed: FeedItem[]
+  alerts: FeedItem[]
+  totals: { requests: number; errors: number; spendMicros: number }
+  /** Start of the newest bucket. */
+  bucketStart: number
+  /** Spend of all agents per bucket. */
+  spend: number[]
+  /** Requests per bucket. */
+  requests: number[]
+}
+
+export type TopAction =
+  | { type: 'snapshot'; stats: GatewayStats; at: number }
+  | { type: 'event'; event: WatchedEvent; at: number }
+  /** Events gathered between two refreshes, applied at once (one render for many events). */
+  | { type: 'events'; events: Array<{ event: WatchedEvent; at: number }> }
+  | { type: 'status'; status: WatchStatus }
+  | { type: 'tick'; now: number }
+  | { type: 'key'; action: KeyAction }
+  | { type: 'filter-input'; input: string }
+
+export function initialState(source: string, now: number): TopState {
+  return {
+    source,
+    connection: { state: 'connecting' },
+    uptimeS: 0,
+    snapshotAt: now,
+    now,
+    paused: false,
+    sort: 'spend',
+    filter: '',
+    filtering: false,
+    panel: 'agents',
+    selected: 0,
+    details: false,
+    help: false,
+    agents: {},
+    feed: [],
+    alerts: [],
+    totals: { requests: 0, errors: 0, spendMicros: 0 },
+    bucketStart: floorBucket(now),
+    spend: new Array(BUCKETS).fill(0),
+    requests: new Array(BUCKETS).fill(0),
+  }
+}
+
+const floorBucket = (t: number) => t - (t % BUCKET_MS)
+
+/** Shift every bucket series so the newest bucket contains `now`. */
+function advance(state: TopState, now: number): TopState {
+  const start = floorBucket(now)
+  const steps = Math.min(Math.floor((start - state.bucketStart) / BUCKET_MS), BUCKETS)
+  if (steps <= 0) return state
+  const shift = (series: number[]) => [...series.slice(steps), ...new Array(steps).fill(0)]
+  const agents: Record<string, AgentState> = {}
+  for (const [name, agent] of Object.entries(state.agents))
+    agents[name] = { ...agent, buckets: shift(agent.buckets) }
+  return { ...state, bucketStart: start, spend: shift(state.spend), requests: shift(state.requests), agents }
+}
+
+function agentOf(state: TopState, name: string): AgentState {
+  return (
+    state.agents[name] ?? {
+      name,
+      spentMicros: 0,
+      limitMicros: null,
+      remainingMicros: null,
+      periodEnd: null,
+      requests: 0,
+      errors: 0,
+      blocked: 0,
+      buckets: new Array(BUCKETS).fill(0),
+    }
+  )
+}
+
+function fromBudget(agent: AgentState, budget: Budget): AgentState {
+  return {
+    ...agent,
+    spentMicros: budget.spent_micros,
+    limitMicros: budget.limit_micros,
+    remainingMicros: budget.remaining_micros,
+    periodEnd: budget.period_end,
+  }
+}
+
+const bounded = <T>(list: T[], item: T, size: number) => [item, ...list].slice(0, size)
+const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
+
+/** The dashboard's state: pure, so every transition is tested without a terminal. */
+export function reduce(state: TopState, action: TopAction): TopState {
+  switch (action.type) {
+    case 'status':
+      return { ...state, connection: action.status }
+    case 'tick':
+      return advance({ ...state, now: action.now }, action.now)
+    case 'snapshot': {
+      const agents = { ...state.agents }
+      for (const budget of action.stats.budgets)
+        agents[budget.agent_name] = fromBudget(agentOf(state, budget.agent_name), budget)
+      return {
+        ...state,
+        agents,
+        uptimeS: action.stats.uptime_s,
+        snapshotAt: action.at,
+        totals: {
+          requests: action.stats.requests_total,
+          errors: action.stats.errors_total,
+          spendMicros: action.stats.spend_micros_total,
+        },
+      }
+    }
+    case 'event':
+      return onEvent(advance(state, action.at), action.event, action.at)
+    case 'events':
+      return action.events.reduce((s, e) => onEvent(advance(s, e.at), e.event, e.at), state)
+    case 'key':
+      return onKey(state, action.action)
+    case 'filter-input': {
+      if (action.input === 'escape') return { ...state, filtering: false, filter: '', selected: 0 }
+      if (action.input === 'return') return { ...state, filtering: false }
+      if (action.input === 'backspace') return { ...state, filter: state.filter.slice(0, -1), selected: 0 }
+      return { ...state, filter: (state.filter + action.input).slice(0, 40), selected: 0 }
+    }
+  }
+}
+
+function onEvent(state: TopState, event: WatchedEvent, at: number): TopState {
+  const name = typeof event.agent === 'string' ? event.agent : '(unknown)'
+  const last = BUCKETS - 1
+  if (event.type === 'request') {
+    const agent = agentOf(state, name)
+    const cost = num(event.cost_micros)
+    const status = num(event.status)
+    const failed = status >= 400
+    const blocked = event.outcome === 'budget_exceeded' || event.outcome === 'safety_blocked'
+    const buckets = [...agent.buckets]
+    buckets[last] = (buckets[last] ?? 0) + cost
+    const spend = [...state.spend]
+    spend[last] = (spend[last] ?? 0) + cost
+    const requests = [...state.requests]
+    requests[last] = (requests[last] ?? 0) + 1
+    const updated: AgentState = {
+      ...agent,
+      spentMicros: agent.spentMicros + cost,
+      remainingMicros: agent.remainingMicros === null ? null : Math.max(agent.remainingMicros - cost, 0),
+      requests: agent.requests + 1,
+      errors: agent.errors + (failed && !blocked ? 1 : 0),
+      blocked: agent.blocked + (blocked ? 1 : 0),
+      buckets,
+    }
+    const item: FeedItem = {
+      at: event.at,
+      kind: 'request',
+      agent: name,
+      text: `${event.model ?? '-'} ${status} ${event.outcome}${cost ? ` $${(cost / 1e6).toFixed(cost < 10_000 ? 6 : 4)}` : ''}`,
+      tone: blocked ? 'warn' : failed ? 'error' : 'ok',
+    }
+    return {
+      ...state,
+      agents: name === '(unauthenticated)' ? state.agents : { ...state.agents, [name]: updated },
+      spend,
+      requests,
+      feed: bounded(state.feed, item, FEED_SIZE),
+      totals: {
+        requests: state.totals.requests + 1,
+        errors: state.totals.errors + (failed ? 1 : 0),
+        spendMicros: state.totals.spendMicros + cost,
+      },
+    }
+  }
+  const text =
+    event.type === 'alert'
+      ? `budget at ${num(event.threshold_pct)}% (${event.remaining_micros === null ? 'no limit' : `$${(num(event.remaining_micros) / 1e6).toFixed(2)} left`})`
+      : `safety ${String(event.action ?? 'finding')}: ${Array.isArray(event.categories) ? event.categories.join(', ') : String(event.category ?? '')}`
+  const item: FeedItem = {
+    at: event.at,
+    kind: event.type,
+    agent: name,
+    text,
+    tone: event.type === 'alert' ? 'warn' : 'error',
+  }
+  return {
+    ...state,
+    feed: bounded(state.feed, item, FEED_SIZE),
+    alerts: event.type === 'alert' ? bounded(state.alerts, item, ALERTS_SIZE) : state.alerts,
+  }
+}
+
+function onKey(state: TopState, action: KeyAction): TopState {
+  const visible = visibleAgents(state).length
+  switch (action) {
+    case 'help':
+      return { ...state, help: !state.help }
+    case 'close':
+      return { ...state, help: false, details: false }
+    case 'sort':
+      return { ...state, sort: SORTS[(SORTS.indexOf(state.sort) + 1) % SORTS.length]!, selected: 0 }
+    case 'filter':
+      return { ...state, filtering: true, help: false }
+    case 'pause':
+      return { ...state, paused: !state.paused }
+    case 'panel':
+      return { ...state, panel: state.panel === 'agents' ? 'feed' : 'agents' }
+    case 'details':
+      return visible > 0 ? { ...state, details: !state.details } : state
+    case 'up':
+      return { ...state, selected: Math.max(state.selected - 1, 0) }
+    case 'down':
+      return { ...state, selected: Math.min(state.selected + 1, Math.max(visible - 1, 0)) }
+    default:
+      return state
+  }
+}
+
+/** Spend per hour over the last ten minutes (or since the first event, if sooner). */
+export function burnPerHour(buckets: number[]): number {
+  const used = buckets.findIndex((b) => b > 0)
+  if (used === -1) return 0
+  const spanMs = (buckets.length - used) * BUCKET_MS
+  return (buckets.reduce((a, b) => a + b, 0) / spanMs) * 3_600_000
+}
+
+export interface AgentView extends AgentState {
+  burnPerHour: number
+  usedPct: number | null
+  exhaustsInS: number | null
+}
+
+export function visibleAgents(state: TopState): AgentView[] {
+  const filter = state.filter.toLowerCase()
+  const rows = Object.values(state.agents)
+    .filter((a) => a.name.toLowerCase().includes(filter))
+    .map((a): AgentView => {
+      const burn = burnPerHour(a.buckets)
+      return {
+        ...a,
+        burnPerHour: burn,
+        usedPct: a.limitMicros ? Math.min((a.spentMicros / a.limitMicros) * 100, 999) : null,
+        exhaustsInS:
+          a.remainingMicros !== null && burn > 0 ? Math.round((a.remainingMicros / burn) * 3600) : null,
+      }
+    })
+  const by: Record<Sort, (a: AgentView, b: AgentView) => number> = {
+    spend: (a, b) => b.spentMicros - a.spentMicros,
+    burn: (a, b) => b.burnPerHour - a.burnPerHour,
+    requests: (a, b) => b.requests - a.requests,
+    errors: (a, b) => b.errors + b.blocked - (a.errors + a.blocked),
+    name: (a, b) => a.name.localeCompare(b.name),
+  }
+  return rows.sort((a, b) => by[state.sort](a, b) || a.name.localeCompare(b.name))
+}
+
+/** Requests per second over the last full 10-second bucket and the current one. */
+export function requestsPerSecond(state: TopState): number {
+  const elapsed = Math.max(state.now - state.bucketStart, 1)
+  const recent = (state.requests[BUCKETS - 1] ?? 0) + (state.requests[BUCKETS - 2] ?? 0)
+  return recent / ((BUCKET_MS + elapsed) / 1000)
+}
+
+/** Spend rate of all agents, per hour. */
+export const spendPerHour = (state: TopState) => burnPerHour(state.spend)
