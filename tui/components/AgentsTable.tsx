@@ -48,7 +48,7 @@ function fitting(width: number): Column[] {
   return COLUMNS.filter((c) => kept.has(c))
 }
 
-const fit = (text: string, column: Column) =>
+const pad = (text: string, column: Column) =>
   column.right ? clip(text, column.width).trimEnd().padStart(column.width) : clip(text, column.width)
 
 /** The agents table; columns drop out as the terminal narrows. */
@@ -71,7 +71,7 @@ export function AgentsTable({
   return (
     <Box flexDirection="column">
       <Text bold color={focused ? theme.title : theme.muted} wrap="truncate">
-        {columns.map((c) => fit(c.header, c)).join(' ')}
+        {columns.map((c) => pad(c.header, c)).join(' ')}
       </Text>
       {agents.length === 0 ? (
         <Text color={theme.muted}>No agents yet: traffic through the gateway shows here.</Text>
@@ -88,7 +88,7 @@ export function AgentsTable({
             }
             wrap="truncate"
           >
-            {columns.map((c) => fit(c.cell(agent), c)).join(' ')}
+            {columns.map((c) => pad(c.cell(agent), c)).join(' ')}
           </Text>
         )
       })}

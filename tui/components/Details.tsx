@@ -20,8 +20,8 @@ export function Details({ agent, feed }: { agent: AgentView; feed: FeedItem[] })
         burn {rate(agent.burnPerHour)}, runs out in {eta(agent.exhaustsInS)} · {agent.requests} requests,{' '}
         {agent.errors} errors, {agent.blocked} blocked
       </Text>
-      {recent.map((item, i) => (
-        <Text key={`${item.at}-${i}`} color={theme.muted}>
+      {recent.map((item) => (
+        <Text key={item.seq} color={theme.muted}>
           {item.at.slice(11, 19)} {item.text}
         </Text>
       ))}

@@ -24,9 +24,9 @@ export function Feed({
         {title}
       </Text>
       {items.length === 0 ? <Text color={theme.muted}>Nothing yet.</Text> : null}
-      {items.slice(0, rows).map((item, i) => (
+      {items.slice(0, rows).map((item) => (
         <Text
-          key={`${item.at}-${i}`}
+          key={item.seq}
           color={item.tone === 'ok' ? undefined : theme[item.tone]}
           wrap="truncate"
         >

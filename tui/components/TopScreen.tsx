@@ -42,8 +42,8 @@ export function TopScreen({ state, width, height }: { state: TopState; width: nu
           <Text bold color={theme.warn}>
             ALERTS
           </Text>
-          {alerts.map((a, i) => (
-            <Text key={`${a.at}-${i}`} color={theme.warn} wrap="truncate">
+          {alerts.map((a) => (
+            <Text key={a.seq} color={theme.warn} wrap="truncate">
               {a.at.slice(11, 19)} {a.agent} {a.text}
             </Text>
           ))}

@@ -24,6 +24,8 @@ export interface AgentState {
 }
 
 export interface FeedItem {
+  /** Increasing number, a stable key for the screen. */
+  seq: number
   at: string
   kind: 'request' | 'safety' | 'alert'
   agent: string
@@ -48,6 +50,7 @@ export interface TopState {
   agents: Record<string, AgentState>
   feed: FeedItem[]
   alerts: FeedItem[]
+  feedSeq: number
   totals: { requests: number; errors: number; spendMicros: number }
   /** Start of the newest bucket. */
   bucketStart: number
@@ -85,6 +88,7 @@ export function initialState(source: string, now: number): TopState {
     agents: {},
     feed: [],
     alerts: [],
+    feedSeq: 0,
     totals: { requests: 0, errors: 0, spendMicros: 0 },
     bucketStart: floorBucket(now),
     spend: new Array(BUCKETS).fill(0),
@@ -159,9 +163,9 @@ export function reduce(state: TopState, action: TopAction): TopState {
       }
     }
     case 'event':
-      return onEvent(advance(state, action.at), action.event, action.at)
+      return onEvent(advance(state, action.at), action.event)
     case 'events':
-      return action.events.reduce((s, e) => onEvent(advance(s, e.at), e.event, e.at), state)
+      return action.events.reduce((s, e) => onEvent(advance(s, e.at), e.event), state)
     case 'key':
       return onKey(state, action.action)
     case 'filter-input': {
@@ -173,7 +177,7 @@ export function reduce(state: TopState, action: TopAction): TopState {
   }
 }
 
-function onEvent(state: TopState, event: WatchedEvent, at: number): TopState {
+function onEvent(state: TopState, event: WatchedEvent): TopState {
   const name = typeof event.agent === 'string' ? event.agent : '(unknown)'
   const last = BUCKETS - 1
   if (event.type === 'request') {
@@ -198,6 +202,7 @@ function onEvent(state: TopState, event: WatchedEvent, at: number): TopState {
       buckets,
     }
     const item: FeedItem = {
+      seq: state.feedSeq + 1,
       at: event.at,
       kind: 'request',
       agent: name,
@@ -210,6 +215,7 @@ function onEvent(state: TopState, event: WatchedEvent, at: number): TopState {
       spend,
       requests,
       feed: bounded(state.feed, item, FEED_SIZE),
+      feedSeq: item.seq,
       totals: {
         requests: state.totals.requests + 1,
         errors: state.totals.errors + (failed ? 1 : 0),
@@ -222,6 +228,7 @@ function onEvent(state: TopState, event: WatchedEvent, at: number): TopState {
       ? `budget at ${num(event.threshold_pct)}% (${event.remaining_micros === null ? 'no limit' : `$${(num(event.remaining_micros) / 1e6).toFixed(2)} left`})`
       : `safety ${String(event.action ?? 'finding')}: ${Array.isArray(event.categories) ? event.categories.join(', ') : String(event.category ?? '')}`
   const item: FeedItem = {
+    seq: state.feedSeq + 1,
     at: event.at,
     kind: event.type,
     agent: name,
@@ -231,6 +238,7 @@ function onEvent(state: TopState, event: WatchedEvent, at: number): TopState {
   return {
     ...state,
     feed: bounded(state.feed, item, FEED_SIZE),
+    feedSeq: item.seq,
     alerts: event.type === 'alert' ? bounded(state.alerts, item, ALERTS_SIZE) : state.alerts,
   }
 }
