@@ -25,11 +25,7 @@ export function Feed({
       </Text>
       {items.length === 0 ? <Text color={theme.muted}>Nothing yet.</Text> : null}
       {items.slice(0, rows).map((item) => (
-        <Text
-          key={item.seq}
-          color={item.tone === 'ok' ? undefined : theme[item.tone]}
-          wrap="truncate"
-        >
+        <Text key={item.seq} color={item.tone === 'ok' ? undefined : theme[item.tone]} wrap="truncate">
           {time(item.at)} {clip(item.agent, 16)} {item.text.slice(0, Math.max(width - 27, 10))}
         </Text>
       ))}
