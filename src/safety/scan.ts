@@ -1,0 +1,158 @@
+import { IronError } from '../core/errors.js'
+import type { DetectContext, Detector, RawFinding } from './detectors/detector.js'
+import { injectionDetector } from './detectors/injection.js'
+import { piiDetectors } from './detectors/pii.js'
+import { secretDetectors } from './detectors/secrets.js'
+import { CATEGORIES, type Category, DEFAULT_INJECTION_THRESHOLD, type Finding } from './types.js'
+import { sha256Hex } from './util.js'
+
+const ALL: ReadonlySet<Category> = new Set(CATEGORIES)
+
+/** Every built-in detector, cheapest first. */
+export const DETECTORS: readonly Detector[] = [...secretDetectors, ...piiDetectors, injectionDetector]
+
+export interface ScanOptions {
+  /** Categories to look for (default: all). Detectors with none of them do not run. */
+  categories?: ReadonlySet<Category>
+  /** Prompt-injection score at and above which text is flagged (default 0.5). */
+  injectionThreshold?: number
+}
+
+export interface DetectorFailure {
+  detector: string
+  categories: Category[]
+  message: string
+}
+
+export interface DetailedScan {
+  findings: Finding[]
+  /** Detectors that threw. Their categories were not scanned: callers must fail closed. */
+  failures: DetectorFailure[]
+}
+
+/**
+ * When two findings overlap, the more specific one wins: a provider key over the generic secret assigned to the
+ * same name, a card over the phone-shaped digits inside it. Ties go to confidence, then length.
+ */
+const PRIORITY: Record<Category, number> = {
+  private_key: 100,
+  anthropic_key: 95,
+  openai_key: 90,
+  aws_access_key: 90,
+  github_token: 90,
+  gitlab_token: 90,
+  slack_token: 90,
+  stripe_key: 90,
+  google_api_key: 90,
+  iron_token: 90,
+  jwt: 85,
+  generic_secret: 60,
+  iban: 55,
+  card: 50,
+  ssn: 45,
+  email: 40,
+  phone: 30,
+  ip_address: 30,
+  prompt_injection: 0,
+}
+
+const better = (a: RawFinding, b: RawFinding): boolean =>
+  PRIORITY[a.category] !== PRIORITY[b.category]
+    ? PRIORITY[a.category] > PRIORITY[b.category]
+    : a.confidence !== b.confidence
+      ? a.confidence > b.confidence
+      : a.end - a.start !== b.end - b.start
+        ? a.end - a.start > b.end - b.start
+        : a.start < b.start
+
+/**
+ * Keeps a set of non-overlapping findings: overlapping candidates form clusters, and within each cluster the
+ * best candidates are taken greedily. Prompt-injection findings are kept apart: they may overlap the others.
+ */
+export function resolveOverlaps(candidates: RawFinding[]): RawFinding[] {
+  const sorted = candidates.filter((c) => c.end > c.start).sort((a, b) => a.start - b.start || b.end - a.end)
+  const kept: RawFinding[] = []
+  let i = 0
+  while (i < sorted.length) {
+    let j = i + 1
+    let clusterEnd = sorted[i]!.end
+    while (j < sorted.length && sorted[j]!.start < clusterEnd)
+      clusterEnd = Math.max(clusterEnd, sorted[j++]!.end)
+    if (j === i + 1) kept.push(sorted[i]!)
+    else {
+      const cluster = sorted.slice(i, j).sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : 0))
+      const chosen: RawFinding[] = []
+      for (const c of cluster) if (chosen.every((k) => c.end <= k.start || c.start >= k.end)) chosen.push(c)
+      kept.push(...chosen.sort((a, b) => a.start - b.start))
+    }
+    i = j
+  }
+  return kept
+}
+
+/** Runs the detectors, isolating failures, and returns sorted, hashed findings. */
+export function scanDetailed(
+  text: string,
+  options: ScanOptions & { detectors?: readonly Detector[] } = {},
+): DetailedScan {
+  const categories = options.categories ?? ALL
+  const ctx: DetectContext = {
+    categories,
+    injectionThreshold: options.injectionThreshold ?? DEFAULT_INJECTION_THRESHOLD,
+    memo: new Map(),
+  }
+  const raw: RawFinding[] = []
+  const injections: RawFinding[] = []
+  const failures: DetectorFailure[] = []
+  for (const detector of options.detectors ?? DETECTORS) {
+    const wanted = detector.categories.filter((c) => categories.has(c))
+    if (wanted.length === 0) continue
+    const out: RawFinding[] = []
+    try {
+      detector.detect(text, ctx, out)
+    } catch (error) {
+      failures.push({
+        detector: detector.id,
+        categories: wanted,
+        message: error instanceof Error ? error.message : String(error),
+      })
+      continue
+    }
+    for (const f of out) {
+      if (!categories.has(f.category)) continue
+      if (f.category === 'prompt_injection') injections.push(f)
+      else raw.push(f)
+    }
+  }
+  const resolved = resolveOverlaps(raw)
+  const all = resolved.concat(injections).sort((a, b) => a.start - b.start || a.end - b.end)
+  const findings = all.map((f): Finding => {
+    const finding: Finding = {
+      category: f.category,
+      start: f.start,
+      end: f.end,
+      confidence: f.confidence,
+      sha256: sha256Hex(text.slice(f.start, f.end)),
+    }
+    if (f.reasons) finding.reasons = f.reasons
+    return finding
+  })
+  return { findings, failures }
+}
+
+/**
+ * Finds PII, secrets and prompt injection in a text, in-process and offline. Findings are sorted by start; PII
+ * and secret findings never overlap each other (the more specific wins); prompt-injection findings may overlap
+ * them. Throws SAFETY_DETECTOR_ERROR if a detector fails (use evaluate() for a fail-closed verdict instead).
+ */
+export function scan(text: string, options: ScanOptions = {}): Finding[] {
+  const { findings, failures } = scanDetailed(text, options)
+  if (failures.length > 0) {
+    throw new IronError(
+      'SAFETY_DETECTOR_ERROR',
+      `Safety detector ${failures.map((f) => f.detector).join(', ')} failed: ${failures[0]!.message}`,
+      { hint: 'This is a bug in iron; the text was not fully scanned', details: { failures } },
+    )
+  }
+  return findings
+}
