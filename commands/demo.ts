@@ -18,12 +18,17 @@ const columns: Column<DemoAgentSummary>[] = [
 ]
 
 export default class Demo extends IronCommand<DemoSummary> {
-  static override summary = 'See the whole product work: agents, budgets, gateway, firewall and iron top, on a demo store'
+  static override summary =
+    'See the whole product work: agents, budgets, gateway, firewall and iron top, on a demo store'
   static override description =
     'Creates a demo store in the data dir with a mock provider and four agents (one runs out of budget, one ' +
     'trips the firewall), starts a gateway, drives traffic, and opens iron top (q to stop). When not in a ' +
     'terminal it runs for --duration and prints a summary. The demo store is removed afterwards unless --keep.'
-  static override examples = ['<%= config.bin %> demo', '<%= config.bin %> demo --duration 30s --json', '<%= config.bin %> demo --keep']
+  static override examples = [
+    '<%= config.bin %> demo',
+    '<%= config.bin %> demo --duration 30s --json',
+    '<%= config.bin %> demo --keep',
+  ]
   static override flags = {
     keep: Flags.boolean({ description: 'Keep the demo store (demo.db in the data dir) afterwards' }),
     duration: Flags.string({ description: 'How long to run when not in a terminal', default: '15s' }),
@@ -35,11 +40,18 @@ export default class Demo extends IronCommand<DemoSummary> {
     const demo = await startDemo({ config: await this.loadConfig(), env: process.env, keep: flags.keep })
     const interactive = process.stdout.isTTY && process.stdin.isTTY && !this.jsonEnabled()
     if (interactive) {
-      const [{ render }, { TopApp }] = await Promise.all([import('ink'), import('../tui/components/TopApp.js')])
+      const [{ render }, { TopApp }] = await Promise.all([
+        import('ink'),
+        import('../tui/components/TopApp.js'),
+      ])
       const source = { url: demo.gateway.url, token: demo.gateway.admin_token }
       process.stdout.write('\u001b[?1049h\u001b[H')
       const app = render(
-        createElement(TopApp, { source: `demo ${source.url}`, intervalMs: 250, subscribe: (handlers, signal) => watchGateway(source, handlers, signal) }),
+        createElement(TopApp, {
+          source: `demo ${source.url}`,
+          intervalMs: 250,
+          subscribe: (handlers, signal) => watchGateway(source, handlers, signal),
+        }),
         { exitOnCtrlC: false },
       )
       try {
@@ -55,7 +67,9 @@ export default class Demo extends IronCommand<DemoSummary> {
     this.out.table(summary.agents, columns)
     this.out.note(
       `Audit trail ${summary.audit_verified ? 'verified' : 'DID NOT VERIFY'}. ` +
-        (summary.kept ? `Demo store kept: ${summary.store} (use --db ${summary.store})` : 'Demo store removed (use --keep to keep it).'),
+        (summary.kept
+          ? `Demo store kept: ${summary.store} (use --db ${summary.store})`
+          : 'Demo store removed (use --keep to keep it).'),
     )
     return summary
   }

@@ -14,6 +14,8 @@
 // Per-request controls (request headers):
 //   x-mock-fail: status:<code> | reset-before | reset-mid | error-mid | hang
 //   x-mock-latency-ms, x-mock-chunk-delay-ms, x-mock-output-tokens, x-mock-chunks, x-mock-cached-tokens
+//   x-mock-reply: the text to answer with (one token per 4 characters, streamed in those pieces), for tests
+//   of what the gateway does with what a model says
 import { createServer } from 'node:http'
 
 /**
@@ -356,7 +358,8 @@ export async function startMockProvider(options = {}) {
       headers['x-mock-chunk-delay-ms'] === undefined &&
       headers['x-mock-output-tokens'] === undefined &&
       headers['x-mock-chunks'] === undefined &&
-      headers['x-mock-cached-tokens'] === undefined
+      headers['x-mock-cached-tokens'] === undefined &&
+      headers['x-mock-reply'] === undefined
     ) {
       return config
     }
@@ -367,6 +370,7 @@ export async function startMockProvider(options = {}) {
       outputTokens: Math.max(1, Math.floor(num(headers['x-mock-output-tokens']) ?? config.outputTokens)),
       chunks: Math.floor(num(headers['x-mock-chunks']) ?? config.chunks),
       cachedTokens: Math.floor(num(headers['x-mock-cached-tokens']) ?? config.cachedTokens),
+      reply: typeof headers['x-mock-reply'] === 'string' ? headers['x-mock-reply'] : undefined,
     }
   }
 
@@ -470,6 +474,18 @@ export async function startMockProvider(options = {}) {
         args: null,
         pieces,
         text: pieces.join(''),
+        truncated: false,
+      }
+    }
+    if (ctx.reply !== undefined) {
+      const pieces = splitEvery(ctx.reply, 4)
+      return {
+        input,
+        output: pieces.length,
+        tool: null,
+        args: null,
+        pieces,
+        text: ctx.reply,
         truncated: false,
       }
     }

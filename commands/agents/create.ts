@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { IronCommand, storeFlags } from '../../src/cli/base-command.js'
+import { readJsonArg } from '../../src/cli/json-arg.js'
 import { printAgent } from '../../src/cli/views.js'
 import type { Agent } from '../../src/services/api.js'
 
@@ -17,7 +18,8 @@ export const agentFlags = {
   rpm: Flags.integer({ description: 'Requests per minute allowed' }),
   tpm: Flags.integer({ description: 'Tokens per minute allowed' }),
   'safety-policy': Flags.string({
-    description: 'Safety policy for this agent (default: the default policy)',
+    description:
+      'Safety policy changes for this agent over the default: a JSON file, inline JSON, or default',
   }),
 }
 
@@ -44,7 +46,10 @@ export default class AgentsCreate extends IronCommand<Agent> {
       allowed_models: flags.model,
       requests_per_minute: flags.rpm,
       tokens_per_minute: flags.tpm,
-      safety_policy: flags['safety-policy'],
+      safety_policy:
+        flags['safety-policy'] === undefined
+          ? undefined
+          : readJsonArg(flags['safety-policy'], 'safety policy'),
     })
     this.out.success(`Created agent ${agent.name}. Next: iron tokens issue ${agent.name}`)
     printAgent(this.out, agent)

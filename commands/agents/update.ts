@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { IronCommand, storeFlags } from '../../src/cli/base-command.js'
+import { readJsonArg } from '../../src/cli/json-arg.js'
 import { printAgent } from '../../src/cli/views.js'
 import type { Agent } from '../../src/services/api.js'
 import { agentFlags } from './create.js'
@@ -36,7 +37,10 @@ export default class AgentsUpdate extends IronCommand<Agent> {
       allowed_models: flags['no-model'] ? [] : flags.model,
       requests_per_minute: flags.rpm,
       tokens_per_minute: flags.tpm,
-      safety_policy: flags['safety-policy'],
+      safety_policy:
+        flags['safety-policy'] === undefined
+          ? undefined
+          : readJsonArg(flags['safety-policy'], 'safety policy'),
     })
     this.out.success(`Updated agent ${agent.name}`)
     printAgent(this.out, agent)

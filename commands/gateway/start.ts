@@ -37,6 +37,12 @@ export default class GatewayStart extends IronCommand<GatewayInfo> {
       allowNo: true,
       hidden: true,
     }),
+    firewall: Flags.boolean({
+      description: 'Benchmarks only: --no-firewall skips the safety firewall, to measure its cost',
+      default: true,
+      allowNo: true,
+      hidden: true,
+    }),
     'mock-chunk-delay': Flags.integer({
       description: 'Milliseconds between streamed chunks of the mock provider',
       default: 0,
@@ -58,6 +64,7 @@ export default class GatewayStart extends IronCommand<GatewayInfo> {
       drainMs: flags['drain-timeout'] * 1000,
       mock: { chunkDelayMs: flags['mock-chunk-delay'] },
       audit: flags.audit,
+      firewall: flags.firewall,
     })
     const { gateway: _, close, ...info } = running
     if (info.released_reservations)

@@ -44,6 +44,10 @@ const STATUS_COLORS: Record<string, 'green' | 'yellow' | 'red' | 'gray'> = {
   deleted: 'red',
   fail: 'red',
   blocked: 'red',
+  block: 'red',
+  redact: 'yellow',
+  log: 'gray',
+  off: 'gray',
 }
 
 const ANSI_RE = /\u001b\[[0-9;]*m/g

@@ -9,6 +9,8 @@ import type {
   ModelPriceView,
   Provider,
   ProviderTestResult,
+  SafetyFindingView,
+  SafetyPolicyView,
   UsageReport,
   UsageRow,
 } from '../services/api.js'
@@ -41,7 +43,7 @@ export function printAgent(out: Output, a: Agent): void {
     { label: 'Models', value: list(a.allowed_models) },
     { label: 'Requests/min', value: a.rate_limits.requests_per_minute ?? 'no limit' },
     { label: 'Tokens/min', value: a.rate_limits.tokens_per_minute ?? 'no limit' },
-    { label: 'Safety policy', value: a.safety_policy ?? 'default' },
+    { label: 'Safety policy', value: a.safety_policy ? JSON.stringify(a.safety_policy) : 'default' },
     { label: 'Token', value: a.token ? `${a.token.prefix}… (issued ${a.token.created_at})` : 'none' },
     { label: 'Created', value: a.created_at, kind: 'time' },
     { label: 'Updated', value: a.updated_at, kind: 'time' },
@@ -279,4 +281,28 @@ export function printAuditEvent(out: Output, e: AuditEvent): void {
   ])
   out.line()
   out.line(JSON.stringify(e.data, null, 2))
+}
+
+export const findingColumns: Column<SafetyFindingView>[] = [
+  { header: 'Category', value: (f) => f.category },
+  { header: 'Action', value: (f) => f.action, kind: 'status' },
+  { header: 'At', value: (f) => `${f.start}-${f.end}` },
+  { header: 'Confidence', value: (f) => f.confidence.toFixed(2) },
+  { header: 'SHA-256', value: (f) => f.sha256.slice(0, 16), shrink: true },
+  { header: 'Why', value: (f) => f.reasons?.join('; '), shrink: true },
+]
+
+export function printPolicy(out: Output, view: SafetyPolicyView): void {
+  const categories = Object.keys(view.policy.input) as Array<keyof typeof view.policy.input>
+  out.table(
+    categories.map((c) => ({ category: c, input: view.policy.input[c], output: view.policy.output[c] })),
+    [
+      { header: 'Category', value: (r) => r.category },
+      { header: 'Input', value: (r) => r.input, kind: 'status' },
+      { header: 'Output', value: (r) => r.output, kind: 'status' },
+    ],
+  )
+  out.note(
+    `Prompt-injection threshold ${view.policy.injection_threshold}; ${view.agent ? `agent ${view.agent}: default plus ${view.agent_policy ? 'its own changes' : 'no changes of its own'}` : 'the default policy'}`,
+  )
 }

@@ -4,6 +4,13 @@ import type { Statement } from 'better-sqlite3'
 import { newId } from '../core/ids.js'
 import { formatMoney } from '../core/money.js'
 import { costMicros, type ModelPrice, maxOutputTokensWithin, worstCaseMicros } from '../pricing/index.js'
+import {
+  type EvaluatedFinding,
+  enabledCategories,
+  redactRequest,
+  redactResponse,
+  type SafetyPolicy,
+} from '../safety/index.js'
 import type { LocalContext } from '../services/context.js'
 import { createLocalControlPlane, type LocalControlPlane } from '../services/local/index.js'
 import { DEFAULT_BASE_URLS } from '../services/local/providers.js'
@@ -30,6 +37,7 @@ import { Metrics } from './metrics.js'
 import { type MockOptions, mockRespond } from './mock-upstream.js'
 import { RateLimiter } from './rate-limit.js'
 import { route } from './routing.js'
+import { StreamFirewall } from './stream-firewall.js'
 import { StreamMeter } from './stream-meter.js'
 import { countInputTokens, countOutputTokens } from './tokenizer.js'
 import { toUpstreamError, type UpstreamResponse, Upstreams } from './upstream.js'
@@ -43,6 +51,8 @@ export interface GatewayOptions {
   upstreams?: Upstreams
   /** Off only to measure what the audit trail costs (benchmarks); every request is audited otherwise. */
   audit?: boolean
+  /** Off only to measure what the firewall costs (benchmarks). */
+  firewall?: boolean
 }
 
 interface AuthEntry {
@@ -86,6 +96,7 @@ export class Gateway {
   readonly #agents = new Map<string, AgentRow>()
   readonly #keys = new Map<string, string | null>()
   readonly #budgeted = new Map<string, boolean>()
+  readonly #policies = new Map<string, SafetyPolicy>()
   readonly #touched = new Map<string, number>()
   #providers: ProviderRow[] | undefined
 
@@ -126,6 +137,7 @@ export class Gateway {
     this.#agents.clear()
     this.#keys.clear()
     this.#budgeted.clear()
+    this.#policies.clear()
     this.#providers = undefined
     this.cp.pricing.invalidate()
     // A budget changed elsewhere (limit, period, status): stop lending from a lease taken under the old one.
@@ -160,6 +172,58 @@ export class Gateway {
     }
     if (agent.deleted_at !== null) return undefined
     return { entry, agent }
+  }
+
+  /** The agent's effective safety policy (cached until the store changes). */
+  #policyFor(agent: AgentRow): SafetyPolicy {
+    let policy = this.#policies.get(agent.id)
+    if (!policy) {
+      policy = this.cp.safety.effectiveFor(agent)
+      this.#policies.set(agent.id, policy)
+    }
+    return policy
+  }
+
+  /** Keep what the firewall found in the request record, and tell `/_iron/events` watchers. */
+  #findings(
+    ex: Exchange,
+    direction: 'input' | 'output',
+    result: {
+      findings: ReadonlyArray<EvaluatedFinding & { path?: string }>
+      blocked: readonly string[]
+      error?: { code: string; message: string }
+    },
+  ): void {
+    if (result.findings.length === 0 && !result.error) return
+    const counts: Record<string, number> = {}
+    for (const f of result.findings) counts[f.category] = (counts[f.category] ?? 0) + 1
+    const summary: FindingsSummary = {
+      counts,
+      blocked: [...result.blocked],
+      error: result.error?.code ?? null,
+      items: result.findings
+        .slice(0, 100)
+        .map((f) => ({
+          category: f.category,
+          action: f.action,
+          path: f.path ?? null,
+          start: f.start,
+          end: f.end,
+          sha256: f.sha256,
+        })),
+    }
+    ex.record.findings = { ...ex.record.findings, [direction]: summary }
+    const actions = new Set(result.findings.map((f) => f.action))
+    this.events.publish({
+      type: 'safety',
+      at: new Date().toISOString(),
+      agent: ex.agent?.name ?? '(unauthenticated)',
+      agent_id: ex.agent?.id ?? null,
+      request_id: ex.record.id,
+      direction,
+      action: result.blocked.length || result.error ? 'block' : actions.has('redact') ? 'redact' : 'log',
+      categories: Object.keys(counts),
+    })
   }
 
   #providersList(): ProviderRow[] {
@@ -292,6 +356,36 @@ export class Gateway {
     ex.record.provider = provider.name
     ex.record.model = price?.model ?? routed.model
 
+    // Input firewall: block (400 safety_violation) or forward the redacted body.
+    const policy = this.#policyFor(agent)
+    const outputChecks = this.options.firewall !== false && enabledCategories(policy, 'output').size > 0
+    let redactedInput = false
+    if (this.options.firewall !== false && enabledCategories(policy, 'input').size > 0) {
+      const checked = redactRequest(
+        ex.api === 'anthropic-count-tokens' ? 'anthropic-messages' : ex.api,
+        body,
+        policy,
+      )
+      this.#findings(ex, 'input', checked)
+      if (checked.error || checked.blocked.length) {
+        const what = checked.error
+          ? `the firewall could not check it (${checked.error.message})`
+          : checked.blocked.join(', ')
+        return this.#refuse(
+          res,
+          ex,
+          400,
+          'safety_violation',
+          `The request was blocked by iron's input firewall: ${what}`,
+          'safety_blocked',
+        )
+      }
+      if (checked.redacted.length) {
+        body = checked.body as Json
+        redactedInput = true
+      }
+    }
+
     const input = countInputTokens(
       inputTexts(ex.api, body),
       routed.model,
@@ -352,7 +446,7 @@ export class Gateway {
     if (admission.clamped && clampedTo !== undefined) outputCap = clampedTo
 
     // The body as sent upstream: the model id it knows, output bounded by what was reserved, usage in streams.
-    let changed = routed.model !== info.model
+    let changed = routed.model !== info.model || redactedInput
     if (changed) body.model = routed.model
     const maxField = info.maxOutput?.field ?? maxOutputField(ex.api, provider.kind)
     if (
@@ -455,11 +549,31 @@ export class Gateway {
       }
       ex.upstreamMs = performance.now() - upstreamStart
       let usage: Usage | undefined
+      let parsed: Json | undefined
       try {
-        usage = usageFromJson(ex.api, JSON.parse(text) as Json)
+        parsed = JSON.parse(text) as Json
+        usage = usageFromJson(ex.api, parsed)
       } catch {}
+      // Output firewall: the answer is paid for either way; a blocked one does not reach the agent.
+      let blockedOutput: string | undefined
+      if (parsed && outputChecks && ex.api !== 'anthropic-count-tokens') {
+        const checked = redactResponse(ex.api, parsed, policy)
+        this.#findings(ex, 'output', checked)
+        if (checked.error || checked.blocked.length)
+          blockedOutput = checked.error ? checked.error.message : checked.blocked.join(', ')
+        else if (checked.redacted.length) text = JSON.stringify(checked.body)
+      }
+      if (blockedOutput) {
+        text = JSON.stringify(
+          errorBody(ex.family, {
+            status: 400,
+            code: 'safety_violation',
+            message: `The response was blocked by iron's output firewall: ${blockedOutput}`,
+          }),
+        )
+      }
       ex.record.response_sha256 = createHash('sha256').update(text).digest('hex')
-      const result = await settle.commit(usage, usage ? '' : text, 'ok')
+      const result = await settle.commit(usage, usage ? '' : text, blockedOutput ? 'safety_blocked' : 'ok')
       if (result.remaining_micros !== null) {
         const remaining = result.remaining_micros + this.leases.freeFor(agent.id)
         res.setHeader('x-iron-budget-remaining-micros', String(remaining))
@@ -468,8 +582,8 @@ export class Gateway {
       return this.#send(
         res,
         ex,
-        200,
-        'ok',
+        blockedOutput ? 400 : 200,
+        blockedOutput ? 'safety_blocked' : 'ok',
         text,
         String(upstream.headers['content-type'] ?? 'application/json'),
         true,
@@ -477,7 +591,8 @@ export class Gateway {
     }
 
     // Streaming: forward each event as it comes, meter from the stream, settle before the end.
-    const meter = new StreamMeter(ex.api, ex.api === 'openai-chat' && !clientWantsUsage)
+    const firewall = outputChecks ? new StreamFirewall(ex.api, policy) : undefined
+    const meter = new StreamMeter(ex.api, ex.api === 'openai-chat' && !clientWantsUsage, firewall)
     const hash = createHash('sha256')
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -495,7 +610,7 @@ export class Gateway {
           hash.update(out)
           if (!res.write(out)) await drainOrClose(res)
         }
-        if (res.destroyed) break
+        if (res.destroyed || meter.blocked) break
       }
       const rest = meter.end()
       if (rest && !res.destroyed) {
@@ -510,16 +625,30 @@ export class Gateway {
     const usage =
       meter.usage ?? (meter.partialInput ? { ...meter.partialInput, output_tokens: 0 } : undefined)
     const complete = Boolean(meter.usage) && !failed && !clientGone
-    const outcome = clientGone ? 'client_closed' : failed ? 'upstream_error' : 'ok'
+    if (meter.blocked) controller.abort()
+    if (firewall)
+      this.#findings(ex, 'output', { findings: firewall.findings, blocked: firewall.blocked ?? [] })
+    const outcome = clientGone
+      ? 'client_closed'
+      : meter.blocked
+        ? 'safety_blocked'
+        : failed
+          ? 'upstream_error'
+          : 'ok'
     // The closing event (or an error event) goes out only once the usage is committed: a stream the client
     // saw finish is never missing from the ledger.
-    let closing = clientGone ? '' : meter.held
-    if (failed && !clientGone) {
-      const error = errorBody(ex.family, {
-        status: 502,
-        code: 'upstream_failed',
-        message: `Provider ${provider.name} stopped mid-stream`,
-      })
+    let closing = clientGone || meter.blocked ? '' : meter.closing()
+    if ((failed || meter.blocked) && !clientGone) {
+      const error = errorBody(
+        ex.family,
+        meter.blocked
+          ? {
+              status: 400,
+              code: 'safety_violation',
+              message: `The response was blocked by iron's output firewall: ${(firewall?.blocked ?? []).join(', ')}`,
+            }
+          : { status: 502, code: 'upstream_failed', message: `Provider ${provider.name} stopped mid-stream` },
+      )
       closing +=
         ex.family === 'anthropic'
           ? `event: error\ndata: ${JSON.stringify(error)}\n\n`
@@ -539,13 +668,14 @@ export class Gateway {
     status: number,
     code: string,
     message: string,
+    outcome: string = outcomeOf(status),
   ): Promise<void> {
     ex.record.error_code = code
     await this.#send(
       res,
       ex,
       status,
-      outcomeOf(status),
+      outcome,
       JSON.stringify(errorBody(ex.family, { status, code, message })),
       'application/json',
     )
@@ -614,7 +744,12 @@ export class Gateway {
       resource_type: 'request',
       resource_id: id,
       agent_id,
-      outcome: status < 400 ? 'success' : [401, 402, 403, 429].includes(status) ? 'denied' : 'failure',
+      outcome:
+        ex.record.outcome === 'safety_blocked' || [401, 402, 403, 429].includes(status)
+          ? 'denied'
+          : status < 400
+            ? 'success'
+            : 'failure',
       at: started_at,
       data: {
         ...fields,
@@ -1010,6 +1145,21 @@ export interface RequestRecord {
   overhead_ms: number | null
   prompt_sha256: string | null
   response_sha256: string | null
-  findings: string | null
+  /** Firewall findings: counts by category and each finding's place and SHA-256, never the text. */
+  findings: { input?: FindingsSummary; output?: FindingsSummary } | null
   holder: string | null
+}
+
+export interface FindingsSummary {
+  counts: Record<string, number>
+  blocked: string[]
+  error: string | null
+  items: Array<{
+    category: string
+    action: string
+    path: string | null
+    start: number
+    end: number
+    sha256: string
+  }>
 }

@@ -21,6 +21,8 @@ export interface StartGatewayOptions {
   mock?: MockOptions
   /** Benchmarks only: turn the per-request audit events off to measure their cost. */
   audit?: boolean
+  /** Benchmarks only: turn the firewall off to measure its cost. */
+  firewall?: boolean
   /** How long a client may take to send its headers, and its whole request (slow clients are cut off). */
   headersTimeoutMs?: number
   requestTimeoutMs?: number
@@ -50,6 +52,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     maxBodyBytes: options.maxBodyBytes,
     mock: options.mock,
     audit: options.audit,
+    firewall: options.firewall,
   })
   const released = gateway.releaseOrphans(holderIsAlive)
   const adminToken = randomBytes(24).toString('base64url')

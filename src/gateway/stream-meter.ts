@@ -1,4 +1,5 @@
 import { type ApiKind, anthropicUsage, type Json, type Usage, usageFromJson } from './apis.js'
+import type { SseEvent, StreamFirewall } from './stream-firewall.js'
 
 /** Most output text kept per stream to estimate a cut stream's tokens; beyond it, only its length counts. */
 const MAX_KEPT_TEXT = 1024 * 1024
@@ -20,10 +21,15 @@ export class StreamMeter {
   #pending = ''
   readonly #anthropic: { input?: Usage; output?: number } = {}
 
+  /** Set when the output firewall blocked the stream: send nothing more from upstream. */
+  blocked = false
+
   constructor(
     private readonly api: ApiKind,
     /** Drop the usage-only chunk: the gateway added include_usage, the client did not ask for it. */
     private readonly hideUsageChunk: boolean,
+    /** The output firewall, when the agent's policy has anything to do on output. */
+    private readonly firewall?: StreamFirewall,
   ) {}
 
   /** Feed upstream bytes; returns what to send to the client now (whole events only). */
@@ -34,11 +40,8 @@ export class StreamMeter {
     for (;;) {
       const end = boundary(data, start)
       if (end === -1) break
-      const event = data.slice(start, end)
       const next = end + (data[end] === '\r' ? 4 : 2)
-      const verdict = this.#handle(event)
-      if (verdict === 'hold') this.held += data.slice(start, next)
-      else if (verdict) out += data.slice(start, next)
+      out += this.#take(data.slice(start, end), data.slice(start, next))
       start = next
     }
     this.#pending = data.slice(start)
@@ -50,23 +53,34 @@ export class StreamMeter {
     const rest = this.#pending
     this.#pending = ''
     if (rest.trim() === '') return rest
-    const verdict = this.#handle(rest)
-    if (verdict === 'hold') {
-      this.held += rest
-      return ''
-    }
-    return verdict ? rest : ''
+    return this.#take(rest, rest)
   }
 
-  /** Whether to forward the event, or hold it back because it closes the stream. */
-  #handle(event: string): boolean | 'hold' {
+  /** What goes out once the usage is committed: text the firewall still held back, then the closing event. */
+  closing(): string {
+    return (this.firewall && !this.blocked ? this.firewall.flush().map(serialize).join('') : '') + this.held
+  }
+
+  #take(event: string, raw: string): string {
+    if (this.blocked) return ''
+    const decision = this.#handle(event)
+    const text = typeof decision === 'object' ? decision.text : decision === 'drop' ? '' : raw
+    if (decision === 'hold' || (typeof decision === 'object' && decision.hold)) {
+      this.held += text
+      return ''
+    }
+    return text
+  }
+
+  /** Keep the event as it came, drop it, hold it back (it closes the stream), or replace it (firewall). */
+  #handle(event: string): 'keep' | 'drop' | 'hold' | { text: string; hold: boolean } {
     let data = ''
     let type = ''
     for (const line of event.split('\n')) {
       if (line.startsWith('data:')) data += line.slice(line.charCodeAt(5) === 32 ? 6 : 5).replace(/\r$/, '')
       else if (line.startsWith('event:')) type = line.slice(6).trim()
     }
-    if (data === '') return true
+    if (data === '') return 'keep'
     if (data === '[DONE]') {
       this.sawDone = true
       return 'hold'
@@ -75,23 +89,37 @@ export class StreamMeter {
     try {
       json = JSON.parse(data) as Json
     } catch {
-      return true
+      return 'keep'
     }
+    const verdict = this.#meter(type, json)
+    if (!this.firewall || verdict === 'drop') return verdict
+    const events = this.firewall.transform(type || String(json.type ?? ''), json)
+    if (this.firewall.blocked) {
+      this.blocked = true
+      return 'drop'
+    }
+    return {
+      text: events.map((e) => serialize({ ...e, type: type ? e.type : '' })).join(''),
+      hold: verdict === 'hold',
+    }
+  }
+
+  #meter(type: string, json: Json): 'keep' | 'drop' | 'hold' {
     switch (this.api) {
       case 'openai-chat':
-        return this.#openaiChat(json)
+        return this.#openaiChat(json) ? 'keep' : 'drop'
       case 'openai-responses': {
         const name = type || String(json.type ?? '')
         this.#responses(name, json)
-        return name === 'response.completed' || name === 'response.incomplete' ? 'hold' : true
+        return name === 'response.completed' || name === 'response.incomplete' ? 'hold' : 'keep'
       }
       case 'anthropic-messages': {
         const name = type || String(json.type ?? '')
         this.#anthropicEvent(name, json)
-        return name === 'message_stop' ? 'hold' : true
+        return name === 'message_stop' ? 'hold' : 'keep'
       }
       default:
-        return true
+        return 'keep'
     }
   }
 
@@ -158,6 +186,8 @@ export class StreamMeter {
     else this.extraChars += text.length
   }
 }
+
+const serialize = (e: SseEvent) => `${e.type ? `event: ${e.type}\n` : ''}data: ${JSON.stringify(e.json)}\n\n`
 
 /** Index of the next blank line (event boundary) at or after `from`, or -1. */
 function boundary(data: string, from: number): number {

@@ -31,7 +31,8 @@ export interface Agent {
   allowed_providers: string[]
   allowed_models: string[]
   rate_limits: { requests_per_minute: number | null; tokens_per_minute: number | null }
-  safety_policy: string | null
+  /** The agent's own safety policy changes (over the default), or null. */
+  safety_policy: Record<string, unknown> | null
   status: AgentStatus
   created_at: string
   updated_at: string
@@ -47,7 +48,8 @@ export interface AgentInput {
   allowed_models?: string[]
   requests_per_minute?: number | null
   tokens_per_minute?: number | null
-  safety_policy?: string | null
+  /** A partial safety policy (see iron safety policy show), or null for the default. */
+  safety_policy?: unknown
 }
 
 export interface AgentUpdate extends Partial<AgentInput> {
@@ -377,6 +379,7 @@ export interface UsageApi {
 
 export interface ControlPlane {
   audit: AuditApi
+  safety: SafetyApi
   agents: AgentsApi
   tokens: TokensApi
   providers: ProvidersApi
@@ -440,4 +443,42 @@ export interface AuditApi {
   count(query: AuditQuery): Promise<number>
   verify(): Promise<AuditVerification>
   prune(before: number): Promise<AuditPruneResult>
+}
+
+export interface SafetyPolicyView {
+  /** The agent whose policy this is, or null for the default. */
+  agent: string | null
+  /** The effective policy: built-in default, then the store's changes, then the agent's. */
+  policy: import('../safety/index.js').SafetyPolicy
+  store_default: import('../safety/index.js').PartialSafetyPolicy
+  agent_policy: import('../safety/index.js').PartialSafetyPolicy | null
+}
+
+export interface SafetyFindingView {
+  category: string
+  action: string
+  start: number
+  end: number
+  confidence: number
+  sha256: string
+  reasons?: string[]
+}
+
+export interface SafetyScanResult {
+  direction: 'input' | 'output'
+  agent: string | null
+  bytes: number
+  findings: SafetyFindingView[]
+  blocked: string[]
+  redacted: string[]
+  logged: string[]
+  error: { code: string; message: string } | null
+  /** The text as it would be forwarded (redactions applied); null when the scan failed. */
+  redacted_text: string | null
+}
+
+export interface SafetyApi {
+  getPolicy(options?: { agent?: string }): Promise<SafetyPolicyView>
+  setDefault(change: unknown, options?: { replace?: boolean }): Promise<SafetyPolicyView>
+  scan(input: { text: string; direction?: 'input' | 'output'; agent?: string }): Promise<SafetyScanResult>
 }

@@ -8,6 +8,7 @@ import type { Agent, AgentDeleteResult, AgentInput, AgentsApi, AgentUpdate } fro
 import { changes, type LocalAudit } from './audit.js'
 import type { LocalBudgets } from './budgets.js'
 import { findAgent, findProvider, iso } from './refs.js'
+import { agentPolicyText } from './safety.js'
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
 
@@ -188,7 +189,7 @@ export class LocalAgents implements AgentsApi {
       allowed_providers: JSON.parse(row.allowed_providers) as string[],
       allowed_models: JSON.parse(row.allowed_models) as string[],
       rate_limits: { requests_per_minute: row.rpm_limit, tokens_per_minute: row.tpm_limit },
-      safety_policy: row.safety_policy,
+      safety_policy: row.safety_policy ? (JSON.parse(row.safety_policy) as Record<string, unknown>) : null,
       status: row.status,
       created_at: iso(row.created_at)!,
       updated_at: iso(row.updated_at)!,
@@ -208,7 +209,7 @@ export class LocalAgents implements AgentsApi {
   #fields(input: Partial<AgentInput>) {
     const allowedProviders = input.allowed_providers?.map((p) => findProvider(this.providers, p).name)
     const allowedModels = input.allowed_models?.map((m) => this.canonicalModel(m))
-    const policy = checkText(input.safety_policy, 'Safety policy', 200)
+    const policy = input.safety_policy === undefined ? undefined : agentPolicyText(input.safety_policy)
     return {
       description: checkText(input.description, 'Description', 500),
       project: input.project === null ? null : checkText(input.project, 'Project', 100) || null,
@@ -216,7 +217,7 @@ export class LocalAgents implements AgentsApi {
       allowed_models: allowedModels ? [...new Set(allowedModels)] : undefined,
       rpm: checkLimit(input.requests_per_minute, 'Requests per minute'),
       tpm: checkLimit(input.tokens_per_minute, 'Tokens per minute'),
-      safety_policy: policy || null,
+      safety_policy: policy ?? null,
     }
   }
 

@@ -12,12 +12,14 @@ import { LocalAudit } from './audit.js'
 import { LocalBudgets } from './budgets.js'
 import { LocalPricing } from './pricing.js'
 import { LocalProviders } from './providers.js'
+import { LocalSafety } from './safety.js'
 import { LocalTokens } from './tokens.js'
 import { LocalUsage } from './usage.js'
 
 /** The control plane on the local store. The gateway also uses the extra, in-process-only methods. */
 export interface LocalControlPlane extends ControlPlane {
   audit: LocalAudit
+  safety: LocalSafety
   agents: LocalAgents
   tokens: LocalTokens
   providers: LocalProviders
@@ -40,6 +42,7 @@ export function createLocalControlPlane(ctx: LocalContext): LocalControlPlane {
   const mockModels = () => BUNDLED_PRICES.filter((p) => p.provider === 'mock').map((p) => p.model)
   return {
     audit,
+    safety: new LocalSafety(db, agentsRepo, audit),
     agents: new LocalAgents(
       db,
       agentsRepo,
