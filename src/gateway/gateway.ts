@@ -201,16 +201,14 @@ export class Gateway {
       counts,
       blocked: [...result.blocked],
       error: result.error?.code ?? null,
-      items: result.findings
-        .slice(0, 100)
-        .map((f) => ({
-          category: f.category,
-          action: f.action,
-          path: f.path ?? null,
-          start: f.start,
-          end: f.end,
-          sha256: f.sha256,
-        })),
+      items: result.findings.slice(0, 100).map((f) => ({
+        category: f.category,
+        action: f.action,
+        path: f.path ?? null,
+        start: f.start,
+        end: f.end,
+        sha256: f.sha256,
+      })),
     }
     ex.record.findings = { ...ex.record.findings, [direction]: summary }
     const actions = new Set(result.findings.map((f) => f.action))
