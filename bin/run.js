@@ -3,6 +3,8 @@
 import { enableCompileCache } from 'node:module'
 
 enableCompileCache?.()
+// React (iron top) runs its production build unless asked otherwise: the development build costs CPU.
+process.env.NODE_ENV ??= 'production'
 const argv = process.argv.slice(2)
 const json =
   argv.includes('--json') && (argv.indexOf('--') === -1 || argv.indexOf('--json') < argv.indexOf('--'))

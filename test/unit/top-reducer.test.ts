@@ -150,3 +150,26 @@ describe('iron top state', () => {
     expect(s.connection).toEqual({ state: 'reconnecting', inSeconds: 2, reason: 'fetch failed' })
   })
 })
+
+describe('purity', () => {
+  it('never changes the state it is given', () => {
+    const deepFreeze = <T>(value: T): T => {
+      if (value && typeof value === 'object') {
+        for (const v of Object.values(value)) deepFreeze(v)
+        Object.freeze(value)
+      }
+      return value
+    }
+    const before = deepFreeze(start())
+    const copy = JSON.stringify(before)
+    const after = reduce(before, {
+      type: 'events',
+      events: [
+        { event: request('alpha', 5), at: T0 },
+        { event: request('gamma', 7), at: T0 + BUCKET_MS * 3 },
+      ],
+    })
+    expect(JSON.stringify(before)).toBe(copy)
+    expect(after.agents.gamma?.spentMicros).toBe(7)
+  })
+})

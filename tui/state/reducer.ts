@@ -136,7 +136,6 @@ function fromBudget(agent: AgentState, budget: Budget): AgentState {
   }
 }
 
-const bounded = <T>(list: T[], item: T, size: number) => [item, ...list].slice(0, size)
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
 
 /** The dashboard's state: pure, so every transition is tested without a terminal. */
@@ -163,9 +162,9 @@ export function reduce(state: TopState, action: TopAction): TopState {
       }
     }
     case 'event':
-      return onEvent(advance(state, action.at), action.event)
+      return applyEvents(state, [{ event: action.event, at: action.at }])
     case 'events':
-      return action.events.reduce((s, e) => onEvent(advance(s, e.at), e.event), state)
+      return applyEvents(state, action.events)
     case 'key':
       return onKey(state, action.action)
     case 'filter-input': {
@@ -177,69 +176,89 @@ export function reduce(state: TopState, action: TopAction): TopState {
   }
 }
 
-function onEvent(state: TopState, event: WatchedEvent): TopState {
-  const name = typeof event.agent === 'string' ? event.agent : '(unknown)'
-  const last = BUCKETS - 1
-  if (event.type === 'request') {
-    const agent = agentOf(state, name)
-    const cost = num(event.cost_micros)
-    const status = num(event.status)
-    const failed = status >= 400
-    const blocked = event.outcome === 'budget_exceeded' || event.outcome === 'safety_blocked'
-    const buckets = [...agent.buckets]
-    buckets[last] = (buckets[last] ?? 0) + cost
-    const spend = [...state.spend]
-    spend[last] = (spend[last] ?? 0) + cost
-    const requests = [...state.requests]
-    requests[last] = (requests[last] ?? 0) + 1
-    const updated: AgentState = {
-      ...agent,
-      spentMicros: agent.spentMicros + cost,
-      remainingMicros: agent.remainingMicros === null ? null : Math.max(agent.remainingMicros - cost, 0),
-      requests: agent.requests + 1,
-      errors: agent.errors + (failed && !blocked ? 1 : 0),
-      blocked: agent.blocked + (blocked ? 1 : 0),
-      buckets,
+/**
+ * Apply events to a copy of the state made once per batch (hundreds of events a second arrive between two
+ * refreshes): the result is a new state, the input is never changed.
+ */
+function applyEvents(state: TopState, events: ReadonlyArray<{ event: WatchedEvent; at: number }>): TopState {
+  let draft = writable(state)
+  let owned = new Set<string>()
+  const items: FeedItem[] = []
+  const alerts: FeedItem[] = []
+  for (const { event, at } of events) {
+    if (floorBucket(at) > draft.bucketStart) {
+      draft = writable(advance(draft, at))
+      // advance() made new agent entries with new buckets: they are the draft's own.
+      owned = new Set(Object.keys(draft.agents))
     }
-    const item: FeedItem = {
-      seq: state.feedSeq + 1,
-      at: event.at,
-      kind: 'request',
-      agent: name,
-      text: `${event.model ?? '-'} ${status} ${event.outcome}${cost ? ` $${(cost / 1e6).toFixed(cost < 10_000 ? 6 : 4)}` : ''}`,
-      tone: blocked ? 'warn' : failed ? 'error' : 'ok',
-    }
-    return {
-      ...state,
-      agents: name === '(unauthenticated)' ? state.agents : { ...state.agents, [name]: updated },
-      spend,
-      requests,
-      feed: bounded(state.feed, item, FEED_SIZE),
-      feedSeq: item.seq,
-      totals: {
-        requests: state.totals.requests + 1,
-        errors: state.totals.errors + (failed ? 1 : 0),
-        spendMicros: state.totals.spendMicros + cost,
-      },
-    }
+    const item = applyEvent(draft, event, owned)
+    items.push(item)
+    if (item.kind === 'alert') alerts.push(item)
   }
-  const text =
-    event.type === 'alert'
-      ? `budget at ${num(event.threshold_pct)}% (${event.remaining_micros === null ? 'no limit' : `$${(num(event.remaining_micros) / 1e6).toFixed(2)} left`})`
-      : `safety ${String(event.action ?? 'finding')}: ${Array.isArray(event.categories) ? event.categories.join(', ') : String(event.category ?? '')}`
-  const item: FeedItem = {
-    seq: state.feedSeq + 1,
-    at: event.at,
-    kind: event.type,
-    agent: name,
-    text,
-    tone: event.type === 'alert' ? 'warn' : 'error',
-  }
+  draft.feed = [...items.reverse(), ...draft.feed].slice(0, FEED_SIZE)
+  draft.alerts = [...alerts.reverse(), ...draft.alerts].slice(0, ALERTS_SIZE)
+  return draft
+}
+
+function writable(state: TopState): TopState {
   return {
     ...state,
-    feed: bounded(state.feed, item, FEED_SIZE),
-    feedSeq: item.seq,
-    alerts: event.type === 'alert' ? bounded(state.alerts, item, ALERTS_SIZE) : state.alerts,
+    agents: { ...state.agents },
+    spend: [...state.spend],
+    requests: [...state.requests],
+    totals: { ...state.totals },
+  }
+}
+
+/** Count one event into the draft (whose top-level containers are its own); returns its feed line. */
+function applyEvent(draft: TopState, event: WatchedEvent, owned: Set<string>): FeedItem {
+  const name = typeof event.agent === 'string' ? event.agent : '(unknown)'
+  const last = BUCKETS - 1
+  draft.feedSeq++
+  if (event.type !== 'request') {
+    const text =
+      event.type === 'alert'
+        ? `budget at ${num(event.threshold_pct)}% (${event.remaining_micros === null ? 'no limit' : `$${(num(event.remaining_micros) / 1e6).toFixed(2)} left`})`
+        : `safety ${String(event.action ?? 'finding')}: ${Array.isArray(event.categories) ? event.categories.join(', ') : String(event.category ?? '')}`
+    return {
+      seq: draft.feedSeq,
+      at: event.at,
+      kind: event.type,
+      agent: name,
+      text,
+      tone: event.type === 'alert' ? 'warn' : 'error',
+    }
+  }
+  const cost = num(event.cost_micros)
+  const status = num(event.status)
+  const failed = status >= 400
+  const blocked = event.outcome === 'budget_exceeded' || event.outcome === 'safety_blocked'
+  draft.spend[last] = (draft.spend[last] ?? 0) + cost
+  draft.requests[last] = (draft.requests[last] ?? 0) + 1
+  draft.totals.requests++
+  draft.totals.errors += failed ? 1 : 0
+  draft.totals.spendMicros += cost
+  if (name !== '(unauthenticated)') {
+    if (!owned.has(name)) {
+      const current = agentOf(draft, name)
+      draft.agents[name] = { ...current, buckets: [...current.buckets] }
+      owned.add(name)
+    }
+    const agent = draft.agents[name]!
+    agent.buckets[last] = (agent.buckets[last] ?? 0) + cost
+    agent.spentMicros += cost
+    if (agent.remainingMicros !== null) agent.remainingMicros = Math.max(agent.remainingMicros - cost, 0)
+    agent.requests++
+    agent.errors += failed && !blocked ? 1 : 0
+    agent.blocked += blocked ? 1 : 0
+  }
+  return {
+    seq: draft.feedSeq,
+    at: event.at,
+    kind: 'request',
+    agent: name,
+    text: `${event.model ?? '-'} ${status} ${event.outcome}${cost ? ` $${(cost / 1e6).toFixed(cost < 10_000 ? 6 : 4)}` : ''}`,
+    tone: blocked ? 'warn' : failed ? 'error' : 'ok',
   }
 }
 
