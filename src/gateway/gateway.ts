@@ -96,7 +96,7 @@ export class Gateway {
   readonly #agents = new Map<string, AgentRow>()
   readonly #keys = new Map<string, string | null>()
   readonly #budgeted = new Map<string, boolean>()
-  readonly #policies = new Map<string, SafetyPolicy>()
+  readonly #policies = new Map<string, AgentPolicy>()
   readonly #touched = new Map<string, number>()
   #providers: ProviderRow[] | undefined
 
@@ -174,14 +174,20 @@ export class Gateway {
     return { entry, agent }
   }
 
-  /** The agent's effective safety policy (cached until the store changes). */
-  #policyFor(agent: AgentRow): SafetyPolicy {
-    let policy = this.#policies.get(agent.id)
-    if (!policy) {
-      policy = this.cp.safety.effectiveFor(agent)
-      this.#policies.set(agent.id, policy)
+  /** The agent's effective safety policy and whether it checks each direction (cached until the store changes). */
+  #policyFor(agent: AgentRow): AgentPolicy {
+    let entry = this.#policies.get(agent.id)
+    if (!entry) {
+      const policy = this.cp.safety.effectiveFor(agent)
+      const on = this.options.firewall !== false
+      entry = {
+        policy,
+        input: on && enabledCategories(policy, 'input').size > 0,
+        output: on && enabledCategories(policy, 'output').size > 0,
+      }
+      this.#policies.set(agent.id, entry)
     }
-    return policy
+    return entry
   }
 
   /** Keep what the firewall found in the request record, and tell `/_iron/events` watchers. */
@@ -355,10 +361,9 @@ export class Gateway {
     ex.record.model = price?.model ?? routed.model
 
     // Input firewall: block (400 safety_violation) or forward the redacted body.
-    const policy = this.#policyFor(agent)
-    const outputChecks = this.options.firewall !== false && enabledCategories(policy, 'output').size > 0
+    const { policy, input: inputChecks, output: outputChecks } = this.#policyFor(agent)
     let redactedInput = false
-    if (this.options.firewall !== false && enabledCategories(policy, 'input').size > 0) {
+    if (inputChecks) {
       const checked = redactRequest(
         ex.api === 'anthropic-count-tokens' ? 'anthropic-messages' : ex.api,
         body,
@@ -1160,4 +1165,11 @@ export interface FindingsSummary {
     end: number
     sha256: string
   }>
+}
+
+interface AgentPolicy {
+  policy: SafetyPolicy
+  /** Whether anything is checked on input, on output (a policy of all `off` costs nothing). */
+  input: boolean
+  output: boolean
 }

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
 import type { LocalContext } from '../services/context.js'
 import { registerGateway } from '../services/gateways.js'
+import { startCheckpointer } from '../store/checkpointer.js'
 import { errorBody } from './apis.js'
 import { Gateway } from './gateway.js'
 import type { MockOptions } from './mock-upstream.js'
@@ -55,6 +56,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     firewall: options.firewall,
   })
   const released = gateway.releaseOrphans(holderIsAlive)
+  const checkpointer = startCheckpointer(options.ctx.db(), options.ctx.dbPath)
   const adminToken = randomBytes(24).toString('base64url')
 
   const headersTimeout = options.headersTimeoutMs ?? 15_000
@@ -113,6 +115,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       server.closeAllConnections()
       await gateway.flush()
       await gateway.upstreams.close()
+      await checkpointer.stop()
       unregister()
     })()
     return closing

@@ -45,20 +45,18 @@ export interface CheckpointRow {
   signature: string
 }
 
-/** The text an event's hash covers (after its predecessor's hash). */
+const q = (value: string | null) => (value === null ? 'null' : JSON.stringify(value))
+
+/**
+ * The text an event's hash covers (after its predecessor's hash): the canonical JSON of the event, keys in
+ * order, with `data` exactly as stored (it is written in canonical form, so the whole text is canonical).
+ */
 export function eventPayload(row: Omit<AuditRow, 'prev_hash' | 'hash'>): string {
-  return canonicalJson({
-    seq: row.seq,
-    id: row.id,
-    at: new Date(row.at).toISOString(),
-    actor: row.actor,
-    action: row.action,
-    resource_type: row.resource_type,
-    resource_id: row.resource_id,
-    agent_id: row.agent_id,
-    outcome: row.outcome,
-    data: JSON.parse(row.data) as unknown,
-  })
+  return (
+    `{"action":${q(row.action)},"actor":${q(row.actor)},"agent_id":${q(row.agent_id)},` +
+    `"at":${q(new Date(row.at).toISOString())},"data":${row.data},"id":${q(row.id)},"outcome":${q(row.outcome)},` +
+    `"resource_id":${q(row.resource_id)},"resource_type":${q(row.resource_type)},"seq":${row.seq}}`
+  )
 }
 
 export const chainHash = (prevHash: string, payload: string): string =>

@@ -68,6 +68,7 @@ export class LedgerRepo {
   readonly #insertBudget: Statement
   readonly #saveBudget: Statement
   readonly #saveBalances: Statement
+  readonly #addToBalances: Statement
   readonly #insert: Statement
   readonly #reservationRows: Statement
   readonly #sums: Statement
@@ -90,6 +91,10 @@ export class LedgerRepo {
     this.#saveBalances = db.prepare(
       `UPDATE budgets SET spent_micros = ?, reserved_micros = ?, leased_micros = ?, alerted_pct = ?, updated_at = ?
         WHERE agent_id = ?`,
+    )
+    this.#addToBalances = db.prepare(
+      `UPDATE budgets SET spent_micros = spent_micros + ?, leased_micros = leased_micros + ?, updated_at = ?
+        WHERE agent_id = ? AND period_start <= ? AND (period_end IS NULL OR ? < period_end) RETURNING ${BUDGET_COLUMNS}`,
     )
     this.#insert = db.prepare(
       `INSERT INTO ledger (${LEDGER_COLUMNS}) VALUES (${LEDGER_FIELDS.map(() => '?').join(', ')})`,
@@ -117,6 +122,22 @@ export class LedgerRepo {
 
   saveBudget(row: BudgetRow): void {
     this.#saveBudget.run(row)
+  }
+
+  /**
+   * Add to the cached spent and leased balances if `countedAt` falls in the cached period; returns the
+   * updated row, or undefined when it does not (the caller reads the row instead).
+   */
+  addToBalances(
+    agentId: string,
+    spentDelta: number,
+    leasedDelta: number,
+    countedAt: number,
+    now: number,
+  ): BudgetRow | undefined {
+    return this.#addToBalances.get(spentDelta, leasedDelta, now, agentId, countedAt, countedAt) as
+      | BudgetRow
+      | undefined
   }
 
   saveBalances(row: BudgetRow): void {

@@ -428,7 +428,6 @@ export class LocalBudgets implements BudgetsApi {
   drawSync(request: DrawRequest): SettleResult {
     checkAmount(request.actual_micros, 'cost')
     return this.#tx(() => {
-      const row = this.#current(request.agent_id)
       const now = this.now()
       const charge =
         request.lease_id === null
@@ -454,16 +453,15 @@ export class LocalBudgets implements BudgetsApi {
           overrun_micros: overrun || null,
         }),
       )
-      let alert: number | null = null
-      if (counted >= row.period_start && (row.period_end === null || counted < row.period_end)) {
-        row.spent_micros += charge
-        if (request.lease_id !== null) row.leased_micros -= charge
-        alert = crossedThreshold(row)
-        if (alert !== null) {
-          row.alerted_pct = alert
-          this.#alert(row, alert)
-        }
-        row.updated_at = now
+      // One statement moves the cached balances when the draw counts in the cached period (the usual case).
+      const leasedDelta = request.lease_id === null ? 0 : -charge
+      const row =
+        this.ledger.addToBalances(request.agent_id, charge, leasedDelta, counted, now) ??
+        this.#current(request.agent_id)
+      const alert = crossedThreshold(row)
+      if (alert !== null) {
+        row.alerted_pct = alert
+        this.#alert(row, alert)
         this.ledger.saveBalances(row)
       }
       const remaining = remainingOf(row)
