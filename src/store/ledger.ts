@@ -61,6 +61,20 @@ const LEDGER_COLUMNS =
 
 const LEDGER_FIELDS = LEDGER_COLUMNS.split(', ') as Array<Exclude<keyof LedgerRow, 'seq'>>
 
+/**
+ * The rows that open and close a reservation or a lease carry no lease_id (only a lease's draws do), and
+ * `lease_id IS NULL` is what lets SQLite use the partial index ledger_reservation: without it, finding a
+ * reservation reads the whole ledger.
+ */
+const OPEN_OR_CLOSE = 'lease_id IS NULL'
+
+/** Lookups that must stay index searches as the ledger grows (a test checks their query plans). */
+export const LEDGER_LOOKUPS = {
+  reservationRows: `SELECT seq, ${LEDGER_COLUMNS} FROM ledger WHERE reservation_id = ? AND ${OPEN_OR_CLOSE}`,
+  leaseReturned: `SELECT 1 FROM ledger r WHERE r.reservation_id = ? AND r.${OPEN_OR_CLOSE} AND r.kind = 'lease_return'`,
+  reservationClosed: `SELECT 1 FROM ledger c WHERE c.reservation_id = ? AND c.${OPEN_OR_CLOSE} AND c.kind IN ('commit', 'release')`,
+}
+
 /** Budgets and their ledger. Statements are prepared once: reserve and commit are on the gateway's hot path. */
 export class LedgerRepo {
   readonly #budget: Statement
@@ -99,7 +113,7 @@ export class LedgerRepo {
     this.#insert = db.prepare(
       `INSERT INTO ledger (${LEDGER_COLUMNS}) VALUES (${LEDGER_FIELDS.map(() => '?').join(', ')})`,
     )
-    this.#reservationRows = db.prepare(`SELECT seq, ${LEDGER_COLUMNS} FROM ledger WHERE reservation_id = ?`)
+    this.#reservationRows = db.prepare(LEDGER_LOOKUPS.reservationRows)
     const sums = `SELECT coalesce(sum(spent_delta), 0) AS spent, coalesce(sum(reserved_delta), 0) AS reserved,
       coalesce(sum(leased_delta), 0) AS leased, count(*) AS rows FROM ledger WHERE agent_id = ? AND counted_at >= ?`
     this.#sums = db.prepare(`${sums} AND counted_at < ?`)
@@ -197,7 +211,7 @@ export class LedgerRepo {
         `SELECT g.seq, ${LEDGER_COLUMNS.split(', ')
           .map((c) => `g.${c}`)
           .join(', ')} FROM ledger g WHERE g.kind = 'lease_grant' ${byHolder}
-          AND NOT EXISTS (SELECT 1 FROM ledger r WHERE r.reservation_id = g.reservation_id AND r.kind = 'lease_return')`,
+          AND NOT EXISTS (${LEDGER_LOOKUPS.leaseReturned.replace('?', 'g.reservation_id')})`,
       )
       .all(...(holder === undefined ? [] : [holder])) as LedgerRow[]
   }
@@ -220,7 +234,7 @@ export class LedgerRepo {
         `SELECT r.seq, ${LEDGER_COLUMNS.split(', ')
           .map((c) => `r.${c}`)
           .join(', ')} FROM ledger r WHERE r.kind = 'reserve' ${byHolder}
-          AND NOT EXISTS (SELECT 1 FROM ledger c WHERE c.reservation_id = r.reservation_id AND c.kind IN ('commit', 'release'))`,
+          AND NOT EXISTS (${LEDGER_LOOKUPS.reservationClosed.replace('?', 'r.reservation_id')})`,
       )
       .all(...(holder === undefined ? [] : [holder])) as LedgerRow[]
   }

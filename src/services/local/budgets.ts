@@ -641,7 +641,7 @@ export class LocalBudgets implements BudgetsApi {
     }
     const mismatched = this.db
       .prepare(
-        `SELECT r.reservation_id FROM ledger r JOIN ledger c ON c.reservation_id = r.reservation_id AND c.kind IN ('commit', 'release')
+        `SELECT r.reservation_id FROM ledger r JOIN ledger c ON c.reservation_id = r.reservation_id AND c.lease_id IS NULL AND c.kind IN ('commit', 'release')
           WHERE r.kind = 'reserve' AND r.agent_id = ? AND (c.reserved_delta != -r.reserved_delta OR c.counted_at != r.counted_at)`,
       )
       .pluck()
@@ -651,7 +651,7 @@ export class LocalBudgets implements BudgetsApi {
     const orphans = this.db
       .prepare(
         `SELECT c.seq FROM ledger c WHERE c.agent_id = ? AND c.kind IN ('commit', 'release') AND c.reserved_delta != 0
-          AND NOT EXISTS (SELECT 1 FROM ledger r WHERE r.reservation_id = c.reservation_id AND r.kind = 'reserve')`,
+          AND NOT EXISTS (SELECT 1 FROM ledger r WHERE r.reservation_id = c.reservation_id AND r.lease_id IS NULL AND r.kind = 'reserve')`,
       )
       .pluck()
       .all(row.agent_id) as number[]
@@ -661,7 +661,7 @@ export class LocalBudgets implements BudgetsApi {
       .prepare(
         `SELECT g.reservation_id AS lease, g.leased_delta AS granted,
           coalesce((SELECT -sum(d.leased_delta) FROM ledger d WHERE d.agent_id = g.agent_id AND d.counted_at = g.counted_at AND d.lease_id = g.reservation_id), 0) AS drawn,
-          (SELECT -r.leased_delta FROM ledger r WHERE r.reservation_id = g.reservation_id AND r.kind = 'lease_return') AS returned
+          (SELECT -r.leased_delta FROM ledger r WHERE r.reservation_id = g.reservation_id AND r.lease_id IS NULL AND r.kind = 'lease_return') AS returned
           FROM ledger g WHERE g.agent_id = ? AND g.kind = 'lease_grant'`,
       )
       .all(row.agent_id) as Array<{ lease: string; granted: number; drawn: number; returned: number | null }>
