@@ -40,14 +40,15 @@ export function openDb(path: string, options: OpenDbOptions = {}): Db {
     throw storeError(path, error)
   }
   try {
-    const applicationId = db.pragma('application_id', { simple: true }) as number
-    const version = db.pragma('user_version', { simple: true }) as number
+    // One read transaction, so that another process migrating the file at this moment is seen either not
+    // at all or whole (never its tables without its application id).
+    const { applicationId, version, tables } = whileBusy(
+      () => db.transaction(() => identify(db)).deferred(),
+      options.busyTimeoutMs ?? 5_000,
+    )
     const latest = migrations.at(-1)?.version ?? 0
     if (applicationId !== IRON_APPLICATION_ID) {
-      const tables = db
-        .prepare("SELECT count(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
-        .get() as { n: number }
-      if (applicationId !== 0 || version !== 0 || tables.n > 0) {
+      if (applicationId !== 0 || version !== 0 || tables > 0) {
         throw new IronError('STORE_FOREIGN', `${path} is a SQLite database, but not an iron store`, {
           hint: hintMoveAside(path),
         })
@@ -55,7 +56,10 @@ export function openDb(path: string, options: OpenDbOptions = {}): Db {
     }
     if (version > latest) throw tooNew(path, version, latest)
     if (!options.readonly) {
-      db.pragma('journal_mode = WAL')
+      // Switching a new file to WAL takes an exclusive lock without waiting on the busy handler: when
+      // several processes create the store at once, the losers retry.
+      if (db.pragma('journal_mode', { simple: true }) !== 'wal')
+        whileBusy(() => db.pragma('journal_mode = WAL'), options.busyTimeoutMs ?? 5_000)
       db.pragma('synchronous = NORMAL')
     }
     db.pragma('foreign_keys = ON')
@@ -64,6 +68,31 @@ export function openDb(path: string, options: OpenDbOptions = {}): Db {
   } catch (error) {
     db.close()
     throw storeError(path, error)
+  }
+}
+
+function identify(db: Db): { applicationId: number; version: number; tables: number } {
+  return {
+    applicationId: db.pragma('application_id', { simple: true }) as number,
+    version: db.pragma('user_version', { simple: true }) as number,
+    tables: db
+      .prepare("SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+      .pluck()
+      .get() as number,
+  }
+}
+
+/** Run `fn`, retrying for up to `timeoutMs` while SQLite answers busy (for steps its busy handler skips). */
+function whileBusy<T>(fn: () => T, timeoutMs: number): T {
+  const deadline = Date.now() + timeoutMs
+  for (let pause = 2; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      return fn()
+    } catch (error) {
+      const code = String((error as { code?: string }).code ?? '')
+      if (!code.startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw error
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pause)
+    }
   }
 }
 
