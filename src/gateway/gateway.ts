@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Statement } from 'better-sqlite3'
-import { newId } from '../core/ids.js'
 import { formatMoney } from '../core/money.js'
 import { costMicros, type ModelPrice, maxOutputTokensWithin, worstCaseMicros } from '../pricing/index.js'
 import {
@@ -25,6 +24,7 @@ import {
   inputTexts,
   type Json,
   maxOutputField,
+  type RequestInfo,
   ROUTES,
   readRequest,
   type Usage,
@@ -32,10 +32,13 @@ import {
   usageFromJson,
 } from './apis.js'
 import { EventHub } from './events.js'
+import { drainOrClose, readBody, readStream, tokenFrom, upstreamErrorCode, upstreamHeaders } from './http.js'
 import { type Admission, LeaseBook } from './leases.js'
 import { Metrics } from './metrics.js'
 import { type MockOptions, mockRespond } from './mock-upstream.js'
+import { modelsPayload } from './models.js'
 import { RateLimiter } from './rate-limit.js'
+import { type FindingsSummary, finishTimes, newRecord, outcomeOf, type RequestRecord } from './record.js'
 import { route } from './routing.js'
 import { StreamFirewall } from './stream-firewall.js'
 import { StreamMeter } from './stream-meter.js'
@@ -69,6 +72,41 @@ interface Exchange {
   t0: number
   upstreamMs: number
   agent?: AgentRow
+}
+
+/** A request that passed authentication, parsing and routing. */
+interface Accepted {
+  agent: AgentRow
+  raw: Buffer
+  body: Json
+  info: RequestInfo
+  provider: ProviderRow
+  price: ModelPrice | undefined
+  /** The model id the provider knows. */
+  model: string
+}
+
+/** An admitted request, ready to forward. */
+interface Forward extends Accepted {
+  /** The body as sent upstream. */
+  outgoing: Buffer | string
+  /** Input tokens as counted before sending. */
+  input: number
+  outputCap: number
+  clientWantsUsage: boolean
+  admission: Admission
+  policy: SafetyPolicy
+  outputChecks: boolean
+}
+
+interface Answer {
+  res: ServerResponse
+  ex: Exchange
+  forward: Forward
+  upstream: UpstreamResponse
+  upstreamStart: number
+  settle: Settlement
+  controller: AbortController
 }
 
 const DEFAULT_MAX_BODY = 16 * 1024 * 1024
@@ -116,8 +154,8 @@ export class Gateway {
     return this.options.holder
   }
 
-  /** Drop every cache when another process has written to the store (a revoked token, a suspended agent). */
   /**
+   * Drop every cache when another process has written to the store (a revoked token, a suspended agent).
    * Commands that change the store tell the gateway at once (`/_iron/invalidate`); as a backstop for other
    * writers, the store's change counter is also checked every 100 ms.
    */
@@ -288,187 +326,15 @@ export class Gateway {
     }
   }
 
+  /** `POST /v1/...`: admit, forward, then answer from the provider's JSON or stream. */
   async #proxy(req: IncomingMessage, res: ServerResponse, ex: Exchange): Promise<void> {
-    const secret = tokenFrom(req)
-    if (!secret)
-      return this.#refuse(
-        res,
-        ex,
-        401,
-        'missing_token',
-        'No IC token: send it as Authorization: Bearer <token> or x-api-key',
-      )
-    const auth = this.#authenticate(secret)
-    if (!auth)
-      return this.#refuse(res, ex, 401, 'invalid_token', 'The IC token is unknown, revoked or expired')
-    const { agent } = auth
-    ex.agent = agent
-    ex.record.agent_id = agent.id
-    ex.record.token_id = auth.entry.token_id
-    this.#touch(auth.entry.token_id)
-    if (agent.status !== 'active')
-      return this.#refuse(res, ex, 403, 'agent_suspended', `Agent ${agent.name} is suspended`)
+    const accepted = await this.#accept(req, res, ex)
+    if (!accepted) return
+    const forward = await this.#reserve(res, ex, accepted)
+    if (!forward) return
+    const { provider, admission } = forward
 
-    const type = String(req.headers['content-type'] ?? '')
-    if (!/^application\/json\b/i.test(type)) {
-      return this.#refuse(
-        res,
-        ex,
-        415,
-        'unsupported_media_type',
-        `Send the body as application/json (got '${type || 'nothing'}')`,
-      )
-    }
-    const raw = await readBody(req, this.#maxBody)
-    if (raw === 'too_large') {
-      res.setHeader('connection', 'close')
-      return this.#refuse(
-        res,
-        ex,
-        413,
-        'request_too_large',
-        `The body is larger than the gateway's limit of ${this.#maxBody} bytes`,
-      )
-    }
-    if (raw === 'aborted') return this.#record(ex, 499, 'client_closed', 'client_closed')
-    ex.record.prompt_sha256 = createHash('sha256').update(raw).digest('hex')
-    let body: Json
-    try {
-      const parsed = JSON.parse(raw.toString('utf8')) as unknown
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-        throw new Error('not an object')
-      body = parsed as Json
-    } catch {
-      return this.#refuse(res, ex, 400, 'invalid_json', 'The body is not a JSON object')
-    }
-    const info = readRequest(ex.api, body)
-    if (typeof info === 'string')
-      return this.#refuse(res, ex, 400, 'invalid_request', `Invalid request: ${info}`)
-    ex.record.model = info.model
-    ex.record.stream = info.stream ? 1 : 0
-
-    const routed = route({
-      agent,
-      requested: info.model,
-      family: ex.family,
-      providers: this.#providersList(),
-      prices: this.cp.pricing.table(),
-      budgeted: this.#isBudgeted(agent.id),
-    })
-    if ('status' in routed) return this.#refuse(res, ex, routed.status, routed.code, routed.message)
-    const { provider, price } = routed
-    ex.record.provider = provider.name
-    ex.record.model = price?.model ?? routed.model
-
-    // Input firewall: block (400 safety_violation) or forward the redacted body.
-    const { policy, input: inputChecks, output: outputChecks } = this.#policyFor(agent)
-    let redactedInput = false
-    if (inputChecks) {
-      const checked = redactRequest(
-        ex.api === 'anthropic-count-tokens' ? 'anthropic-messages' : ex.api,
-        body,
-        policy,
-      )
-      this.#findings(ex, 'input', checked)
-      if (checked.error || checked.blocked.length) {
-        const what = checked.error
-          ? `the firewall could not check it (${checked.error.message})`
-          : checked.blocked.join(', ')
-        return this.#refuse(
-          res,
-          ex,
-          400,
-          'safety_violation',
-          `The request was blocked by iron's input firewall: ${what}`,
-          'safety_blocked',
-        )
-      }
-      if (checked.redacted.length) {
-        body = checked.body as Json
-        redactedInput = true
-      }
-    }
-
-    const input = countInputTokens(
-      inputTexts(ex.api, body),
-      routed.model,
-      price?.provider ?? provider.kind,
-    ).tokens
-    const limits = this.limiter.admit(agent.id, { rpm: agent.rpm_limit, tpm: agent.tpm_limit }, input)
-    if (!limits.ok) {
-      res.setHeader('retry-after', String(limits.retryAfterSeconds))
-      return this.#refuse(
-        res,
-        ex,
-        429,
-        'rate_limited',
-        `Agent ${agent.name} is over its ${limits.limit.replaceAll('_', ' ')} limit; retry in ${limits.retryAfterSeconds}s`,
-      )
-    }
-
-    // Admission: reserve the worst case, or (policy clamp) the largest max tokens that fits.
-    let outputCap =
-      info.producesOutput && price
-        ? Math.min(info.maxOutput?.value ?? price.max_output_tokens, price.max_output_tokens)
-        : 0
-    let clampedTo: number | undefined
-    const worst = price ? worstCaseMicros(price, input, outputCap) : 0
-    const reservation = await this.leases.admit(
-      agent.id,
-      worst,
-      price && info.producesOutput
-        ? (available) => {
-            const tokens = maxOutputTokensWithin(price, input, available)
-            if (tokens < 1) return undefined
-            clampedTo = tokens
-            return worstCaseMicros(price, input, tokens)
-          }
-        : undefined,
-    )
-    if ('ok' in reservation) {
-      res.setHeader('x-iron-budget-remaining-micros', String(reservation.remaining_micros))
-      if (reservation.reason === 'budget_exceeded') {
-        return this.#refuse(
-          res,
-          ex,
-          402,
-          'budget_exceeded',
-          `Agent ${agent.name} has ${formatMoney(reservation.remaining_micros)} left, and this request could cost up to ${formatMoney(worst)}`,
-        )
-      }
-      return this.#refuse(
-        res,
-        ex,
-        403,
-        reservation.reason,
-        `Agent ${agent.name} is ${reservation.reason === 'agent_deleted' ? 'deleted' : 'suspended'}`,
-      )
-    }
-    const admission = reservation
-    ex.record.reserved_micros = admission.amount
-    if (admission.clamped && clampedTo !== undefined) outputCap = clampedTo
-
-    // The body as sent upstream: the model id it knows, output bounded by what was reserved, usage in streams.
-    let changed = routed.model !== info.model || redactedInput
-    if (changed) body.model = routed.model
-    const maxField = info.maxOutput?.field ?? maxOutputField(ex.api, provider.kind)
-    if (
-      price &&
-      info.producesOutput &&
-      maxField &&
-      (info.maxOutput?.value ?? Number.POSITIVE_INFINITY) > outputCap
-    ) {
-      body[maxField] = outputCap
-      changed = true
-    }
-    const clientWantsUsage = (body.stream_options as Json | undefined)?.include_usage === true
-    if (ex.api === 'openai-chat' && info.stream && !clientWantsUsage && provider.kind !== 'mock') {
-      body.stream_options = { ...(body.stream_options as Json | undefined), include_usage: true }
-      changed = true
-    }
-    const outgoing = changed ? JSON.stringify(body) : raw
-
-    const settle = new Settlement(this, ex, admission, price, input)
+    const settle = new Settlement(this, ex, admission, forward.price, forward.input)
     const controller = new AbortController()
     res.on('close', () => {
       if (!res.writableFinished) controller.abort()
@@ -481,17 +347,17 @@ export class Gateway {
           ? mockRespond(
               ex.api,
               {
-                ...body,
-                stream: info.stream,
-                stream_options: clientWantsUsage ? { include_usage: true } : undefined,
+                ...forward.body,
+                stream: forward.info.stream,
+                stream_options: forward.clientWantsUsage ? { include_usage: true } : undefined,
               },
-              outputCap || 64,
+              forward.outputCap || 64,
               this.options.mock,
             )
           : await this.upstreams.send({
               url: new URL(`${provider.base_url ?? DEFAULT_BASE_URLS[provider.kind]}${upstreamPath(ex.api)}`),
               headers: upstreamHeaders(provider, this.#apiKey(provider), req),
-              body: outgoing,
+              body: forward.outgoing,
               signal: controller.signal,
             })
     } catch (error) {
@@ -531,71 +397,311 @@ export class Gateway {
         String(upstream.headers['content-type'] ?? 'application/json'),
       )
     }
+    const answer = { res, ex, forward, upstream, upstreamStart, settle, controller }
+    if (String(upstream.headers['content-type'] ?? '').includes('text/event-stream'))
+      return this.#answerStream(answer)
+    return this.#answerJson(answer)
+  }
 
-    const isStream = String(upstream.headers['content-type'] ?? '').includes('text/event-stream')
-    if (!isStream) {
-      let text: string
-      try {
-        text = await readStream(upstream.body, MAX_UPSTREAM_JSON)
-      } catch {
-        ex.upstreamMs = performance.now() - upstreamStart
-        await settle.commit(undefined, '', 'upstream_error')
-        if (controller.signal.aborted) return
-        return this.#plainError(
-          res,
-          ex.family,
-          502,
-          'upstream_failed',
-          `Provider ${provider.name} stopped mid-answer`,
-          ex,
-        )
-      }
-      ex.upstreamMs = performance.now() - upstreamStart
-      let usage: Usage | undefined
-      let parsed: Json | undefined
-      try {
-        parsed = JSON.parse(text) as Json
-        usage = usageFromJson(ex.api, parsed)
-      } catch {}
-      // Output firewall: the answer is paid for either way; a blocked one does not reach the agent.
-      let blockedOutput: string | undefined
-      if (parsed && outputChecks && ex.api !== 'anthropic-count-tokens') {
-        const checked = redactResponse(ex.api, parsed, policy)
-        this.#findings(ex, 'output', checked)
-        if (checked.error || checked.blocked.length)
-          blockedOutput = checked.error ? checked.error.message : checked.blocked.join(', ')
-        else if (checked.redacted.length) text = JSON.stringify(checked.body)
-      }
-      if (blockedOutput) {
-        text = JSON.stringify(
-          errorBody(ex.family, {
-            status: 400,
-            code: 'safety_violation',
-            message: `The response was blocked by iron's output firewall: ${blockedOutput}`,
-          }),
-        )
-      }
-      ex.record.response_sha256 = createHash('sha256').update(text).digest('hex')
-      const result = await settle.commit(usage, usage ? '' : text, blockedOutput ? 'safety_blocked' : 'ok')
-      if (result.remaining_micros !== null) {
-        const remaining = result.remaining_micros + this.leases.freeFor(agent.id)
-        res.setHeader('x-iron-budget-remaining-micros', String(remaining))
-      }
-      res.setHeader('x-iron-cost-micros', String(result.charged_micros))
-      return this.#send(
+  /** Authenticate, read and parse the body, and route it: what the request is and who may send it. */
+  async #accept(req: IncomingMessage, res: ServerResponse, ex: Exchange): Promise<Accepted | undefined> {
+    const secret = tokenFrom(req)
+    if (!secret) {
+      await this.#refuse(
         res,
         ex,
-        blockedOutput ? 400 : 200,
-        blockedOutput ? 'safety_blocked' : 'ok',
-        text,
-        String(upstream.headers['content-type'] ?? 'application/json'),
-        true,
+        401,
+        'missing_token',
+        'No IC token: send it as Authorization: Bearer <token> or x-api-key',
       )
+      return
+    }
+    const auth = this.#authenticate(secret)
+    if (!auth) {
+      await this.#refuse(res, ex, 401, 'invalid_token', 'The IC token is unknown, revoked or expired')
+      return
+    }
+    const { agent } = auth
+    ex.agent = agent
+    ex.record.agent_id = agent.id
+    ex.record.token_id = auth.entry.token_id
+    this.#touch(auth.entry.token_id)
+    if (agent.status !== 'active') {
+      await this.#refuse(res, ex, 403, 'agent_suspended', `Agent ${agent.name} is suspended`)
+      return
     }
 
-    // Streaming: forward each event as it comes, meter from the stream, settle before the end.
-    const firewall = outputChecks ? new StreamFirewall(ex.api, policy) : undefined
-    const meter = new StreamMeter(ex.api, ex.api === 'openai-chat' && !clientWantsUsage, firewall)
+    const type = String(req.headers['content-type'] ?? '')
+    if (!/^application\/json\b/i.test(type)) {
+      await this.#refuse(
+        res,
+        ex,
+        415,
+        'unsupported_media_type',
+        `Send the body as application/json (got '${type || 'nothing'}')`,
+      )
+      return
+    }
+    const raw = await readBody(req, this.#maxBody)
+    if (raw === 'too_large') {
+      res.setHeader('connection', 'close')
+      await this.#refuse(
+        res,
+        ex,
+        413,
+        'request_too_large',
+        `The body is larger than the gateway's limit of ${this.#maxBody} bytes`,
+      )
+      return
+    }
+    if (raw === 'aborted') {
+      await this.#record(ex, 499, 'client_closed', 'client_closed')
+      return
+    }
+    ex.record.prompt_sha256 = createHash('sha256').update(raw).digest('hex')
+    let body: Json
+    try {
+      const parsed = JSON.parse(raw.toString('utf8')) as unknown
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw new Error('not an object')
+      body = parsed as Json
+    } catch {
+      await this.#refuse(res, ex, 400, 'invalid_json', 'The body is not a JSON object')
+      return
+    }
+    const info = readRequest(ex.api, body)
+    if (typeof info === 'string') {
+      await this.#refuse(res, ex, 400, 'invalid_request', `Invalid request: ${info}`)
+      return
+    }
+    ex.record.model = info.model
+    ex.record.stream = info.stream ? 1 : 0
+
+    const routed = route({
+      agent,
+      requested: info.model,
+      family: ex.family,
+      providers: this.#providersList(),
+      prices: this.cp.pricing.table(),
+      budgeted: this.#isBudgeted(agent.id),
+    })
+    if ('status' in routed) {
+      await this.#refuse(res, ex, routed.status, routed.code, routed.message)
+      return
+    }
+    ex.record.provider = routed.provider.name
+    ex.record.model = routed.price?.model ?? routed.model
+    return { agent, raw, body, info, provider: routed.provider, price: routed.price, model: routed.model }
+  }
+
+  /**
+   * Check the input, the rate limits and the budget; reserve the worst case (or, under the clamp policy,
+   * the largest max tokens that fits) and shape the body sent upstream.
+   */
+  async #reserve(res: ServerResponse, ex: Exchange, accepted: Accepted): Promise<Forward | undefined> {
+    const { agent, info, provider, price } = accepted
+    let body = accepted.body
+    const { policy, input: inputChecks, output: outputChecks } = this.#policyFor(agent)
+    let redactedInput = false
+    if (inputChecks) {
+      const checked = redactRequest(
+        ex.api === 'anthropic-count-tokens' ? 'anthropic-messages' : ex.api,
+        body,
+        policy,
+      )
+      this.#findings(ex, 'input', checked)
+      if (checked.error || checked.blocked.length) {
+        const what = checked.error
+          ? `the firewall could not check it (${checked.error.message})`
+          : checked.blocked.join(', ')
+        await this.#refuse(
+          res,
+          ex,
+          400,
+          'safety_violation',
+          `The request was blocked by iron's input firewall: ${what}`,
+          'safety_blocked',
+        )
+        return
+      }
+      if (checked.redacted.length) {
+        body = checked.body as Json
+        redactedInput = true
+      }
+    }
+
+    const input = countInputTokens(
+      inputTexts(ex.api, body),
+      accepted.model,
+      price?.provider ?? provider.kind,
+    ).tokens
+    const limits = this.limiter.admit(agent.id, { rpm: agent.rpm_limit, tpm: agent.tpm_limit }, input)
+    if (!limits.ok) {
+      res.setHeader('retry-after', String(limits.retryAfterSeconds))
+      await this.#refuse(
+        res,
+        ex,
+        429,
+        'rate_limited',
+        `Agent ${agent.name} is over its ${limits.limit.replaceAll('_', ' ')} limit; retry in ${limits.retryAfterSeconds}s`,
+      )
+      return
+    }
+
+    let outputCap =
+      info.producesOutput && price
+        ? Math.min(info.maxOutput?.value ?? price.max_output_tokens, price.max_output_tokens)
+        : 0
+    let clampedTo: number | undefined
+    const worst = price ? worstCaseMicros(price, input, outputCap) : 0
+    const reservation = await this.leases.admit(
+      agent.id,
+      worst,
+      price && info.producesOutput
+        ? (available) => {
+            const tokens = maxOutputTokensWithin(price, input, available)
+            if (tokens < 1) return undefined
+            clampedTo = tokens
+            return worstCaseMicros(price, input, tokens)
+          }
+        : undefined,
+    )
+    if ('ok' in reservation) {
+      res.setHeader('x-iron-budget-remaining-micros', String(reservation.remaining_micros))
+      if (reservation.reason === 'budget_exceeded') {
+        await this.#refuse(
+          res,
+          ex,
+          402,
+          'budget_exceeded',
+          `Agent ${agent.name} has ${formatMoney(reservation.remaining_micros)} left, and this request could cost up to ${formatMoney(worst)}`,
+        )
+        return
+      }
+      await this.#refuse(
+        res,
+        ex,
+        403,
+        reservation.reason,
+        `Agent ${agent.name} is ${reservation.reason === 'agent_deleted' ? 'deleted' : 'suspended'}`,
+      )
+      return
+    }
+    ex.record.reserved_micros = reservation.amount
+    if (reservation.clamped && clampedTo !== undefined) outputCap = clampedTo
+
+    // The body as sent upstream: the model id it knows, output bounded by what was reserved, usage in streams.
+    let changed = accepted.model !== info.model || redactedInput
+    if (changed) body.model = accepted.model
+    const maxField = info.maxOutput?.field ?? maxOutputField(ex.api, provider.kind)
+    if (
+      price &&
+      info.producesOutput &&
+      maxField &&
+      (info.maxOutput?.value ?? Number.POSITIVE_INFINITY) > outputCap
+    ) {
+      body[maxField] = outputCap
+      changed = true
+    }
+    const clientWantsUsage = (body.stream_options as Json | undefined)?.include_usage === true
+    if (ex.api === 'openai-chat' && info.stream && !clientWantsUsage && provider.kind !== 'mock') {
+      body.stream_options = { ...(body.stream_options as Json | undefined), include_usage: true }
+      changed = true
+    }
+    return {
+      ...accepted,
+      body,
+      outgoing: changed ? JSON.stringify(body) : accepted.raw,
+      input,
+      outputCap,
+      clientWantsUsage,
+      admission: reservation,
+      policy,
+      outputChecks,
+    }
+  }
+
+  /** A JSON answer: read it whole, meter it, check it, settle, then send it. */
+  async #answerJson({
+    res,
+    ex,
+    forward,
+    upstream,
+    upstreamStart,
+    settle,
+    controller,
+  }: Answer): Promise<void> {
+    let text: string
+    try {
+      text = await readStream(upstream.body, MAX_UPSTREAM_JSON)
+    } catch {
+      ex.upstreamMs = performance.now() - upstreamStart
+      await settle.commit(undefined, '', 'upstream_error')
+      if (controller.signal.aborted) return
+      return this.#plainError(
+        res,
+        ex.family,
+        502,
+        'upstream_failed',
+        `Provider ${forward.provider.name} stopped mid-answer`,
+        ex,
+      )
+    }
+    ex.upstreamMs = performance.now() - upstreamStart
+    let usage: Usage | undefined
+    let parsed: Json | undefined
+    try {
+      parsed = JSON.parse(text) as Json
+      usage = usageFromJson(ex.api, parsed)
+    } catch {}
+    // Output firewall: the answer is paid for either way; a blocked one does not reach the agent.
+    let blockedOutput: string | undefined
+    if (parsed && forward.outputChecks && ex.api !== 'anthropic-count-tokens') {
+      const checked = redactResponse(ex.api, parsed, forward.policy)
+      this.#findings(ex, 'output', checked)
+      if (checked.error || checked.blocked.length)
+        blockedOutput = checked.error ? checked.error.message : checked.blocked.join(', ')
+      else if (checked.redacted.length) text = JSON.stringify(checked.body)
+    }
+    if (blockedOutput) {
+      text = JSON.stringify(
+        errorBody(ex.family, {
+          status: 400,
+          code: 'safety_violation',
+          message: `The response was blocked by iron's output firewall: ${blockedOutput}`,
+        }),
+      )
+    }
+    ex.record.response_sha256 = createHash('sha256').update(text).digest('hex')
+    const result = await settle.commit(usage, usage ? '' : text, blockedOutput ? 'safety_blocked' : 'ok')
+    if (result.remaining_micros !== null) {
+      const remaining = result.remaining_micros + this.leases.freeFor(forward.agent.id)
+      res.setHeader('x-iron-budget-remaining-micros', String(remaining))
+    }
+    res.setHeader('x-iron-cost-micros', String(result.charged_micros))
+    return this.#send(
+      res,
+      ex,
+      blockedOutput ? 400 : 200,
+      blockedOutput ? 'safety_blocked' : 'ok',
+      text,
+      String(upstream.headers['content-type'] ?? 'application/json'),
+      true,
+    )
+  }
+
+  /** A stream: forward each event as it comes, meter from the stream, settle before the end. */
+  async #answerStream({
+    res,
+    ex,
+    forward,
+    upstream,
+    upstreamStart,
+    settle,
+    controller,
+  }: Answer): Promise<void> {
+    const firewall = forward.outputChecks ? new StreamFirewall(ex.api, forward.policy) : undefined
+    const meter = new StreamMeter(ex.api, ex.api === 'openai-chat' && !forward.clientWantsUsage, firewall)
     const hash = createHash('sha256')
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -650,7 +756,11 @@ export class Gateway {
               code: 'safety_violation',
               message: `The response was blocked by iron's output firewall: ${(firewall?.blocked ?? []).join(', ')}`,
             }
-          : { status: 502, code: 'upstream_failed', message: `Provider ${provider.name} stopped mid-stream` },
+          : {
+              status: 502,
+              code: 'upstream_failed',
+              message: `Provider ${forward.provider.name} stopped mid-stream`,
+            },
       )
       closing +=
         ex.family === 'anthropic'
@@ -763,7 +873,7 @@ export class Gateway {
   }
 
   async #writeRecord(ex: Exchange, latency: number): Promise<void> {
-    finishTimes(ex, latency)
+    finishTimes(ex.record, latency, ex.upstreamMs)
     await this.#writer
       .run(() => this.#audit(ex))
       .catch((error: unknown) => {
@@ -776,7 +886,7 @@ export class Gateway {
   /** Settle a reservation and write the request record in one group-committed savepoint. */
   async settleAndRecord(ex: Exchange, admission: Admission, draw: Parameters<LeaseBook['settle']>[1]) {
     const settled = await this.leases.settle(admission, draw, (result) => {
-      finishTimes(ex, performance.now() - ex.t0)
+      finishTimes(ex.record, performance.now() - ex.t0, ex.upstreamMs)
       ex.record.cost_micros = result.charged_micros
       this.#audit(ex)
     })
@@ -849,39 +959,7 @@ export class Gateway {
       )
     ex.agent = auth.agent
     ex.record.agent_id = auth.agent.id
-    const allowedProviders = JSON.parse(auth.agent.allowed_providers) as string[]
-    const allowedModels = JSON.parse(auth.agent.allowed_models) as string[]
-    const kinds = new Set(
-      this.#providersList()
-        .filter((p) => allowedProviders.length === 0 || allowedProviders.includes(p.name))
-        .map((p) => p.kind),
-    )
-    const serves = (price: ModelPrice) =>
-      kinds.has(price.provider) ||
-      (kinds.has('openai-compatible') && price.provider !== 'mock') ||
-      (price.provider === 'openai-compatible' && kinds.has('openai-compatible'))
-    const models = this.cp.pricing
-      .table()
-      .list()
-      .filter((p) => (allowedModels.length ? allowedModels.includes(p.model) : serves(p)))
-      .filter((p) => !anthropic || p.provider === 'anthropic' || p.provider === 'mock')
-    const created = Math.floor(Date.now() / 1000)
-    const payload = anthropic
-      ? {
-          data: models.map((p) => ({
-            type: 'model',
-            id: p.model,
-            display_name: p.model,
-            created_at: new Date(0).toISOString(),
-          })),
-          has_more: false,
-          first_id: models[0]?.model ?? null,
-          last_id: models.at(-1)?.model ?? null,
-        }
-      : {
-          object: 'list',
-          data: models.map((p) => ({ id: p.model, object: 'model', created, owned_by: p.provider })),
-        }
+    const payload = modelsPayload(auth.agent, this.#providersList(), this.cp.pricing.table(), anthropic)
     return this.#send(res, ex, 200, 'ok', JSON.stringify(payload), 'application/json')
   }
 
@@ -959,212 +1037,6 @@ class Settlement {
       cached_tokens: final.cached_input_tokens,
     })
   }
-}
-
-function newRecord(api: string, holder: string): RequestRecord {
-  return {
-    id: newId('req'),
-    agent_id: null,
-    token_id: null,
-    api,
-    model: null,
-    provider: null,
-    stream: 0,
-    status: 0,
-    outcome: '',
-    error_code: null,
-    input_tokens: null,
-    output_tokens: null,
-    cached_tokens: null,
-    cost_micros: null,
-    cost_known: null,
-    reserved_micros: null,
-    started_at: Date.now(),
-    latency_ms: null,
-    upstream_ms: null,
-    overhead_ms: null,
-    prompt_sha256: null,
-    response_sha256: null,
-    findings: null,
-    holder,
-  }
-}
-
-function finishTimes(ex: Exchange, latency: number): void {
-  ex.record.latency_ms = round3(latency)
-  ex.record.upstream_ms = round3(ex.upstreamMs)
-  ex.record.overhead_ms = round3(Math.max(latency - ex.upstreamMs, 0))
-}
-
-const round3 = (n: number) => Math.round(n * 1000) / 1000
-
-function outcomeOf(status: number): string {
-  if (status === 401) return 'unauthorized'
-  if (status === 402) return 'budget_exceeded'
-  if (status === 403) return 'forbidden'
-  if (status === 429) return 'rate_limited'
-  if (status >= 500) return 'gateway_error'
-  return 'invalid_request'
-}
-
-function tokenFrom(req: IncomingMessage): string | undefined {
-  const authorization = req.headers.authorization
-  if (authorization?.toLowerCase().startsWith('bearer ')) return authorization.slice(7).trim() || undefined
-  const key = req.headers['x-api-key']
-  return typeof key === 'string' && key.trim() ? key.trim() : undefined
-}
-
-/** Client headers the provider must not see: credentials, hop-by-hop and iron's own. */
-const DROPPED_HEADERS = new Set([
-  'authorization',
-  'x-api-key',
-  'host',
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authorization',
-  'proxy-connection',
-  'content-length',
-  'cookie',
-  'accept-encoding',
-])
-
-/** The client's headers (SDK metadata, beta flags, idempotency keys) with the provider's credentials swapped in. */
-function upstreamHeaders(
-  provider: ProviderRow,
-  key: string | null,
-  req: IncomingMessage,
-): Record<string, string> {
-  const headers: Record<string, string> = {}
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (
-      value === undefined ||
-      DROPPED_HEADERS.has(name) ||
-      name.startsWith('x-iron-') ||
-      name.startsWith('x-forwarded-')
-    )
-      continue
-    headers[name] = Array.isArray(value) ? value.join(', ') : value
-  }
-  headers['content-type'] = 'application/json'
-  if (provider.kind === 'anthropic') {
-    headers['anthropic-version'] ??= '2023-06-01'
-    if (key) headers['x-api-key'] = key
-  } else if (key) {
-    headers.authorization = `Bearer ${key}`
-  }
-  return headers
-}
-
-function upstreamErrorCode(text: string): string {
-  try {
-    const error = (JSON.parse(text) as { error?: { code?: unknown; type?: unknown } }).error
-    return String(error?.code ?? error?.type ?? 'upstream_error')
-  } catch {
-    return 'upstream_error'
-  }
-}
-
-/** The request body, up to `limit` bytes. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large' | 'aborted'> {
-  const declared = Number(req.headers['content-length'])
-  if (Number.isFinite(declared) && declared > limit) {
-    req.resume()
-    return Promise.resolve('too_large')
-  }
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    let done = false
-    const finish = (value: Buffer | 'too_large' | 'aborted') => {
-      if (done) return
-      done = true
-      resolve(value)
-    }
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length
-      if (size > limit) {
-        req.pause()
-        finish('too_large')
-      } else {
-        chunks.push(chunk)
-      }
-    })
-    req.on('end', () => finish(Buffer.concat(chunks, size)))
-    req.on('aborted', () => finish('aborted'))
-    req.on('error', () => finish('aborted'))
-    req.on('close', () => finish(req.complete ? Buffer.concat(chunks, size) : 'aborted'))
-  })
-}
-
-async function readStream(body: AsyncIterable<Buffer | string>, limit: number): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
-    size += buffer.length
-    if (size > limit) throw new Error('the provider answered more than the gateway accepts')
-    chunks.push(buffer)
-  }
-  return Buffer.concat(chunks, size).toString('utf8')
-}
-
-function drainOrClose(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done)
-      res.off('close', done)
-      resolve()
-    }
-    res.on('drain', done)
-    res.on('close', done)
-  })
-}
-
-/** What the gateway records about each request (its audit event's data, with the ids beside it). */
-export interface RequestRecord {
-  id: string
-  agent_id: string | null
-  token_id: string | null
-  api: string
-  model: string | null
-  provider: string | null
-  stream: number
-  status: number
-  outcome: string
-  error_code: string | null
-  input_tokens: number | null
-  output_tokens: number | null
-  cached_tokens: number | null
-  cost_micros: number | null
-  cost_known: number | null
-  reserved_micros: number | null
-  started_at: number
-  latency_ms: number | null
-  upstream_ms: number | null
-  overhead_ms: number | null
-  prompt_sha256: string | null
-  response_sha256: string | null
-  /** Firewall findings: counts by category and each finding's place and SHA-256, never the text. */
-  findings: { input?: FindingsSummary; output?: FindingsSummary } | null
-  holder: string | null
-}
-
-export interface FindingsSummary {
-  counts: Record<string, number>
-  blocked: string[]
-  error: string | null
-  items: Array<{
-    category: string
-    action: string
-    path: string | null
-    start: number
-    end: number
-    sha256: string
-  }>
 }
 
 interface AgentPolicy {
