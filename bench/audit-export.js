@@ -3,26 +3,18 @@
 // `iron audit export` (the real binary), and of `iron audit verify`, against the size of the file.
 //   npm run build && node bench/audit-export.js [--events 1000000]
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { IronConfig } from '../dist/src/config/config.js'
 import { LocalContext } from '../dist/src/services/context.js'
 import { AuditRepo } from '../dist/src/store/audit.js'
+import { tempIronHome } from './lib/iron-store.js'
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '1000000' } } })
 const total = Number(values.events)
-const root = mkdtempSync(join(tmpdir(), 'iron-bench-audit-'))
-const env = {
-  ...process.env,
-  HOME: root,
-  XDG_CONFIG_HOME: join(root, 'config'),
-  XDG_DATA_HOME: join(root, 'data'),
-  IRON_CREDENTIAL_STORE: 'file',
-}
-const dirs = { configDir: join(root, 'config', 'iron'), dataDir: join(root, 'data', 'iron') }
+const { root, env, dirs } = tempIronHome('iron-bench-audit-')
 
 // Realistic events: gateway request records, written in large transactions to keep set-up short.
 const setupStarted = performance.now()

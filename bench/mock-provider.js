@@ -6,6 +6,7 @@
 // --exit-on-stdin-close, so a parent that dies does not leave it behind).
 import { parseArgs } from 'node:util'
 import { startMockProvider } from './lib/mock-provider.js'
+import { exitWhenTold } from './lib/serve.js'
 
 const { values } = parseArgs({
   options: {
@@ -39,14 +40,4 @@ const mock = await startMockProvider({
 })
 console.log(`mock provider listening on ${mock.url}`)
 
-const stop = () => {
-  mock.close().then(() => process.exit(0))
-  setTimeout(() => process.exit(0), 2000).unref()
-}
-process.once('SIGINT', stop)
-process.once('SIGTERM', stop)
-if (values['exit-on-stdin-close']) {
-  process.stdin.on('end', stop)
-  process.stdin.on('close', stop)
-  process.stdin.resume()
-}
+exitWhenTold(() => mock.close(), { stdinClose: values['exit-on-stdin-close'] })

@@ -5,6 +5,7 @@
 // --exit-on-stdin-close).
 import { parseArgs } from 'node:util'
 import { startPassthrough } from './lib/passthrough.js'
+import { exitWhenTold } from './lib/serve.js'
 
 const { values } = parseArgs({
   options: {
@@ -25,14 +26,4 @@ const proxy = await startPassthrough({
 })
 console.log(`passthrough listening on ${proxy.url}`)
 
-const stop = () => {
-  proxy.close().then(() => process.exit(0))
-  setTimeout(() => process.exit(0), 2000).unref()
-}
-process.once('SIGINT', stop)
-process.once('SIGTERM', stop)
-if (values['exit-on-stdin-close']) {
-  process.stdin.on('end', stop)
-  process.stdin.on('close', stop)
-  process.stdin.resume()
-}
+exitWhenTold(() => proxy.close(), { stdinClose: values['exit-on-stdin-close'] })

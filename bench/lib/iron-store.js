@@ -9,20 +9,30 @@ import { LocalContext } from '../../dist/src/services/context.js'
 import { createLocalControlPlane } from '../../dist/src/services/local/index.js'
 
 /**
- * @param {string} upstream The mock provider's URL.
- * @returns {Promise<{ env: Record<string, string>, token: string, dirs: { configDir: string, dataDir: string } }>}
+ * A home of its own for iron under a new temporary directory: the environment that points iron at it (a
+ * file vault, no keyring), and iron's config and data directories there.
+ * @param {string} prefix
+ * @returns {{ root: string, env: Record<string, string | undefined>, dirs: { configDir: string, dataDir: string } }}
  */
-export async function prepareIronStore(upstream) {
-  const root = mkdtempSync(join(tmpdir(), 'iron-bench-gw-'))
+export function tempIronHome(prefix) {
+  const root = mkdtempSync(join(tmpdir(), prefix))
   const env = {
     ...process.env,
     HOME: root,
     XDG_CONFIG_HOME: join(root, 'config'),
     XDG_DATA_HOME: join(root, 'data'),
     IRON_CREDENTIAL_STORE: 'file',
-    IRON_MASTER_KEY: randomBytes(32).toString('base64url'),
   }
-  const dirs = { configDir: join(root, 'config', 'iron'), dataDir: join(root, 'data', 'iron') }
+  return { root, env, dirs: { configDir: join(root, 'config', 'iron'), dataDir: join(root, 'data', 'iron') } }
+}
+
+/**
+ * @param {string} upstream The mock provider's URL.
+ * @returns {Promise<{ env: Record<string, string>, token: string, dirs: { configDir: string, dataDir: string } }>}
+ */
+export async function prepareIronStore(upstream) {
+  const { env, dirs } = tempIronHome('iron-bench-gw-')
+  env.IRON_MASTER_KEY = randomBytes(32).toString('base64url')
   const ctx = new LocalContext({ config: await IronConfig.load(dirs, env), env })
   const cp = createLocalControlPlane(ctx)
   await cp.providers.add({

@@ -17,6 +17,7 @@
 //   x-mock-reply: the text to answer with (one token per 4 characters, streamed in those pieces), for tests
 //   of what the gateway does with what a model says
 import { createServer } from 'node:http'
+import { listenOnLoopback } from './serve.js'
 
 /**
  * @typedef {object} MockProviderOptions
@@ -1055,13 +1056,7 @@ export async function startMockProvider(options = {}) {
   })
   server.on('clientError', (_error, socket) => socket.destroy())
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve(undefined)
-    })
-  })
+  await listenOnLoopback(server, options.port)
   const address = /** @type {import('node:net').AddressInfo} */ (server.address())
   const port = address.port
 

@@ -7,6 +7,7 @@
 //   await proxy.close()
 import { createServer } from 'node:http'
 import { Pool } from 'undici'
+import { listenOnLoopback } from './serve.js'
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and Host, which the upstream connection sets itself. */
 const HOP = new Set([
@@ -126,13 +127,7 @@ export async function startPassthrough(options) {
   server.on('connection', (socket) => socket.setNoDelay(true))
   server.on('clientError', (_error, socket) => socket.destroy())
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve(undefined)
-    })
-  })
+  await listenOnLoopback(server, options.port)
   const port = /** @type {import('node:net').AddressInfo} */ (server.address()).port
   let closed = null
   return {

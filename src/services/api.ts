@@ -4,6 +4,7 @@
  * Every value is a plain snake_case object, the same on the wire as in `--json` output.
  */
 import type { Period } from '../core/periods.js'
+import type { ModelPrice } from '../pricing/index.js'
 
 export type ProviderKind = 'openai' | 'anthropic' | 'openai-compatible' | 'mock'
 export type AgentStatus = 'active' | 'suspended' | 'deleted'
@@ -276,17 +277,7 @@ export interface SettleResult {
   alert_pct: number | null
 }
 
-export interface ModelPriceView {
-  model: string
-  provider: string
-  kind: 'chat' | 'embedding'
-  input_micros_per_mtok: number
-  output_micros_per_mtok: number
-  cached_input_micros_per_mtok: number | null
-  cache_write_micros_per_mtok: number | null
-  max_output_tokens: number
-  context_window: number
-  aliases: string[]
+export interface ModelPriceView extends ModelPrice {
   source: 'override' | 'bundled'
 }
 

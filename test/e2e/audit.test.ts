@@ -2,16 +2,11 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { BIN, type CliResult, runIron } from '../helpers/cli.js'
+import { BIN, type CliResult, homeEnv, runIron } from '../helpers/cli.js'
 import { tempDir } from '../helpers/temp.js'
 
 const home = tempDir('iron-e2e-audit')
-const env = {
-  HOME: home,
-  XDG_CONFIG_HOME: join(home, 'config'),
-  XDG_DATA_HOME: join(home, 'data'),
-  IRON_CREDENTIAL_STORE: 'file',
-}
+const env = homeEnv(home)
 const iron = (args: string[]) => runIron(args, { env })
 const json = <T>(r: CliResult) => JSON.parse(r.stdout) as T
 

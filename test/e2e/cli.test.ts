@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { type CliResult, runIron } from '../helpers/cli.js'
+import { type CliResult, homeEnv, runIron } from '../helpers/cli.js'
 import { tempDir } from '../helpers/temp.js'
 
 let home: string
@@ -12,12 +12,7 @@ const json = (result: CliResult) => JSON.parse(result.stdout)
 
 beforeEach(() => {
   home = tempDir('iron-e2e')
-  env = {
-    HOME: home,
-    XDG_CONFIG_HOME: join(home, 'config'),
-    XDG_DATA_HOME: join(home, 'data'),
-    IRON_CREDENTIAL_STORE: 'file',
-  }
+  env = homeEnv(home)
 })
 
 describe('iron (the binary)', () => {

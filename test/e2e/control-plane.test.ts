@@ -1,16 +1,11 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { type CliResult, runIron } from '../helpers/cli.js'
+import { type CliResult, homeEnv, runIron } from '../helpers/cli.js'
 import { tempDir } from '../helpers/temp.js'
 
 const home = tempDir('iron-e2e-cp')
-const env = {
-  HOME: home,
-  XDG_CONFIG_HOME: join(home, 'config'),
-  XDG_DATA_HOME: join(home, 'data'),
-  IRON_CREDENTIAL_STORE: 'file',
-}
+const env = homeEnv(home)
 const iron = (args: string[], input?: string, extra: Record<string, string> = {}) =>
   runIron(args, { env: { ...env, ...extra }, input })
 const json = <T = Record<string, unknown>>(r: CliResult) => JSON.parse(r.stdout) as T

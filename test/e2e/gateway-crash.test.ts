@@ -4,16 +4,13 @@ import { request } from 'undici'
 import { afterAll, describe, expect, it } from 'vitest'
 import { startMockProvider } from '../../bench/lib/mock-provider.js'
 import { openDb } from '../../src/store/db.js'
-import { BIN, runIron } from '../helpers/cli.js'
+import { BIN, homeEnv, runIron } from '../helpers/cli.js'
 import { tempDir } from '../helpers/temp.js'
 
 const home = tempDir('iron-e2e-gw')
 const env: Record<string, string> = {
   ...(process.env as Record<string, string>),
-  HOME: home,
-  XDG_CONFIG_HOME: join(home, 'config'),
-  XDG_DATA_HOME: join(home, 'data'),
-  IRON_CREDENTIAL_STORE: 'file',
+  ...homeEnv(home),
   UPSTREAM_KEY: 'sk-upstream-0123456789abcdefghij',
 }
 const children: ChildProcess[] = []

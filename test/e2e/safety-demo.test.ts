@@ -1,16 +1,11 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { runIron } from '../helpers/cli.js'
+import { homeEnv, runIron } from '../helpers/cli.js'
 import { tempDir } from '../helpers/temp.js'
 
 const home = tempDir('iron-e2e-safety')
-const env = {
-  HOME: home,
-  XDG_CONFIG_HOME: join(home, 'config'),
-  XDG_DATA_HOME: join(home, 'data'),
-  IRON_CREDENTIAL_STORE: 'file',
-}
+const env = homeEnv(home)
 const iron = (args: string[], input?: string) => runIron(args, { env, input })
 
 describe('iron safety (spawned)', () => {

@@ -1,18 +1,11 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { join } from 'node:path'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BIN, runIron } from '../helpers/cli.js'
+import { BIN, homeEnv, runIron } from '../helpers/cli.js'
 import { tempDir } from '../helpers/temp.js'
 
 const home = tempDir('iron-e2e-top')
-const env: Record<string, string> = {
-  ...(process.env as Record<string, string>),
-  HOME: home,
-  XDG_CONFIG_HOME: join(home, 'config'),
-  XDG_DATA_HOME: join(home, 'data'),
-  IRON_CREDENTIAL_STORE: 'file',
-}
+const env: Record<string, string> = { ...(process.env as Record<string, string>), ...homeEnv(home) }
 const session = `iron-top-${process.pid}`
 let gateway: ChildProcess | undefined
 let url = ''

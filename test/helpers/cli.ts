@@ -29,3 +29,13 @@ export function runIron(
     child.stdin.end(options.input ?? '')
   })
 }
+
+/** The environment that gives a spawned iron a home of its own under `home`: XDG dirs and a file vault. */
+export function homeEnv(home: string): Record<string, string> {
+  return {
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, 'config'),
+    XDG_DATA_HOME: join(home, 'data'),
+    IRON_CREDENTIAL_STORE: 'file',
+  }
+}

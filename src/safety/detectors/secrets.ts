@@ -5,7 +5,7 @@
  * One pass with a literal-prefix regex finds every candidate (V8 searches literal prefixes quickly); each
  * candidate is then checked with a sticky, bounded regex at its position, so the cost is linear in the text.
  */
-import type { Category } from '../types.js'
+import { type Category, SECRET_CATEGORIES } from '../types.js'
 import {
   charClasses,
   decodeBase64,
@@ -587,19 +587,8 @@ function detectKeys(text: string, ctx: DetectContext, out: RawFinding[]): void {
 export const secretDetectors: Detector[] = [
   {
     id: 'provider_keys',
-    categories: [
-      'openai_key',
-      'anthropic_key',
-      'aws_access_key',
-      'github_token',
-      'gitlab_token',
-      'slack_token',
-      'stripe_key',
-      'google_api_key',
-      'private_key',
-      'jwt',
-      'iron_token',
-    ],
+    // Every credential with a recognisable shape; assignments and bearer values are generic_secret's.
+    categories: SECRET_CATEGORIES.filter((c) => c !== 'generic_secret'),
     detect: detectKeys,
   },
   {

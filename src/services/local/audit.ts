@@ -7,6 +7,7 @@ import {
   type AuditFilter,
   type AuditRepo,
   type AuditRow,
+  type CheckpointRow,
   chainHash,
   eventPayload,
   GENESIS_HASH,
@@ -234,18 +235,7 @@ export class LocalAudit implements AuditApi {
   }
 }
 
-function signCheckpoint(
-  key: Buffer,
-  cp: {
-    through_seq: number
-    head_hash: string
-    pruned: number
-    first_at: number | null
-    last_at: number | null
-    created_at: number
-    actor: string
-  },
-): string {
+function signCheckpoint(key: Buffer, cp: Omit<CheckpointRow, 'signature'>): string {
   const { through_seq, head_hash, pruned, first_at, last_at, created_at, actor } = cp
   return createHmac('sha256', key)
     .update(canonicalJson({ through_seq, head_hash, pruned, first_at, last_at, created_at, actor }))
