@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Flags } from '@oclif/core'
-import { createElement } from 'react'
 import { IronCommand } from '../src/cli/base-command.js'
 import type { Column } from '../src/cli/output.js'
 import { watchGateway } from '../src/client/gateway-watch.js'
@@ -40,25 +39,13 @@ export default class Demo extends IronCommand<DemoSummary> {
     const demo = await startDemo({ config: await this.loadConfig(), env: process.env, keep: flags.keep })
     const interactive = process.stdout.isTTY && process.stdin.isTTY && !this.jsonEnabled()
     if (interactive) {
-      const [{ render }, { TopApp }] = await Promise.all([
-        import('ink'),
-        import('../tui/components/TopApp.js'),
-      ])
+      const { showDashboard } = await import('../tui/dashboard.js')
       const source = { url: demo.gateway.url, token: demo.gateway.admin_token }
-      process.stdout.write('\u001b[?1049h\u001b[H')
-      const app = render(
-        createElement(TopApp, {
-          source: `demo ${source.url}`,
-          intervalMs: 250,
-          subscribe: (handlers, signal) => watchGateway(source, handlers, signal),
-        }),
-        { exitOnCtrlC: false },
-      )
-      try {
-        await app.waitUntilExit()
-      } finally {
-        process.stdout.write('\u001b[?1049l')
-      }
+      await showDashboard({
+        source: `demo ${source.url}`,
+        intervalMs: 250,
+        subscribe: (handlers, signal) => watchGateway(source, handlers, signal),
+      })
     } else {
       this.out.note(`iron demo: gateway on ${demo.gateway.url}, traffic for ${flags.duration}…`)
       await sleep(duration)

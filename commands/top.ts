@@ -1,5 +1,4 @@
 import { Flags } from '@oclif/core'
-import { createElement } from 'react'
 import { IronCommand } from '../src/cli/base-command.js'
 import { budgetColumns } from '../src/cli/views.js'
 import { fetchStats, type GatewayStats, locateGateway, watchGateway } from '../src/client/gateway-watch.js'
@@ -50,28 +49,12 @@ export default class Top extends IronCommand<TopSnapshot | undefined> {
       this.out.table(stats.budgets, budgetColumns, 'No agents yet.')
       return { source: source.url, at: new Date().toISOString(), ...stats }
     }
-    const [{ render }, { TopApp }] = await Promise.all([import('ink'), import('../tui/components/TopApp.js')])
-    process.stdout.write('\u001b[?1049h\u001b[H')
-    const app = render(
-      createElement(TopApp, {
-        source: source.url,
-        intervalMs: flags.interval,
-        subscribe: (handlers, signal) => watchGateway(source, handlers, signal),
-      }),
-      { exitOnCtrlC: false },
-    )
-    // After a resize the old frame may have wrapped: wipe the screen so the new layout starts clean.
-    const onResize = () => {
-      process.stdout.write('\u001b[2J\u001b[H')
-      app.clear()
-    }
-    process.stdout.on('resize', onResize)
-    try {
-      await app.waitUntilExit()
-    } finally {
-      process.stdout.off('resize', onResize)
-      process.stdout.write('\u001b[?1049l')
-    }
+    const { showDashboard } = await import('../tui/dashboard.js')
+    await showDashboard({
+      source: source.url,
+      intervalMs: flags.interval,
+      subscribe: (handlers, signal) => watchGateway(source, handlers, signal),
+    })
     return undefined
   }
 }

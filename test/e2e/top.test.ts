@@ -103,6 +103,8 @@ describe('iron top', () => {
       XDG_DATA_HOME: env.XDG_DATA_HOME,
       IRON_CREDENTIAL_STORE: 'file',
       TERM: 'xterm-256color',
+      // A terminal opened from a CI shell: the dashboard must still draw live.
+      CI: 'true',
     })
       .map(([k, v]) => `${k}='${v}'`)
       .join(' ')
