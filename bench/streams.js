@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // 1,000 concurrent streams through iron's gateway, each a one-second stream from the mock provider:
 // added p99 (whole stream and time to first byte) against the same load sent directly, interleaved
-// (direct, gateway, direct, gateway), and the gateway's peak resident memory.
+// (direct, gateway, direct, gateway), and the gateway's peak resident memory. The bare node:http
+// pass-through runs the same load as the floor: what any proxy in one Node process on the same core adds
+// (when the floor itself misses a target, the machine cannot show it met).
 // Targets (SPEC §11): added p99 ≤ 5 ms, resident memory ≤ 200 MB.
-//   npm run build && node bench/streams.js [--streams 1000] [--rounds 2]
+//   npm run build && node bench/streams.js [--streams 1000] [--rounds 2] [--no-floor]
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -13,7 +15,11 @@ import { runLoad } from './lib/load.js'
 import { cpuCount, hasTaskset, spawnPinned } from './lib/spawn-pinned.js'
 
 const { values } = parseArgs({
-  options: { streams: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '2' } },
+  options: {
+    streams: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '2' },
+    'no-floor': { type: 'boolean', default: false },
+  },
 })
 const streams = Number(values.streams)
 const here = (file) => fileURLToPath(new URL(file, import.meta.url))
@@ -33,6 +39,18 @@ const mock = await spawnPinned({
   ],
   cpu: pin ? 0 : null,
 })
+const floor = values['no-floor']
+  ? undefined
+  : await spawnPinned({
+      command: process.execPath,
+      args: [
+        here('./passthrough.js'),
+        '--upstream',
+        /** @type {string} */ (mock.url),
+        '--exit-on-stdin-close',
+      ],
+      cpu: pin ? 1 : null,
+    })
 const iron = await prepareIronStore(/** @type {string} */ (mock.url))
 const gateway = await spawnPinned({
   command: process.execPath,
@@ -42,9 +60,9 @@ const gateway = await spawnPinned({
   timeoutMs: 30_000,
 })
 
-/** Peak resident set of the gateway (VmHWM), in MB. */
-const peakRss = () => {
-  const status = readFileSync(`/proc/${gateway.pid}/status`, 'utf8')
+/** Peak resident set (VmHWM) of a process, in MB. */
+const peakRss = (pid = gateway.pid) => {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024
 }
 
@@ -68,6 +86,7 @@ try {
   // Warm up both paths (JIT, connection pools) with a smaller wave.
   for (const target of [
     { url: mock.url },
+    ...(floor ? [{ url: floor.url }] : []),
     { url: gateway.url, headers: { authorization: `Bearer ${iron.token}` } },
   ]) {
     await runLoad({
@@ -82,6 +101,7 @@ try {
     name: `${streams} concurrent 1 s streams`,
     direct: { url: /** @type {string} */ (mock.url) },
     candidates: [
+      ...(floor ? [{ name: 'passthrough', url: /** @type {string} */ (floor.url) }] : []),
       {
         name: 'iron',
         url: /** @type {string} */ (gateway.url),
@@ -92,7 +112,8 @@ try {
     load,
   })
   printCompare([result])
-  const c = result.candidates[0]
+  const c = result.candidates[result.candidates.length - 1]
+  const base = result.candidates.find((x) => x.name === 'passthrough')
   const rss = peakRss()
   console.log(`\niron gateway, ${streams} concurrent streams of about 1 s:`)
   console.log(
@@ -100,7 +121,14 @@ try {
   )
   console.log(`  ${rss <= 200 ? 'met   ' : 'MISSED'}  peak resident memory ≤ 200 MB: ${rss.toFixed(1)} MB`)
   console.log(`  errors: ${c.errors} through iron, ${c.directErrors} direct`)
+  if (base && floor) {
+    console.log(
+      `  floor: the bare pass-through adds ${base.added.p99.toFixed(3)} ms p99 (TTFB ${base.added.ttfbP99.toFixed(3)} ms) ` +
+        `at ${base.candidate.rps.toFixed(0)} streams/s, peak resident memory ${peakRss(floor.pid).toFixed(1)} MB`,
+    )
+  }
 } finally {
+  await floor?.stop()
   await gateway.stop()
   await mock.stop()
 }
