@@ -1,32 +1,48 @@
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { CL100K_TOKEN_SPLIT_REGEX, O200K_TOKEN_SPLIT_REGEX } from 'gpt-tokenizer/encodingParams/constants'
+import { BpeCounter, packRanks, type RankEntry } from './bpe.js'
 
 /**
  * Token counts for reservations and for streams cut short. OpenAI models are counted with their real BPE
- * encodings (gpt-tokenizer); other families have no public JS tokenizer, so their counts are estimates
- * that err high (a byte count / 3), which keeps reservations on the safe side.
+ * encodings (the vocabularies gpt-tokenizer ships, packed by `npm run build` into dist/bpe/); other
+ * families have no public tokenizer, so their counts are estimates that err high (a byte count / 3), which
+ * keeps reservations on the safe side.
  */
-interface Encoder {
-  countTokens(text: string): number
-}
-
 type EncodingName = 'o200k_base' | 'cl100k_base'
 
-const encoders: Partial<Record<EncodingName, Encoder>> = {}
+const SPLIT: Record<EncodingName, RegExp> = {
+  o200k_base: O200K_TOKEN_SPLIT_REGEX,
+  cl100k_base: CL100K_TOKEN_SPLIT_REGEX,
+}
+const counters: Partial<Record<EncodingName, BpeCounter>> = {}
 const require = createRequire(import.meta.url)
 
 /**
- * Load o200k (current OpenAI models) before the gateway takes traffic (about 0.4 s, 60 MB). cl100k, for
- * older models only, is loaded on first use instead, so a gateway that never sees them does not carry it.
+ * The packed vocabulary (a few MB, read in milliseconds); from a source checkout without a build, packed
+ * from gpt-tokenizer's own module instead (slower to load, and its strings stay in memory until collected).
  */
-export async function loadTokenizers(): Promise<void> {
-  encoders.o200k_base = await import('gpt-tokenizer/encoding/o200k_base')
+function packed(name: EncodingName): Uint8Array {
+  try {
+    return readFileSync(new URL(`../../bpe/${name}.bin`, import.meta.url))
+  } catch {
+    const ranks = (require(`gpt-tokenizer/cjs/bpeRanks/${name}`) as { default: RankEntry[] }).default
+    return packRanks(ranks)
+  }
 }
 
-function encoder(name: EncodingName): Encoder | undefined {
-  if (name === 'cl100k_base' && !encoders.cl100k_base && encoders.o200k_base) {
-    encoders.cl100k_base = require('gpt-tokenizer/cjs/encoding/cl100k_base') as Encoder
+function counter(name: EncodingName): BpeCounter {
+  let found = counters[name]
+  if (!found) {
+    found = new BpeCounter(packed(name), SPLIT[name])
+    counters[name] = found
   }
-  return encoders[name]
+  return found
+}
+
+/** Load o200k (current OpenAI models) before the gateway takes traffic; cl100k (older models) on first use. */
+export async function loadTokenizers(): Promise<void> {
+  counter('o200k_base')
 }
 
 const O200K = /^(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o1|o3|o4|chatgpt)/
@@ -59,10 +75,10 @@ export function countInputTokens(texts: readonly string[], model: string, provid
     return { tokens: texts.reduce((n, t) => n + Buffer.byteLength(t), 0) + framing, method: 'bytes' }
   }
   const name = encodingFor(model, provider)
-  const counter = name ? encoder(name) : undefined
-  if (!counter) return { tokens: texts.reduce((n, t) => n + estimate(t), 0) + framing, method: 'estimate' }
+  if (!name) return { tokens: texts.reduce((n, t) => n + estimate(t), 0) + framing, method: 'estimate' }
+  const bpe = counter(name)
   let tokens = framing
-  for (const text of texts) tokens += counter.countTokens(text)
+  for (const text of texts) tokens += bpe.countTokens(text)
   return { tokens, method: 'tokenizer' }
 }
 
@@ -71,6 +87,5 @@ export function countOutputTokens(text: string, model: string, provider: string)
   if (text.length === 0) return 0
   if (text.length > MAX_COUNTED_CHARS) return Buffer.byteLength(text)
   const name = encodingFor(model, provider)
-  const counter = name ? encoder(name) : undefined
-  return Math.max(1, counter ? counter.countTokens(text) : estimate(text))
+  return Math.max(1, name ? counter(name).countTokens(text) : estimate(text))
 }

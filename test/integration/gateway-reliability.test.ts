@@ -147,6 +147,15 @@ describe('gateway reliability', () => {
       }),
     )
     expect(nested.status).toBe(200)
+    // A special-token marker in a prompt is text to the API, and counted as such.
+    const marker = await post(
+      g,
+      JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'What does <|endoftext|> mean?' }],
+      }),
+    )
+    expect(marker.status, marker.text).toBe(200)
     const get = await request(`${g.url}/v1/chat/completions`, {
       headers: { authorization: `Bearer ${g.token}` },
     })
