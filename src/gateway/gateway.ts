@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { StringDecoder } from 'node:string_decoder'
 import type { Statement } from 'better-sqlite3'
 import { formatMoney } from '../core/money.js'
 import { costMicros, type ModelPrice, maxOutputTokensWithin, worstCaseMicros } from '../pricing/index.js'
@@ -32,7 +33,7 @@ import {
   usageFromJson,
 } from './apis.js'
 import { EventHub } from './events.js'
-import { drainOrClose, readBody, readStream, tokenFrom, upstreamErrorCode, upstreamHeaders } from './http.js'
+import { drainOrClose, readBody, tokenFrom, upstreamErrorCode, upstreamHeaders } from './http.js'
 import { type Admission, LeaseBook } from './leases.js'
 import { Metrics } from './metrics.js'
 import { type MockOptions, mockRespond } from './mock-upstream.js'
@@ -43,7 +44,7 @@ import { route } from './routing.js'
 import { StreamFirewall } from './stream-firewall.js'
 import { StreamMeter } from './stream-meter.js'
 import { countInputTokens, countOutputTokens } from './tokenizer.js'
-import { toUpstreamError, type UpstreamResponse, Upstreams } from './upstream.js'
+import { readText, toUpstreamError, type UpstreamResponse, Upstreams } from './upstream.js'
 
 export interface GatewayOptions {
   ctx: LocalContext
@@ -377,7 +378,7 @@ export class Gateway {
     if (typeof upstreamRequestId === 'string') res.setHeader('x-upstream-request-id', upstreamRequestId)
 
     if (upstream.status >= 400) {
-      const text = await readStream(upstream.body, MAX_UPSTREAM_ERROR_BODY).catch(() => '')
+      const text = await readText(upstream.body, MAX_UPSTREAM_ERROR_BODY).catch(() => '')
       ex.upstreamMs = performance.now() - upstreamStart
       this.leases.release(admission)
       ex.record.error_code = upstreamErrorCode(text)
@@ -633,7 +634,7 @@ export class Gateway {
   }: Answer): Promise<void> {
     let text: string
     try {
-      text = await readStream(upstream.body, MAX_UPSTREAM_JSON)
+      text = await readText(upstream.body, MAX_UPSTREAM_JSON)
     } catch {
       ex.upstreamMs = performance.now() - upstreamStart
       await settle.commit(undefined, '', 'upstream_error')
@@ -711,17 +712,19 @@ export class Gateway {
     })
     res.flushHeaders()
     let failed: Error | undefined
+    // Each chunk is metered and forwarded as it is parsed; a client that reads slowly holds the upstream.
+    const utf8 = new StringDecoder('utf8')
     try {
-      upstream.body.setEncoding('utf8')
-      for await (const chunk of upstream.body as AsyncIterable<string>) {
-        const out = meter.push(chunk)
+      await upstream.body.each((chunk) => {
+        if (res.destroyed) return false
+        const out = meter.push(utf8.write(chunk))
         if (out) {
           hash.update(out)
-          if (!res.write(out)) await drainOrClose(res)
+          if (!res.write(out)) return drainOrClose(res)
         }
-        if (res.destroyed || meter.blocked) break
-      }
-      const rest = meter.end()
+        return meter.blocked ? false : undefined
+      })
+      const rest = meter.push(utf8.end()) + meter.end()
       if (rest && !res.destroyed) {
         hash.update(rest)
         res.write(rest)

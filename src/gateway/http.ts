@@ -96,18 +96,6 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 
   })
 }
 
-export async function readStream(body: AsyncIterable<Buffer | string>, limit: number): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
-    size += buffer.length
-    if (size > limit) throw new Error('the provider answered more than the gateway accepts')
-    chunks.push(buffer)
-  }
-  return Buffer.concat(chunks, size).toString('utf8')
-}
-
 export function drainOrClose(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {

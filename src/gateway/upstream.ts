@@ -1,5 +1,4 @@
-import { Readable } from 'node:stream'
-import { errors, Pool } from 'undici'
+import { type Dispatcher, errors, Pool } from 'undici'
 
 export interface UpstreamRequest {
   url: URL
@@ -11,7 +10,130 @@ export interface UpstreamRequest {
 export interface UpstreamResponse {
   status: number
   headers: Record<string, string | string[] | undefined>
-  body: Readable
+  body: UpstreamBody
+}
+
+/**
+ * What `each` may answer for a chunk: nothing (go on), a promise (hold the upstream until it settles:
+ * backpressure from the client), or false (stop: the rest is not wanted, and the upstream is cut).
+ */
+export type ChunkVerdict = undefined | false | Promise<void>
+
+/** A response body, read once: chunk by chunk as it arrives (streams), or whole (JSON). */
+export interface UpstreamBody {
+  /** Calls `onChunk` for each chunk in order; resolves at the end (or on false), rejects if the body fails. */
+  each(onChunk: (chunk: Buffer) => ChunkVerdict): Promise<void>
+}
+
+/** The whole body as text; rejects beyond `limit` bytes, or if the body fails. */
+export async function readText(body: UpstreamBody, limit: number): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  await body.each((chunk) => {
+    size += chunk.length
+    if (size > limit) throw new Error('the provider answered more than the gateway accepts')
+    chunks.push(chunk)
+    return undefined
+  })
+  return Buffer.concat(chunks, size).toString('utf8')
+}
+
+/**
+ * A body fed by undici's dispatcher callbacks, without a Readable in between. What one socket read brings
+ * (often several SSE events, each its own HTTP chunk) reaches the reader as one chunk, right after the
+ * parser is done with it; chunks queue while the reader is not there yet or waits for the client.
+ */
+class DispatchedBody implements UpstreamBody {
+  controller: Dispatcher.DispatchController | undefined
+  #queue: Buffer[] = []
+  #state: 'open' | 'ended' | 'failed' = 'open'
+  #error: Error | undefined
+  #onChunk: ((chunk: Buffer) => ChunkVerdict) | undefined
+  #waiting = false
+  #scheduled = false
+  #settled = false
+  #resolve: (() => void) | undefined
+  #reject: ((error: Error) => void) | undefined
+
+  each(onChunk: (chunk: Buffer) => ChunkVerdict): Promise<void> {
+    if (this.#onChunk) return Promise.reject(new Error('the upstream body is read once'))
+    return new Promise<void>((resolve, reject) => {
+      this.#onChunk = onChunk
+      this.#resolve = resolve
+      this.#reject = reject
+      this.#pump()
+    })
+  }
+
+  push(chunk: Buffer): void {
+    if (this.#settled) return
+    this.#queue.push(chunk)
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      queueMicrotask(() => {
+        this.#scheduled = false
+        this.#pump()
+      })
+    }
+  }
+
+  end(): void {
+    this.#state = 'ended'
+    this.#pump()
+  }
+
+  fail(error: Error): void {
+    this.#state = 'failed'
+    this.#error = error
+    this.#pump()
+  }
+
+  #pump(): void {
+    if (!this.#onChunk) return
+    if (!this.#waiting && !this.#settled && this.#queue.length > 0) {
+      const queued = this.#queue
+      this.#queue = []
+      this.#deliver(queued.length === 1 ? queued[0]! : Buffer.concat(queued))
+    }
+    if (this.#waiting || this.#settled || this.#state === 'open' || this.#queue.length > 0) return
+    this.#settled = true
+    if (this.#state === 'failed') this.#reject!(this.#error!)
+    else this.#resolve!()
+  }
+
+  #deliver(chunk: Buffer): void {
+    let verdict: ChunkVerdict
+    try {
+      verdict = this.#onChunk!(chunk)
+    } catch (error) {
+      this.#stop(error as Error)
+      return
+    }
+    if (verdict === false) this.#stop()
+    else if (verdict) {
+      this.#waiting = true
+      this.controller?.pause()
+      verdict.then(
+        () => {
+          this.#waiting = false
+          this.controller?.resume()
+          this.#pump()
+        },
+        (error: Error) => this.#stop(error),
+      )
+    }
+  }
+
+  /** The reader is done (or failed): settle it, drop what is queued, and cut the upstream if still open. */
+  #stop(error?: Error): void {
+    if (this.#settled) return
+    this.#settled = true
+    this.#queue = []
+    if (this.#state === 'open' && this.controller && !this.controller.aborted)
+      this.controller.abort(new Error('the gateway stopped reading'))
+    if (error) this.#reject!(error)
+    else this.#resolve!()
+  }
 }
 
 export interface UpstreamTimeouts {
@@ -69,17 +191,9 @@ export class Upstreams {
 
   async send(request: UpstreamRequest): Promise<UpstreamResponse> {
     const pool = this.#pool(request.url.origin)
-    const options = {
-      path: request.url.pathname + request.url.search,
-      method: 'POST' as const,
-      headers: request.headers,
-      body: request.body,
-      signal: request.signal,
-    }
     for (let attempt = 0; ; attempt++) {
       try {
-        const response = await pool.request(options)
-        return { status: response.statusCode, headers: response.headers, body: response.body }
+        return await dispatch(pool, request)
       } catch (error) {
         const code = (error as { code?: string }).code ?? ''
         if (attempt === 0 && CONNECT_ERRORS.has(code) && !request.signal.aborted) continue
@@ -107,12 +221,71 @@ export function toUpstreamError(error: unknown): UpstreamError {
   return new UpstreamError('UPSTREAM_FAILED', `the provider connection failed (${code}: ${message})`, true)
 }
 
+/** One request through undici's dispatcher: resolves with the status and headers, the body to follow. */
+function dispatch(pool: Pool, request: UpstreamRequest): Promise<UpstreamResponse> {
+  return new Promise<UpstreamResponse>((resolve, reject) => {
+    const { signal } = request
+    const body = new DispatchedBody()
+    let started = false
+    const onAbort = () => body.controller?.abort(new errors.RequestAbortedError())
+    const done = () => signal.removeEventListener('abort', onAbort)
+    pool.dispatch(
+      {
+        path: request.url.pathname + request.url.search,
+        method: 'POST',
+        headers: request.headers,
+        body: request.body,
+      },
+      {
+        onRequestStart(controller) {
+          body.controller = controller
+          if (signal.aborted) controller.abort(new errors.RequestAbortedError())
+          else signal.addEventListener('abort', onAbort, { once: true })
+        },
+        onResponseStart(_controller, status, headers) {
+          if (status < 200) return
+          started = true
+          resolve({ status, headers: headers as UpstreamResponse['headers'], body })
+        },
+        onResponseData(_controller, chunk) {
+          body.push(chunk)
+        },
+        onResponseEnd() {
+          done()
+          body.end()
+        },
+        onResponseError(_controller, error) {
+          done()
+          if (started) body.fail(error)
+          else reject(error)
+        },
+      },
+    )
+  })
+}
+
+/** A body made in-process (the mock provider): a whole text, or chunks as an async iterable yields them. */
+class LocalBody implements UpstreamBody {
+  constructor(private readonly chunks: AsyncIterable<string> | string) {}
+
+  async each(onChunk: (chunk: Buffer) => ChunkVerdict): Promise<void> {
+    if (typeof this.chunks === 'string') {
+      await onChunk(Buffer.from(this.chunks))
+      return
+    }
+    for await (const chunk of this.chunks) {
+      const verdict = onChunk(Buffer.from(chunk))
+      if (verdict === false) return
+      if (verdict) await verdict
+    }
+  }
+}
+
 /** A finished response made in-process (the mock provider), in the same form as a real one. */
 export function localResponse(
   status: number,
   contentType: string,
   chunks: AsyncIterable<string> | string,
 ): UpstreamResponse {
-  const body = typeof chunks === 'string' ? Readable.from([Buffer.from(chunks)]) : Readable.from(chunks)
-  return { status, headers: { 'content-type': contentType }, body }
+  return { status, headers: { 'content-type': contentType }, body: new LocalBody(chunks) }
 }
