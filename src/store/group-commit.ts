@@ -9,7 +9,7 @@ interface QueuedOp {
 
 /**
  * Group commit: writes asked for in the same turn of the event loop share one IMMEDIATE transaction,
- * each in its own savepoint (one failure undoes only itself). A lone caller still commits at once; under
+ * each in its own savepoint (one failure undoes only itself; a lone write needs none). A lone caller still commits at once; under
  * load, many requests cost one commit instead of one each. Each promise settles after the commit.
  */
 export class GroupCommit {
@@ -41,6 +41,19 @@ export class GroupCommit {
     this.#scheduled = false
     const batch = this.#queue
     this.#queue = []
+    if (batch.length === 1) {
+      // Alone in its transaction, an op needs no savepoint: if it fails, the transaction rolls back.
+      const item = batch[0]!
+      let value: unknown
+      try {
+        value = this.#run.immediate(item.op)
+      } catch (error) {
+        item.reject(error)
+        return
+      }
+      item.resolve(value)
+      return
+    }
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = []
     try {
       this.#run.immediate(() => {
