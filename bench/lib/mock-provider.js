@@ -15,6 +15,9 @@
 //   x-mock-fail: status:<code> | reset-before | reset-mid | error-mid | hang
 //   x-mock-latency-ms, x-mock-chunk-delay-ms, x-mock-output-tokens, x-mock-chunks, x-mock-cached-tokens
 //   x-mock-reply: the text to answer with (one token per 4 characters, streamed in those pieces), for tests
+//   x-mock-reply-uri: the same, percent-encoded (for text beyond Latin-1, which headers cannot carry)
+//   x-mock-split-frames: 1 writes each streamed content frame in two writes a millisecond apart, cut inside
+//     its first multi-byte UTF-8 character (or in the middle), for tests of clients that must reassemble
 //   of what the gateway does with what a model says
 import { createServer } from 'node:http'
 import { listenOnLoopback } from './serve.js'
@@ -360,7 +363,9 @@ export async function startMockProvider(options = {}) {
       headers['x-mock-output-tokens'] === undefined &&
       headers['x-mock-chunks'] === undefined &&
       headers['x-mock-cached-tokens'] === undefined &&
-      headers['x-mock-reply'] === undefined
+      headers['x-mock-reply'] === undefined &&
+      headers['x-mock-reply-uri'] === undefined &&
+      headers['x-mock-split-frames'] === undefined
     ) {
       return config
     }
@@ -371,7 +376,13 @@ export async function startMockProvider(options = {}) {
       outputTokens: Math.max(1, Math.floor(num(headers['x-mock-output-tokens']) ?? config.outputTokens)),
       chunks: Math.floor(num(headers['x-mock-chunks']) ?? config.chunks),
       cachedTokens: Math.floor(num(headers['x-mock-cached-tokens']) ?? config.cachedTokens),
-      reply: typeof headers['x-mock-reply'] === 'string' ? headers['x-mock-reply'] : undefined,
+      reply:
+        typeof headers['x-mock-reply-uri'] === 'string'
+          ? decodeURIComponent(headers['x-mock-reply-uri'])
+          : typeof headers['x-mock-reply'] === 'string'
+            ? headers['x-mock-reply']
+            : undefined,
+      splitFrames: headers['x-mock-split-frames'] === '1',
     }
   }
 
@@ -410,6 +421,24 @@ export async function startMockProvider(options = {}) {
     }
     const limit = cut >= 0 ? cut : content.length
     const delay = ctx.chunkDelayMs
+    if (ctx.splitFrames) {
+      let i = 0
+      const halves = () => {
+        if (res.destroyed || closing) return
+        if (i >= limit) return finish()
+        const bytes = Buffer.from(content[i++])
+        const wide = bytes.findIndex((b) => b >= 0x80)
+        const at = wide >= 0 ? wide + 1 : bytes.length >> 1
+        res.write(bytes.subarray(0, at))
+        later(1, () => {
+          if (res.destroyed || closing) return
+          res.write(bytes.subarray(at))
+          later(Math.max(delay, 1), halves)
+        })
+      }
+      halves()
+      return
+    }
     if (delay <= 0) {
       for (let i = 0; i < limit; i++) res.write(content[i])
       finish()

@@ -82,6 +82,22 @@ describe('gateway with the official OpenAI SDK', () => {
     expect(usage).toMatchObject({ prompt_tokens: expect.any(Number), completion_tokens: expect.any(Number) })
   })
 
+  it('a stream whose bytes arrive cut inside UTF-8 characters reaches the client intact, in both APIs', async () => {
+    const reply = 'Grüße aus Zürich: 日本語のテキスト, émoji 🎉 — ça marche, ünd wëiter?'
+    const headers = { 'x-mock-reply-uri': encodeURIComponent(reply), 'x-mock-split-frames': '1' }
+    const stream = await openai.chat.completions.create(
+      { model: 'gpt-4o-mini', messages, stream: true },
+      { headers },
+    )
+    let text = ''
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? ''
+    expect(text).toBe(reply)
+    const final = await anthropic.messages
+      .stream({ model: 'claude-haiku-4-5', max_tokens: 200, messages }, { headers })
+      .finalMessage()
+    expect(final.content[0]?.type === 'text' && final.content[0].text).toBe(reply)
+  })
+
   it('tool calls and JSON mode, plain and streamed', async () => {
     const tools = [
       {
