@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
+import { warmUp as warmUpFirewall } from '../safety/index.js'
 import type { LocalContext } from '../services/context.js'
 import { registerGateway } from '../services/gateways.js'
 import { startCheckpointer } from '../store/checkpointer.js'
@@ -43,9 +44,13 @@ export interface RunningGateway extends GatewayInfo {
   close(): Promise<void>
 }
 
-/** Start the gateway: load tokenizers, release what a killed predecessor left reserved, listen. */
+/**
+ * Start the gateway: load tokenizers and compile the firewall's detectors, release what a killed
+ * predecessor left reserved, listen.
+ */
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   await loadTokenizers()
+  warmUpFirewall()
   const holder = `gw:${hostname()}:${process.pid}:${Date.now()}`
   const gateway = new Gateway({
     ctx: options.ctx,

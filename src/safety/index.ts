@@ -36,6 +36,7 @@ export {
   type ScanOptions,
   scan,
   scanDetailed,
+  warmUp,
 } from './scan.js'
 export {
   DEFAULT_STREAM_MAX_HOLD,

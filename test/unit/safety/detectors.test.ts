@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { cardBrandOk, ipv4Valid, ipv6Valid, ssnValid } from '../../../src/safety/detectors/pii.js'
 import { isPlaceholderSecret } from '../../../src/safety/detectors/secrets.js'
 import { type Category, type Finding, scan } from '../../../src/safety/index.js'
+import { WARM_UP_TEXT } from '../../../src/safety/scan.js'
 import { ibanMod97, luhnValid, shannonEntropy } from '../../../src/safety/util.js'
 
 /** The matched values of one category. */
@@ -417,5 +418,25 @@ describe('prompt injection', () => {
     ]) {
       expect(injection(t), t).toEqual([])
     }
+  })
+})
+
+describe('warm-up', () => {
+  it('the text scanned at gateway start takes most detectors down their match path', () => {
+    const found = new Set(scan(WARM_UP_TEXT).map((f) => f.category))
+    for (const category of [
+      'email',
+      'phone',
+      'ssn',
+      'card',
+      'iban',
+      'ip_address',
+      'aws_access_key',
+      'github_token',
+      'private_key',
+      'jwt',
+      'prompt_injection',
+    ] as const)
+      expect(found, category).toContain(category)
   })
 })
