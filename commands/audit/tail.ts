@@ -25,6 +25,11 @@ export default class AuditTail extends IronCommand<void> {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(AuditTail)
+    // Ctrl-C is taken from the start, so a signal sent as soon as output appears still ends the command cleanly.
+    let stop = false
+    process.once('SIGINT', () => {
+      stop = true
+    })
     const cp = await this.services(flags)
     const query = auditQuery(flags)
     const recent = flags.lines ? (await cp.audit.list({ ...query, limit: flags.lines })).events.reverse() : []
@@ -36,10 +41,6 @@ export default class AuditTail extends IronCommand<void> {
       last = event.seq
     }
     recent.forEach(show)
-    let stop = false
-    process.once('SIGINT', () => {
-      stop = true
-    })
     if (!this.jsonEnabled() && process.stderr.isTTY)
       this.out.note(this.out.errColor.dim('Following; Ctrl-C to stop.'))
     while (!stop) {

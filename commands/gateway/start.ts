@@ -55,6 +55,12 @@ export default class GatewayStart extends IronCommand<GatewayInfo> {
   async run(): Promise<GatewayInfo> {
     const { flags } = await this.parse(GatewayStart)
     const ctx = await this.local(flags)
+    // Listen for Ctrl-C before saying we listen: a signal sent as soon as the line appears (or during start-up)
+    // must stop the gateway gracefully, never kill it mid-write. A second Ctrl-C while draining forces the exit.
+    const stopped = new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'))
+      process.once('SIGTERM', () => resolve('SIGTERM'))
+    })
     const running = await startGateway({
       ctx,
       host: String(ctx.config.get('gateway.host', flags.host)),
@@ -70,10 +76,7 @@ export default class GatewayStart extends IronCommand<GatewayInfo> {
     if (info.released_reservations)
       this.out.note(`Released ${info.released_reservations} reservation(s) left open by a stopped gateway`)
     this.out.note(`iron gateway listening on ${info.url} (store ${ctx.dbPath}; Ctrl-C to stop)`)
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGINT', () => resolve('SIGINT'))
-      process.once('SIGTERM', () => resolve('SIGTERM'))
-    })
+    const signal = await stopped
     this.out.note(`Stopping: letting requests in flight finish (up to ${flags['drain-timeout']}s)…`)
     await close()
     this.out.note('Stopped.')

@@ -119,9 +119,13 @@ describe('iron gateway start (spawned)', () => {
     if (leftOpen > 0) expect(second.stderr()).toContain(`Released ${leftOpen} reservation(s)`)
     expect(open()).toBe(0)
     db.close()
-    const exit = new Promise<number | null>((resolve) => second.child.on('exit', (code) => resolve(code)))
+    const exit = new Promise<string>((resolve) =>
+      second.child.on('exit', (code, signal) =>
+        resolve(code === null ? `killed by ${signal}` : `exit ${code}`),
+      ),
+    )
     second.child.kill('SIGINT')
-    expect(await exit).toBe(130)
+    expect(await exit, second.stderr()).toBe('exit 130')
     expect(second.stderr()).toContain('Stopped.')
 
     const verify = await runIron(['budget', 'check', 'bot', '--verify'], { env })
