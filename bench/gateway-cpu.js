@@ -4,12 +4,10 @@
 // `--root DIR` runs the gateway of another checkout's build (e.g. a worktree of the previous commit).
 //   npm run build && node bench/gateway-cpu.js [--slow] [--rounds 3] [--root ../other-checkout]
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { prepareIronStore } from './lib/iron-store.js'
 import { runLoad } from './lib/load.js'
-import { cpuCount, hasTaskset, spawnPinned } from './lib/spawn-pinned.js'
+import { cpuCount, hasTaskset, spawnIronGateway, spawnMockProvider } from './lib/spawn-pinned.js'
 
 const { values } = parseArgs({
   options: {
@@ -22,29 +20,15 @@ if (process.platform !== 'linux') {
   console.error('gateway-cpu.js reads /proc: Linux only')
   process.exit(2)
 }
-const here = (file) => fileURLToPath(new URL(file, import.meta.url))
-const root = values.root ?? here('..')
+const root = values.root
 const pin = hasTaskset() && cpuCount() >= 2
 // --slow: one-second streams of 20 events, to weigh the per-event path.
-const mock = await spawnPinned({
-  command: process.execPath,
-  args: [
-    here('./mock-provider.js'),
-    '--port',
-    '0',
-    ...(values.slow ? ['--chunk-delay', '50', '--output-tokens', '20'] : []),
-    '--exit-on-stdin-close',
-  ],
+const mock = await spawnMockProvider({
+  args: values.slow ? ['--chunk-delay', '50', '--output-tokens', '20'] : [],
   cpu: pin ? 0 : null,
 })
 const iron = await prepareIronStore(/** @type {string} */ (mock.url))
-const gateway = await spawnPinned({
-  command: process.execPath,
-  args: [join(root, 'bin/run.js'), 'gateway', 'start', '--port', '0'],
-  cpu: pin ? 1 : null,
-  env: iron.env,
-  timeoutMs: 30_000,
-})
+const gateway = await spawnIronGateway({ env: iron.env, cpu: pin ? 1 : null, root })
 const clockTicks = 100 // USER_HZ on Linux
 /** User + system CPU of the gateway so far, in µs. */
 const cpuMicros = () => {
@@ -61,7 +45,7 @@ const cases = values.slow
       ['stream, 16 concurrent', true, 16, 20000],
     ]
 try {
-  console.log(`gateway from ${root}; CPU µs per request, each round (lowest first):`)
+  console.log(`gateway from ${root ?? 'this checkout'}; CPU µs per request, each round (lowest first):`)
   for (const [name, stream, concurrency, requests] of cases) {
     const load = {
       url: /** @type {string} */ (gateway.url),

@@ -20,13 +20,20 @@
 // proxy CPU) must print `listening on <url>`; it gets MOCK_PROVIDER_URL (and IRON_BENCH_UPSTREAM) in its
 // environment, and {upstream} in the command is replaced with the mock's URL. --gateway-header adds request
 // headers for it only (e.g. its own virtual key); everyone else sends `authorization: Bearer sk-mock-provider-key`.
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { compareAB, printCompare } from './lib/compare.js'
 import { prepareIronStore } from './lib/iron-store.js'
 import { runLoad } from './lib/load.js'
 import { loadMeter } from './lib/machine.js'
-import { cpuCount, hasTaskset, pinProcess, spawnPinned } from './lib/spawn-pinned.js'
+import {
+  cpuCount,
+  hasTaskset,
+  pinProcess,
+  spawnIronGateway,
+  spawnMockProvider,
+  spawnPassthrough,
+  spawnPinned,
+} from './lib/spawn-pinned.js'
 
 const { values } = parseArgs({
   options: {
@@ -76,17 +83,8 @@ else if (n === 2) layout = [0, 0, 1]
 if (!pin) layout = [null, null, null]
 const [driverCpu, mockCpu, proxyCpu] = layout
 
-const here = (file) => fileURLToPath(new URL(file, import.meta.url))
-const mock = await spawnPinned({
-  command: process.execPath,
-  args: [
-    here('./mock-provider.js'),
-    '--port',
-    '0',
-    '--chunk-delay',
-    values['chunk-delay'],
-    '--exit-on-stdin-close',
-  ],
+const mock = await spawnMockProvider({
+  args: ['--chunk-delay', values['chunk-delay']],
   cpu: mockCpu,
 })
 /** @type {import('./lib/spawn-pinned.js').PinnedProcess[]} */
@@ -95,11 +93,7 @@ const stopAll = () => Promise.all(children.map((c) => c.stop()))
 process.once('SIGINT', () => stopAll().then(() => process.exit(130)))
 
 try {
-  const proxy = await spawnPinned({
-    command: process.execPath,
-    args: [here('./passthrough.js'), '--upstream', /** @type {string} */ (mock.url), '--exit-on-stdin-close'],
-    cpu: proxyCpu,
-  })
+  const proxy = await spawnPassthrough({ upstream: /** @type {string} */ (mock.url), cpu: proxyCpu })
   children.push(proxy)
   /** @type {import('./lib/compare.js').Target[]} */
   const candidates = [{ name: 'passthrough', url: /** @type {string} */ (proxy.url) }]
@@ -127,13 +121,7 @@ try {
     ironRuns.push({ name: `iron without ${part}`, flags: [`--no-${part}`] })
   for (const run of ironRuns) {
     const iron = await prepareIronStore(/** @type {string} */ (mock.url))
-    const gateway = await spawnPinned({
-      command: process.execPath,
-      args: [here('../bin/run.js'), 'gateway', 'start', '--port', '0', ...run.flags],
-      cpu: proxyCpu,
-      env: iron.env,
-      timeoutMs: 30_000,
-    })
+    const gateway = await spawnIronGateway({ env: iron.env, cpu: proxyCpu, flags: run.flags })
     children.push(gateway)
     candidates.push({
       name: run.name,

@@ -7,12 +7,17 @@
 // Targets (SPEC §11): added p99 ≤ 5 ms, resident memory ≤ 200 MB.
 //   npm run build && node bench/streams.js [--streams 1000] [--rounds 2] [--no-floor]
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { compareAB, printCompare } from './lib/compare.js'
 import { prepareIronStore } from './lib/iron-store.js'
 import { runLoad } from './lib/load.js'
-import { cpuCount, hasTaskset, spawnPinned } from './lib/spawn-pinned.js'
+import {
+  cpuCount,
+  hasTaskset,
+  spawnIronGateway,
+  spawnMockProvider,
+  spawnPassthrough,
+} from './lib/spawn-pinned.js'
 
 const { values } = parseArgs({
   options: {
@@ -22,43 +27,17 @@ const { values } = parseArgs({
   },
 })
 const streams = Number(values.streams)
-const here = (file) => fileURLToPath(new URL(file, import.meta.url))
 const pin = hasTaskset() && cpuCount() >= 2
 // 20 chunks 50 ms apart: each stream lasts about a second.
-const mock = await spawnPinned({
-  command: process.execPath,
-  args: [
-    here('./mock-provider.js'),
-    '--port',
-    '0',
-    '--chunk-delay',
-    '50',
-    '--output-tokens',
-    '20',
-    '--exit-on-stdin-close',
-  ],
+const mock = await spawnMockProvider({
+  args: ['--chunk-delay', '50', '--output-tokens', '20'],
   cpu: pin ? 0 : null,
 })
 const floor = values['no-floor']
   ? undefined
-  : await spawnPinned({
-      command: process.execPath,
-      args: [
-        here('./passthrough.js'),
-        '--upstream',
-        /** @type {string} */ (mock.url),
-        '--exit-on-stdin-close',
-      ],
-      cpu: pin ? 1 : null,
-    })
+  : await spawnPassthrough({ upstream: /** @type {string} */ (mock.url), cpu: pin ? 1 : null })
 const iron = await prepareIronStore(/** @type {string} */ (mock.url))
-const gateway = await spawnPinned({
-  command: process.execPath,
-  args: [here('../bin/run.js'), 'gateway', 'start', '--port', '0'],
-  cpu: pin ? 1 : null,
-  env: iron.env,
-  timeoutMs: 30_000,
-})
+const gateway = await spawnIronGateway({ env: iron.env, cpu: pin ? 1 : null })
 
 /** Peak resident set (VmHWM) of a process, in MB. */
 const peakRss = (pid = gateway.pid) => {

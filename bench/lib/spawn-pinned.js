@@ -7,6 +7,8 @@
 //   await gw.stop()
 import { spawn, spawnSync } from 'node:child_process'
 import { availableParallelism } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 /** @type {boolean | undefined} */
 let tasksetAvailable
@@ -185,5 +187,46 @@ export function spawnPinned(options) {
     child.stderr?.on('data', onData)
     child.once('error', (error) => fail(`could not start (${error.message})`))
     child.once('exit', (code, signal) => fail(`exited before it was ready (code ${code}, signal ${signal})`))
+  })
+}
+
+const benchFile = (file) => fileURLToPath(new URL(`../${file}`, import.meta.url))
+
+/**
+ * The mock provider (bench/mock-provider.js) on a free port, pinned to `cpu`.
+ * @param {{ cpu?: number | string | null, args?: string[] }} [options] `args`: extra options, e.g. ['--chunk-delay', '50'].
+ */
+export function spawnMockProvider(options = {}) {
+  return spawnPinned({
+    command: process.execPath,
+    args: [benchFile('mock-provider.js'), '--port', '0', ...(options.args ?? []), '--exit-on-stdin-close'],
+    cpu: options.cpu,
+  })
+}
+
+/**
+ * The bare pass-through (bench/passthrough.js) in front of `upstream`, pinned to `cpu`: the gateway's floor.
+ * @param {{ upstream: string, cpu?: number | string | null }} options
+ */
+export function spawnPassthrough(options) {
+  return spawnPinned({
+    command: process.execPath,
+    args: [benchFile('passthrough.js'), '--upstream', options.upstream, '--exit-on-stdin-close'],
+    cpu: options.cpu,
+  })
+}
+
+/**
+ * `iron gateway start --port 0` from a build (this checkout's, or `root`'s), pinned to `cpu`.
+ * @param {{ env: NodeJS.ProcessEnv, cpu?: number | string | null, flags?: string[], root?: string }} options
+ */
+export function spawnIronGateway(options) {
+  const bin = options.root ? join(options.root, 'bin/run.js') : benchFile('../bin/run.js')
+  return spawnPinned({
+    command: process.execPath,
+    args: [bin, 'gateway', 'start', '--port', '0', ...(options.flags ?? [])],
+    cpu: options.cpu,
+    env: options.env,
+    timeoutMs: 30_000,
   })
 }

@@ -92,10 +92,6 @@ export class BpeCounter {
         count++
         continue
       }
-      if (this.#isAsciiToken(piece)) {
-        count++
-        continue
-      }
       const length = this.#encode(piece)
       if (this.#rank(this.#scratch, 0, length) !== -1) count++
       else count += length > MAX_MERGED_BYTES ? length : this.#merge(length)
@@ -103,32 +99,18 @@ export class BpeCounter {
     return count
   }
 
-  /** Whether `piece` is ASCII and a token: looked up from its char codes, without encoding it (the usual case). */
-  #isAsciiToken(piece: string): boolean {
-    let h = 0x811c9dc5
-    for (let i = 0; i < piece.length; i++) {
-      const c = piece.charCodeAt(i)
-      if (c >= 0x80) return false
-      h = Math.imul(h ^ c, 0x01000193)
-    }
-    let slot = (h >>> 0) & this.#mask
-    for (;;) {
-      const rank = this.#slots[slot]!
-      if (rank === -1) return false
-      const at = this.#offsets[rank]!
-      if (this.#offsets[rank + 1]! - at === piece.length) {
-        let i = 0
-        while (i < piece.length && this.#data[at + i] === piece.charCodeAt(i)) i++
-        if (i === piece.length) return true
-      }
-      slot = (slot + 1) & this.#mask
-    }
-  }
-
-  /** UTF-8 of `piece` into the scratch buffer (lone surrogates become U+FFFD, as TextEncoder does). */
+  /**
+   * UTF-8 of `piece` into the scratch buffer (lone surrogates become U+FFFD, as TextEncoder does). ASCII, the
+   * usual case, is copied in place: cheaper than a call into Buffer's encoder for a few characters.
+   */
   #encode(piece: string): number {
     if (piece.length * 3 > this.#scratch.length) this.#scratch = Buffer.alloc(piece.length * 3)
-    return this.#scratch.write(piece, 0, 'utf8')
+    for (let i = 0; i < piece.length; i++) {
+      const c = piece.charCodeAt(i)
+      if (c >= 0x80) return this.#scratch.write(piece, 0, 'utf8')
+      this.#scratch[i] = c
+    }
+    return piece.length
   }
 
   /** Rank of bytes[start, end), or -1 when they are not a token. */

@@ -710,11 +710,7 @@ export class Gateway {
       'x-iron-request-id': ex.record.id,
       'x-iron-overhead-ms': (upstreamStart - ex.t0).toFixed(3),
     })
-    // The headers leave with the first events when those came with them (one write, one wake-up of the
-    // client), or on their own at the end of this turn of the event loop when the provider is still thinking.
-    setImmediate(() => {
-      if (!res.headersSent && !res.destroyed) res.flushHeaders()
-    })
+    res.flushHeaders()
     let failed: Error | undefined
     // Each chunk is metered and forwarded as it is parsed; a client that reads slowly holds the upstream.
     const utf8 = new StringDecoder('utf8')
