@@ -35,9 +35,8 @@ export default class AuditTail extends IronCommand<void> {
     const recent = flags.lines ? (await cp.audit.list({ ...query, limit: flags.lines })).events.reverse() : []
     let last = recent.at(-1)?.seq ?? cp.audit.repo.lastSeq()
     const show = (event: (typeof recent)[number]) => {
-      process.stdout.write(
-        this.jsonEnabled() ? `${JSON.stringify(event)}\n` : `${auditLine(this.out, event)}\n`,
-      )
+      if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(event)}\n`)
+      else this.out.line(auditLine(this.out, event))
       last = event.seq
     }
     recent.forEach(show)

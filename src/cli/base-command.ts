@@ -88,8 +88,10 @@ export abstract class IronCommand<T> extends Command {
     if (this.jsonEnabled()) {
       this.logJson({ error: error.toJSON() })
     } else {
-      const paint = this.out?.errColor ?? { red: (s: string) => s, dim: (s: string) => s }
-      process.stderr.write(renderErrorText(error, paint))
+      const plain = { red: (s: string) => s, dim: (s: string) => s }
+      const text = renderErrorText(error, this.out?.errColor ?? plain)
+      if (this.out) this.out.note(text.trimEnd())
+      else process.stderr.write(text)
     }
     if (process.env.IRON_DEBUG === '1' && error.code !== 'USAGE')
       process.stderr.write(`${debugStack(error)}\n`)

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto'
 import { Chalk, type ChalkInstance } from 'chalk'
 import type { Env } from '../config/paths.js'
 import { formatMoney } from '../core/money.js'
+import { escapeControls } from '../core/terminal-text.js'
 import { formatRelative, toIso } from '../core/time.js'
 
 /** Colour level from FORCE_COLOR, then NO_COLOR / TERM=dumb, then whether the stream is a terminal. */
@@ -50,16 +52,48 @@ const STATUS_COLORS: Record<string, 'green' | 'yellow' | 'red' | 'gray'> = {
   off: 'gray',
 }
 
-const ANSI_RE = /\u001b\[[0-9;]*m/g
-const visibleLength = (text: string) => text.replace(ANSI_RE, '').length
+/**
+ * The printer's own colours carry this marker instead of ESC until the text is written. Writing escapes
+ * every control character first (whatever a string from the store, an agent or a provider holds), then turns
+ * the marker into ESC: random per process, it cannot be forged by stored text.
+ */
+const ESC_MARK = `\u{F8FF}${randomBytes(6).toString('hex')}\u{F8FF}`
+const STYLE_RE = new RegExp(`${ESC_MARK}\\[[0-9;]*m`, 'g')
+const visibleLength = (text: string) => text.replace(STYLE_RE, '').length
+
+export type Paint = (text: string) => string
+/** The colours commands may use; what they paint survives the escaping of the line it is part of. */
+export type Palette = Record<'bold' | 'dim' | 'red' | 'green' | 'yellow' | 'cyan' | 'gray', Paint>
+
+function palette(level: 0 | 1 | 2 | 3): Palette {
+  const chalk = new Chalk({ level })
+  // What is painted may hold a value: its own control characters are escaped before the colour is added.
+  const paint =
+    (style: ChalkInstance): Paint =>
+    (text) =>
+      style(escapeControls(text, 'layout')).replaceAll('\u001b', ESC_MARK)
+  return {
+    bold: paint(chalk.bold),
+    dim: paint(chalk.dim),
+    red: paint(chalk.red),
+    green: paint(chalk.green),
+    yellow: paint(chalk.yellow),
+    cyan: paint(chalk.cyan),
+    gray: paint(chalk.gray),
+  }
+}
+
+/** What reaches the terminal: control characters escaped (tabs and newlines are layout), then the colours. */
+const forTerminal = (text: string) => escapeControls(text, 'layout').replaceAll(ESC_MARK, '\u001b')
 
 /**
  * The one printer for results: tables and records with headers, colour, truncation and relative times
  * in a terminal; tab-separated full values and ISO times when piped. Results go to stdout, the rest to stderr.
+ * Everything it writes has its control characters escaped, so no value can act on the terminal.
  */
 export class Output {
-  readonly color: ChalkInstance
-  readonly errColor: ChalkInstance
+  readonly color: Palette
+  readonly errColor: Palette
 
   constructor(
     readonly stdout: NodeJS.WriteStream,
@@ -67,8 +101,8 @@ export class Output {
     readonly env: Env,
     readonly quiet = false,
   ) {
-    this.color = new Chalk({ level: colorLevel(env, Boolean(stdout.isTTY)) })
-    this.errColor = new Chalk({ level: colorLevel(env, Boolean(stderr.isTTY)) })
+    this.color = palette(colorLevel(env, Boolean(stdout.isTTY)))
+    this.errColor = palette(colorLevel(env, Boolean(stderr.isTTY)))
   }
 
   get tty(): boolean {
@@ -82,12 +116,12 @@ export class Output {
 
   /** A line of results on stdout (not in --json mode). */
   line(text = ''): void {
-    if (!this.quiet) this.stdout.write(`${text}\n`)
+    if (!this.quiet) this.stdout.write(`${forTerminal(text)}\n`)
   }
 
   /** Progress, notes and "✓ done" lines go to stderr, so results stay clean when piped. */
   note(text: string): void {
-    this.stderr.write(`${text}\n`)
+    this.stderr.write(`${forTerminal(text)}\n`)
   }
 
   success(text: string): void {
@@ -98,25 +132,26 @@ export class Output {
     this.note(`${this.errColor.yellow('Warning:')} ${text}`)
   }
 
+  /** One value as shown in a table or record: control characters, tabs and newlines included, escaped. */
   cell(value: unknown, kind: CellKind = 'text'): string {
     if (value === undefined || value === null || value === '') return this.tty ? this.color.dim('-') : ''
+    const text = (v: unknown) => escapeControls(String(v))
     switch (kind) {
       case 'money':
-        return typeof value === 'number' ? formatMoney(value) : String(value)
+        return typeof value === 'number' ? formatMoney(value) : text(value)
       case 'time': {
         const ms = typeof value === 'number' ? value : Date.parse(String(value))
-        if (Number.isNaN(ms)) return String(value)
+        if (Number.isNaN(ms)) return text(value)
         return this.tty ? formatRelative(ms) : toIso(ms)
       }
       case 'status': {
-        const text = String(value)
-        const tone = STATUS_COLORS[text]
-        return tone ? this.color[tone](text) : text
+        const tone = STATUS_COLORS[String(value)]
+        return tone ? this.color[tone](text(value)) : text(value)
       }
       case 'id':
-        return this.tty ? this.color.cyan(String(value)) : String(value)
+        return this.tty ? this.color.cyan(text(value)) : text(value)
       default:
-        return typeof value === 'object' ? JSON.stringify(value) : String(value)
+        return text(typeof value === 'object' ? JSON.stringify(value) : value)
     }
   }
 
@@ -129,8 +164,7 @@ export class Output {
     }
     const cells = rows.map((row) => columns.map((col) => this.cell(col.value(row), col.kind)))
     if (!this.tty) {
-      for (const line of cells)
-        this.stdout.write(`${line.map((c) => c.replace(/[\t\n]/g, ' ')).join('\t')}\n`)
+      for (const line of cells) this.stdout.write(forTerminal(`${line.join('\t')}\n`))
       return
     }
     const widths = columns.map((col, i) =>
@@ -139,20 +173,24 @@ export class Output {
     fitWidths(widths, columns, this.width)
     const pad = (text: string, width: number, right: boolean) => {
       const shown =
-        visibleLength(text) > width ? `${text.replace(ANSI_RE, '').slice(0, Math.max(width - 1, 0))}…` : text
+        visibleLength(text) > width ? `${text.replace(STYLE_RE, '').slice(0, Math.max(width - 1, 0))}…` : text
       const gap = ' '.repeat(Math.max(width - visibleLength(shown), 0))
       return right ? gap + shown : shown + gap
     }
     const right = columns.map((col) => col.kind === 'money' || col.kind === 'number')
     this.stdout.write(
-      `${columns.map((col, i) => this.color.bold(pad(col.header.toUpperCase(), widths[i]!, right[i]!))).join('  ')}\n`,
+      forTerminal(
+        `${columns.map((col, i) => this.color.bold(pad(col.header.toUpperCase(), widths[i]!, right[i]!))).join('  ')}\n`,
+      ),
     )
     for (const line of cells) {
       this.stdout.write(
-        `${line
-          .map((c, i) => pad(c, widths[i]!, right[i]!))
-          .join('  ')
-          .trimEnd()}\n`,
+        forTerminal(
+          `${line
+            .map((c, i) => pad(c, widths[i]!, right[i]!))
+            .join('  ')
+            .trimEnd()}\n`,
+        ),
       )
     }
   }
@@ -164,8 +202,10 @@ export class Output {
     for (const field of fields) {
       const value = this.cell(field.value, field.kind)
       if (this.tty)
-        this.stdout.write(`${this.color.bold(`${field.label}:`.padEnd(labelWidth + 1))}  ${value}\n`)
-      else this.stdout.write(`${field.label}\t${value.replace(/[\t\n]/g, ' ')}\n`)
+        this.stdout.write(
+          forTerminal(`${this.color.bold(`${field.label}:`.padEnd(labelWidth + 1))}  ${value}\n`),
+        )
+      else this.stdout.write(forTerminal(`${field.label}\t${value}\n`))
     }
   }
 }

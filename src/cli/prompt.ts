@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline/promises'
 import { usageError } from '../core/errors.js'
+import { escapeControls } from '../core/terminal-text.js'
 
 /** Prompts only when a person is there: stdin and stdout are terminals. Scripts must pass the flag instead. */
 export const isInteractive = (): boolean => Boolean(process.stdin.isTTY && process.stdout.isTTY)
@@ -19,7 +20,7 @@ export async function confirm(question: string, yes: boolean): Promise<void> {
   }
   const rl = createInterface({ input: process.stdin, output: process.stderr })
   try {
-    const answer = (await rl.question(`${question} [y/N] `)).trim().toLowerCase()
+    const answer = (await rl.question(`${escapeControls(question)} [y/N] `)).trim().toLowerCase()
     if (answer !== 'y' && answer !== 'yes') throw usageError('CANCELLED', 'Cancelled; nothing was changed')
   } finally {
     rl.close()

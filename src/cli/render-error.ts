@@ -1,4 +1,5 @@
 import { IronError } from '../core/errors.js'
+import { escapeControls } from '../core/terminal-text.js'
 
 interface OclifLikeError extends Error {
   oclif?: { exit?: number }
@@ -28,13 +29,16 @@ export function toIronError(error: unknown, commandId?: string): IronError {
   })
 }
 
-/** `Error (CODE): message` then `Try this: hint`, for stderr. */
+/**
+ * `Error (CODE): message` then `Try this: hint`, for stderr. Messages quote what was typed or stored
+ * (names, flags, upstream answers), so their control characters are escaped before the colours are added.
+ */
 export function renderErrorText(
   error: IronError,
   paint: { red: (s: string) => string; dim: (s: string) => string },
 ): string {
-  const lines = [`${paint.red(`Error (${error.code}):`)} ${error.message}`]
-  if (error.hint) lines.push(`${paint.dim('Try this:')} ${error.hint}`)
+  const lines = [`${paint.red(`Error (${escapeControls(error.code)}):`)} ${escapeControls(error.message)}`]
+  if (error.hint) lines.push(`${paint.dim('Try this:')} ${escapeControls(error.hint)}`)
   return `${lines.join('\n')}\n`
 }
 

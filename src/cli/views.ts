@@ -255,7 +255,7 @@ export const auditColumns: Column<AuditEvent>[] = [
   { header: 'ID', value: (e) => e.id, kind: 'id', shrink: false },
 ]
 
-/** One line per event, for `iron audit tail`. */
+/** One line per event, for `iron audit tail`; each value is a cell, so none can start a line of its own. */
 export function auditLine(out: Output, e: AuditEvent): string {
   const d = e.data as Record<string, unknown>
   const detail =
@@ -263,7 +263,7 @@ export function auditLine(out: Output, e: AuditEvent): string {
       ? `${d.model ?? '-'} ${d.status} ${d.cost_micros !== null && d.cost_micros !== undefined ? formatMoney(Number(d.cost_micros)) : ''}`.trim()
       : (e.resource?.id ?? '')
   const when = out.tty ? new Date(e.at).toLocaleTimeString() : e.at
-  return `${when}  ${out.cell(e.outcome, 'status')}  ${e.action}  ${e.actor}  ${detail}`
+  return `${when}  ${out.cell(e.outcome, 'status')}  ${out.cell(e.action)}  ${out.cell(e.actor)}  ${out.cell(detail)}`
 }
 
 export function printAuditEvent(out: Output, e: AuditEvent): void {

@@ -68,6 +68,57 @@ describe('Output', () => {
     expect(out.text()).toBe('')
   })
 
+  describe('control characters from values (an agent, the store, a provider)', () => {
+    const evil = 'mock-small\u001b]0;HACKED\u0007\u001b[2J\u009b2J\r'
+    // Any control character but the tab and newline of the printer's own layout, and ESC only before SGR.
+    const acting = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/
+    const onlyColours = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, '')
+    const evilRows = [{ id: 'agent_01', name: evil, status: 'active', created: Date.now() }]
+    const evilColumns = [
+      { header: 'ID', value: (r: (typeof evilRows)[0]) => r.id, kind: 'id' as const },
+      { header: 'Name', value: (r: (typeof evilRows)[0]) => r.name },
+      { header: 'Status', value: (r: (typeof evilRows)[0]) => r.status, kind: 'status' as const },
+    ]
+
+    it('are escaped in tables and records, in a terminal with colour and when piped', () => {
+      const tty = stream(true, 200)
+      const piped = stream(false)
+      const colour = new Output(tty, stream(true), { FORCE_COLOR: '1' })
+      colour.table(evilRows, evilColumns)
+      colour.record([{ label: 'Description', value: evil }])
+      const plain = new Output(piped, stream(false), {})
+      plain.table(evilRows, evilColumns)
+      plain.record([{ label: 'Description', value: `two\nlines\tand a tab ${evil}` }])
+      for (const text of [tty.text(), piped.text()]) {
+        expect(onlyColours(text)).not.toMatch(acting)
+        expect(onlyColours(text)).not.toContain('\u001b')
+        expect(text).toContain('mock-small\\x1b]0;HACKED\\x07\\x1b[2J\\x9b2J\\r')
+      }
+      // The printer's own colours are still there, and a value cannot add lines or columns.
+      expect(tty.text()).toContain('\u001b[1m')
+      expect(tty.text()).toContain('\u001b[32mactive')
+      expect(piped.text().trimEnd().split('\n')).toHaveLength(2)
+      expect(piped.text().split('\n')[1]).toMatch(/^Description\ttwo\\nlines\\tand a tab /)
+    })
+
+    it('are escaped in lines and notes, while the colours commands paint are kept', () => {
+      const out = stream(true)
+      const err = stream(true)
+      const o = new Output(out, err, { FORCE_COLOR: '1' })
+      o.line(`${o.color.green('✓')} ${evil}`)
+      o.note(o.errColor.dim(evil))
+      o.success(`Created agent ${evil}`)
+      o.warn(evil)
+      for (const text of [out.text(), err.text()]) {
+        expect(onlyColours(text)).not.toMatch(acting)
+        expect(onlyColours(text)).not.toContain('\u001b')
+        expect(text).toContain('\\x1b]0;HACKED\\x07')
+      }
+      expect(out.text()).toMatch(/^\u001b\[32m✓\u001b\[39m mock-small/)
+      expect(err.text()).toContain('\u001b[33mWarning:\u001b[39m')
+    })
+  })
+
   it('decides colour from FORCE_COLOR, NO_COLOR, TERM=dumb and the terminal', () => {
     expect(colorLevel({}, true)).toBeGreaterThan(0)
     expect(colorLevel({}, false)).toBe(0)

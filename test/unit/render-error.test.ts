@@ -19,6 +19,20 @@ describe('error rendering', () => {
     })
   })
 
+  it('escapes control characters in the message and the hint, not in its own colours', () => {
+    const error = notFound(
+      'AGENT_NOT_FOUND',
+      "No agent named 'x\u001b]0;HACKED\u0007\u001b[2J'",
+      'Check \u009b2J\r\nthe name',
+    )
+    const red = { red: (s: string) => `\u001b[31m${s}\u001b[39m`, dim: (s: string) => s }
+    const text = renderErrorText(error, red)
+    expect(text).toBe(
+      "\u001b[31mError (AGENT_NOT_FOUND):\u001b[39m No agent named 'x\\x1b]0;HACKED\\x07\\x1b[2J'\n" +
+        'Try this: Check \\x9b2J\\r\\nthe name\n',
+    )
+  })
+
   it('turns oclif parse errors into usage errors pointing at the command help', () => {
     const parse = Object.assign(new Error('Nonexistent flag: --nope\nSee more help with --help'), {
       oclif: { exit: 2 },

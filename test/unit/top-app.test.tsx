@@ -99,6 +99,22 @@ describe('iron top screen', () => {
     expect(await app.waitFor((f) => f.includes('PAUSED'))).toBeTruthy()
   })
 
+  it('shows control characters an agent sent as text, neither obeyed nor silently dropped', async () => {
+    const source = fakeSource()
+    app = renderInk(<TopApp source="gw" subscribe={source.subscribe} intervalMs={20} />)
+    await app.waitFor((f) => f.includes('support-bot'))
+    source.emit({
+      agent: 'support-bot',
+      model: 'gpt-4\u0000o\u001b]0;HACKED\u0007\u001b[2J\u009b2J',
+      status: 200,
+      outcome: 'ok',
+      cost_micros: 1,
+    })
+    const frame = await app.waitFor((f) => f.includes('HACKED'))
+    expect(frame).toContain('gpt-4\\x00o\\x1b]0;HACKED\\x07\\x1b[2J\\x9b2J 200 ok')
+    expect(frame).not.toMatch(/\u001b\]|\u0007|\u009b|\u001b\[2J/)
+  })
+
   it('says when the source is gone and that it is retrying', async () => {
     const source = fakeSource()
     app = renderInk(<TopApp source="gw" subscribe={source.subscribe} intervalMs={20} />)

@@ -1,4 +1,5 @@
 import type { GatewayStats, WatchedEvent, WatchStatus } from '../../src/client/gateway-watch.js'
+import { escapeControls } from '../../src/core/terminal-text.js'
 import type { Budget } from '../../src/services/api.js'
 import type { KeyAction } from './keymap.js'
 
@@ -147,8 +148,10 @@ export function reduce(state: TopState, action: TopAction): TopState {
       return advance({ ...state, now: action.now }, action.now)
     case 'snapshot': {
       const agents = { ...state.agents }
-      for (const budget of action.stats.budgets)
-        agents[budget.agent_name] = fromBudget(agentOf(state, budget.agent_name), budget)
+      for (const budget of action.stats.budgets) {
+        const name = escapeControls(budget.agent_name)
+        agents[name] = fromBudget(agentOf(state, name), budget)
+      }
       return {
         ...state,
         agents,
@@ -210,9 +213,13 @@ function writable(state: TopState): TopState {
   }
 }
 
-/** Count one event into the draft (whose top-level containers are its own); returns its feed line. */
+/**
+ * Count one event into the draft (whose top-level containers are its own); returns its feed line. Names and
+ * text are kept with control characters escaped, as every other command shows them: Ink would drop them
+ * silently, and `gpt-4\u0000o` would pass for gpt-4o.
+ */
 function applyEvent(draft: TopState, event: WatchedEvent, owned: Set<string>): FeedItem {
-  const name = typeof event.agent === 'string' ? event.agent : '(unknown)'
+  const name = typeof event.agent === 'string' ? escapeControls(event.agent) : '(unknown)'
   const last = BUCKETS - 1
   draft.feedSeq++
   if (event.type !== 'request') {
@@ -225,7 +232,7 @@ function applyEvent(draft: TopState, event: WatchedEvent, owned: Set<string>): F
       at: event.at,
       kind: event.type,
       agent: name,
-      text,
+      text: escapeControls(text),
       tone: event.type === 'alert' ? 'warn' : 'error',
     }
   }
@@ -257,7 +264,9 @@ function applyEvent(draft: TopState, event: WatchedEvent, owned: Set<string>): F
     at: event.at,
     kind: 'request',
     agent: name,
-    text: `${event.model ?? '-'} ${status} ${event.outcome}${cost ? ` $${(cost / 1e6).toFixed(cost < 10_000 ? 6 : 4)}` : ''}`,
+    text: escapeControls(
+      `${event.model ?? '-'} ${status} ${event.outcome}${cost ? ` $${(cost / 1e6).toFixed(cost < 10_000 ? 6 : 4)}` : ''}`,
+    ),
     tone: blocked ? 'warn' : failed ? 'error' : 'ok',
   }
 }
