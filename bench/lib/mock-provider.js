@@ -15,10 +15,25 @@
 //   x-mock-fail: status:<code> | reset-before | reset-mid | error-mid | hang
 //   x-mock-latency-ms, x-mock-chunk-delay-ms, x-mock-output-tokens, x-mock-chunks, x-mock-cached-tokens
 //   x-mock-reply: the text to answer with (one token per 4 characters, streamed in those pieces), for tests
+//     of what the gateway does with what a model says
 //   x-mock-reply-uri: the same, percent-encoded (for text beyond Latin-1, which headers cannot carry)
 //   x-mock-split-frames: 1 writes each streamed content frame in two writes a millisecond apart, cut inside
 //     its first multi-byte UTF-8 character (or in the middle), for tests of clients that must reassemble
-//   of what the gateway does with what a model says
+//
+// Chat completions honour `n` (1..128, as OpenAI does; anything else is a 400 naming `n`): n choices, each
+// replying from its own seed (the prompt's, plus the choice's index), prompt tokens counted once and
+// completion tokens summed over the choices. A stream interleaves the choices' chunks (each carries its
+// index), ends each choice with its own finish_reason, and its usage chunk carries the sum. Without `n`, or
+// with n = 1, answers are exactly what they were before `n` was honoured.
+//
+// stats().served is what a provider would bill, by the model id of the request: { requests, input_tokens,
+// output_tokens } over the requests answered 200 with a generation or embeddings. input_tokens is every
+// prompt token (cached ones included) and counts in full even for a stream cut short; output_tokens is the
+// usage of a complete answer, and for a stream that ended early (client gone, or x-mock-fail reset-mid or
+// error-mid) the content pieces written before the end, each piece being one token by the mock's own
+// usage. A stream is counted when it ends. Not counted: errors, hangs, a JSON answer cut by reset-mid (it
+// carries no reply), GET /v1/models, and POST /v1/messages/count_tokens (providers do not bill it; it is
+// still in `requests` and `byRoute`). resetStats() empties it.
 import { createServer } from 'node:http'
 import { listenOnLoopback } from './serve.js'
 
@@ -45,6 +60,14 @@ import { listenOnLoopback } from './serve.js'
  * @property {string | null} lastApiKey The key of the last request that carried one.
  * @property {'authorization' | 'x-api-key' | null} lastAuthHeader Where that key was found.
  * @property {{ method: string, path: string, headers: import('node:http').IncomingHttpHeaders, body: any } | null} lastRequest
+ * @property {Record<string, MockServed>} served What a provider would bill, by model (see the header comment).
+ */
+
+/**
+ * @typedef {object} MockServed
+ * @property {number} requests Requests answered 200 with a generation or embeddings.
+ * @property {number} input_tokens Prompt tokens, cached ones included; in full for a stream cut short.
+ * @property {number} output_tokens Output tokens: the usage of complete answers, the pieces written of cut streams.
  */
 
 const DEFAULT_MODELS = [
@@ -59,6 +82,8 @@ const VOCAB = (
   'quebec romeo sierra tango uniform victor whiskey xray yankee zulu amber cobalt indigo jade ochre teal'
 ).split(' ')
 const CREATED = 1_700_000_000
+/** The most choices (`n`) OpenAI's chat completions accept. */
+const MAX_CHOICES = 128
 const SSE_HEADERS_OPENAI = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' }
 const SSE_HEADERS_ANTHROPIC = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -137,6 +162,9 @@ function groupPieces(pieces, chunks) {
     out.push(pieces.slice(Math.floor((j * k) / c), Math.floor(((j + 1) * k) / c)).join(''))
   return out
 }
+
+/** Tokens in the first `written` of the `frames` frames that groupPieces made of `pieces` one-token pieces. */
+const piecesIn = (pieces, frames) => (written) => (frames === 0 ? 0 : Math.floor((written * pieces) / frames))
 
 /** A deterministic example value for a JSON schema (tool arguments, json_schema output). */
 function exampleFor(schema, name, depth = 0) {
@@ -298,9 +326,23 @@ export async function startMockProvider(options = {}) {
       lastApiKey: null,
       lastAuthHeader: null,
       lastRequest: null,
+      served: {},
     }
   }
   resetStats()
+
+  /** Counts one answer a provider would bill (stats.served). */
+  function serve(model, input, output) {
+    const key = typeof model === 'string' ? model : ''
+    let served = stats.served[key]
+    if (served === undefined) {
+      served = { requests: 0, input_tokens: 0, output_tokens: 0 }
+      stats.served[key] = served
+    }
+    served.requests++
+    served.input_tokens += input
+    served.output_tokens += output
+  }
   /** Timers of delayed responses and stream chunks, cleared by close(). */
   const timers = new Set()
   let closing = false
@@ -399,29 +441,43 @@ export async function startMockProvider(options = {}) {
   /**
    * Writes an SSE stream: `head` frames, then `content` frames (spaced by chunkDelayMs), then `tail` frames.
    * With fail 'reset-mid' the socket is destroyed after about half the content; with 'error-mid' an error
-   * frame replaces the second half.
+   * frame replaces the second half. When it ends, the stream counts in stats.served as `bill` says: its
+   * `output` when complete, else `written(frames)`, the tokens in the content frames written.
+   * @param {{ model: unknown, input: number, output: number, written: (frames: number) => number }} bill
    */
-  function stream(res, ctx, headers, head, content, tail, errorFrame) {
+  function stream(res, ctx, headers, head, content, tail, errorFrame, bill) {
     stats.byStatus[200] = (stats.byStatus[200] ?? 0) + 1
     res.writeHead(200, headers)
     const cut = ctx.fail === 'reset-mid' || ctx.fail === 'error-mid' ? Math.ceil(content.length / 2) : -1
+    let sent = 0 // content frames written whole
+    let billed = false
+    const settle = (complete) => {
+      if (billed) return
+      billed = true
+      serve(bill.model, bill.input, complete ? bill.output : bill.written(sent))
+    }
     for (const frame of head) res.write(frame)
     const finish = () => {
       if (ctx.fail === 'reset-mid') {
+        settle(false)
         // An SSE comment (ignored by parsers) whose write callback fires once everything before it is flushed.
         res.write(': mock reset\n\n', () => res.socket?.destroy())
         return
       }
       if (ctx.fail === 'error-mid') {
+        settle(false)
         res.end(errorFrame)
         return
       }
+      settle(true)
       for (const frame of tail) res.write(frame)
       res.end()
     }
     const limit = cut >= 0 ? cut : content.length
     const delay = ctx.chunkDelayMs
     if (ctx.splitFrames) {
+      // A client that leaves mid-stream: bill the frames written so far.
+      res.once('close', () => settle(false))
       let i = 0
       const halves = () => {
         if (res.destroyed || closing) return
@@ -433,6 +489,7 @@ export async function startMockProvider(options = {}) {
         later(1, () => {
           if (res.destroyed || closing) return
           res.write(bytes.subarray(at))
+          sent++
           later(Math.max(delay, 1), halves)
         })
       }
@@ -441,13 +498,16 @@ export async function startMockProvider(options = {}) {
     }
     if (delay <= 0) {
       for (let i = 0; i < limit; i++) res.write(content[i])
+      sent = limit
       finish()
       return
     }
+    res.once('close', () => settle(false))
     let i = 0
     const step = () => {
       if (res.destroyed || closing) return
       res.write(content[i++])
+      sent = i
       if (i < limit) later(delay, step)
       else finish()
     }
@@ -472,15 +532,18 @@ export async function startMockProvider(options = {}) {
     }
   }
 
-  /** What to say for a chat-like request: text pieces, or a tool call, with token counts. */
-  function plan(api, body, ctx, maxTokens, messages, extraText) {
+  /**
+   * What to say for a chat-like request: text pieces, or a tool call, with token counts. `choice` (the
+   * index of one of n choices) moves the seed, so that choices say different things.
+   */
+  function plan(api, body, ctx, maxTokens, messages, extraText, choice = 0) {
     const chars = textLength(messages) + (typeof extraText === 'string' ? extraText.length : 0)
     const toolsChars = Array.isArray(body.tools) ? JSON.stringify(body.tools).length : 0
     const input = tokensOf(chars + toolsChars)
     const limit = maxTokens === undefined ? ctx.outputTokens : Math.max(1, Math.floor(maxTokens))
     const n = Math.min(limit, ctx.outputTokens)
     const truncated = limit < ctx.outputTokens
-    const seed = hashText(lastText(messages))
+    const seed = hashText(lastText(messages)) + choice
     const tool = pickTool(api, body)
     if (tool) {
       const args = JSON.stringify(exampleObject(tool.schema))
@@ -532,27 +595,15 @@ export async function startMockProvider(options = {}) {
         JSON.stringify(openaiError(400, "Missing required parameter: 'messages' or 'model'.")),
       )
     }
+    if (body.n !== undefined && body.n !== null && body.n !== 1) return chatChoices(res, body, ctx)
     const p = plan('chat', body, ctx, body.max_completion_tokens ?? body.max_tokens, body.messages)
     const id = `chatcmpl-mock${ctx.n}`
     const created = Math.floor(Date.now() / 1000)
-    const finish = p.tool ? 'tool_calls' : p.truncated ? 'length' : 'stop'
+    const finish = chatFinish(p)
     const usage = openaiUsage(p.input, p.output, ctx.cachedTokens)
     if (body.stream !== true) {
-      const message = p.tool
-        ? {
-            role: 'assistant',
-            content: null,
-            tool_calls: [
-              {
-                id: `call_mock${ctx.n}`,
-                type: 'function',
-                function: { name: p.tool.name, arguments: p.args },
-              },
-            ],
-            refusal: null,
-            annotations: [],
-          }
-        : { role: 'assistant', content: p.text, refusal: null, annotations: [] }
+      const message = chatMessage(p, `call_mock${ctx.n}`)
+      serve(body.model, p.input, p.output)
       return send(
         res,
         200,
@@ -612,6 +663,180 @@ export async function startMockProvider(options = {}) {
       content,
       tail,
       errorFrame,
+      {
+        model: body.model,
+        input: p.input,
+        output: p.output,
+        written: piecesIn(p.output, content.length),
+      },
+    )
+  }
+
+  const chatFinish = (p) => (p.tool ? 'tool_calls' : p.truncated ? 'length' : 'stop')
+
+  /** The assistant message of one chat choice (JSON answers). */
+  function chatMessage(p, callId) {
+    return p.tool
+      ? {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              id: callId,
+              type: 'function',
+              function: { name: p.tool.name, arguments: p.args },
+            },
+          ],
+          refusal: null,
+          annotations: [],
+        }
+      : { role: 'assistant', content: p.text, refusal: null, annotations: [] }
+  }
+
+  /** Why OpenAI refuses an `n`, as [code, message]; null when it is an integer in 1..128. */
+  function invalidChoiceCount(n) {
+    if (typeof n !== 'number' || !Number.isInteger(n)) {
+      const got =
+        typeof n === 'number'
+          ? 'a decimal number'
+          : typeof n === 'string'
+            ? 'a string'
+            : typeof n === 'boolean'
+              ? 'a boolean'
+              : Array.isArray(n)
+                ? 'an array'
+                : 'an object'
+      return ['invalid_type', `Invalid type for 'n': expected an integer, but got ${got} instead.`]
+    }
+    if (n < 1) {
+      return [
+        'integer_below_min_value',
+        `Invalid 'n': integer below minimum value. Expected a value >= 1, but got ${n} instead.`,
+      ]
+    }
+    if (n > MAX_CHOICES) {
+      return [
+        'integer_above_max_value',
+        `Invalid 'n': integer above maximum value. Expected a value <= ${MAX_CHOICES}, but got ${n} instead.`,
+      ]
+    }
+    return null
+  }
+
+  /**
+   * A chat completion with n > 1 choices: each its own reply, the prompt counted once, the completions
+   * summed; streamed, the choices' chunks interleave (one content chunk of each choice in turn).
+   */
+  function chatChoices(res, body, ctx) {
+    const invalid = invalidChoiceCount(body.n)
+    if (invalid) {
+      const error = openaiError(400, invalid[1], invalid[0])
+      error.error.param = 'n'
+      return send(res, 400, { 'x-request-id': ctx.requestId }, JSON.stringify(error))
+    }
+    const count = body.n
+    const plans = []
+    for (let i = 0; i < count; i++) {
+      plans.push(
+        plan('chat', body, ctx, body.max_completion_tokens ?? body.max_tokens, body.messages, undefined, i),
+      )
+    }
+    const input = plans[0].input
+    let output = 0
+    for (const p of plans) output += p.output
+    const id = `chatcmpl-mock${ctx.n}`
+    const created = Math.floor(Date.now() / 1000)
+    const usage = openaiUsage(input, output, ctx.cachedTokens)
+    const callId = (i) => `call_mock${ctx.n}_${i}`
+    if (body.stream !== true) {
+      serve(body.model, input, output)
+      return send(
+        res,
+        200,
+        { 'x-request-id': ctx.requestId },
+        JSON.stringify({
+          id,
+          object: 'chat.completion',
+          created,
+          model: body.model,
+          choices: plans.map((p, i) => ({
+            index: i,
+            message: chatMessage(p, callId(i)),
+            logprobs: null,
+            finish_reason: chatFinish(p),
+          })),
+          usage,
+          service_tier: 'default',
+          system_fingerprint: 'fp_mock',
+        }),
+      )
+    }
+    const includeUsage = body.stream_options?.include_usage === true
+    const start =
+      `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(body.model)},` +
+      `"service_tier":"default","system_fingerprint":"fp_mock","choices":[`
+    const usageNull = includeUsage ? ',"usage":null' : ''
+    const chunk = (i, delta, finish) =>
+      `${start}{"index":${i},"delta":${delta},"logprobs":null,"finish_reason":${finish}}]${usageNull}}\n\n`
+    const head = []
+    /** Each choice's content chunks, and the tokens in each. */
+    const frames = []
+    const tokens = []
+    plans.forEach((p, i) => {
+      head.push(
+        chunk(
+          i,
+          p.tool
+            ? `{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"${callId(i)}","type":"function",` +
+                `"function":{"name":${JSON.stringify(p.tool.name)},"arguments":""}}],"refusal":null}`
+            : '{"role":"assistant","content":"","refusal":null}',
+          'null',
+        ),
+      )
+      const groups = groupPieces(p.pieces, ctx.chunks)
+      const inGroup = piecesIn(p.output, groups.length)
+      frames.push(
+        groups.map((piece) =>
+          chunk(
+            i,
+            p.tool
+              ? `{"tool_calls":[{"index":0,"function":{"arguments":${JSON.stringify(piece)}}}]}`
+              : `{"content":${JSON.stringify(piece)}}`,
+            'null',
+          ),
+        ),
+      )
+      tokens.push(groups.map((_, j) => inGroup(j + 1) - inGroup(j)))
+    })
+    const content = []
+    /** Tokens in the first k content chunks, at [k]. */
+    const writtenBy = [0]
+    const longest = Math.max(...frames.map((f) => f.length))
+    for (let j = 0; j < longest; j++) {
+      for (let i = 0; i < count; i++) {
+        if (j >= frames[i].length) continue
+        content.push(frames[i][j])
+        writtenBy.push(writtenBy[writtenBy.length - 1] + tokens[i][j])
+      }
+    }
+    const tail = plans.map((p, i) => chunk(i, '{}', `"${chatFinish(p)}"`))
+    if (includeUsage) tail.push(`${start}],"usage":${JSON.stringify(usage)}}\n\n`)
+    tail.push('data: [DONE]\n\n')
+    const errorFrame = `data: ${JSON.stringify(openaiError(500))}\n\n`
+    stream(
+      res,
+      ctx,
+      { ...SSE_HEADERS_OPENAI, 'x-request-id': ctx.requestId },
+      head,
+      content,
+      tail,
+      errorFrame,
+      {
+        model: body.model,
+        input,
+        output,
+        written: (k) => writtenBy[k],
+      },
     )
   }
 
@@ -680,6 +905,7 @@ export async function startMockProvider(options = {}) {
     })
     const finalStatus = p.truncated ? 'incomplete' : 'completed'
     if (body.stream !== true) {
+      serve(body.model, p.input, p.output)
       return send(
         res,
         200,
@@ -766,6 +992,12 @@ export async function startMockProvider(options = {}) {
       content,
       tail,
       errorFrame,
+      {
+        model: body.model,
+        input: p.input,
+        output: p.output,
+        written: piecesIn(p.output, content.length),
+      },
     )
   }
 
@@ -795,6 +1027,7 @@ export async function startMockProvider(options = {}) {
     const out =
       `{"object":"list","data":[${data.join(',')}],"model":${JSON.stringify(body.model)},` +
       `"usage":{"prompt_tokens":${tokens},"total_tokens":${tokens}}}`
+    serve(body.model, tokens, 0)
     send(res, 200, { 'x-request-id': ctx.requestId }, out)
   }
 
@@ -840,6 +1073,7 @@ export async function startMockProvider(options = {}) {
       const block = p.tool
         ? { type: 'tool_use', id: toolId, name: p.tool.name, input: JSON.parse(p.args) }
         : { type: 'text', text: p.text }
+      serve(body.model, p.input, p.output)
       return send(
         res,
         200,
@@ -905,6 +1139,12 @@ export async function startMockProvider(options = {}) {
       content,
       tail,
       errorFrame,
+      {
+        model: body.model,
+        input: p.input,
+        output: p.output,
+        written: piecesIn(p.output, content.length),
+      },
     )
   }
 
@@ -1094,7 +1334,12 @@ export async function startMockProvider(options = {}) {
     url: `http://127.0.0.1:${port}`,
     port,
     options: config,
-    stats: () => ({ ...stats, byRoute: { ...stats.byRoute }, byStatus: { ...stats.byStatus } }),
+    stats: () => ({
+      ...stats,
+      byRoute: { ...stats.byRoute },
+      byStatus: { ...stats.byStatus },
+      served: Object.fromEntries(Object.entries(stats.served).map(([model, s]) => [model, { ...s }])),
+    }),
     resetStats,
     close() {
       if (closed) return closed

@@ -1,6 +1,7 @@
 // The mock LLM provider of the benchmarks and gateway tests (bench/lib/mock-provider.js): route shapes of both
-// APIs, JSON and streaming, usage consistency, tool calls, failure injection, auth and close().
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+// APIs, JSON and streaming, usage consistency, n choices, tool calls, failure injection, auth, what it served
+// (stats().served) and close().
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { runLoad } from '../../bench/lib/load.js'
 import { startMockProvider } from '../../bench/lib/mock-provider.js'
 import { startPassthrough } from '../../bench/lib/passthrough.js'
@@ -235,6 +236,101 @@ describe('mock provider', () => {
         .map((c) => c.choices[0].delta.content ?? '')
         .join('')
       expect(text).toBe(content)
+    })
+  })
+
+  describe('OpenAI chat completions with n choices', () => {
+    it('answers n choices, each its own reply, prompt counted once and completions summed', async () => {
+      const one = await postJson(`${url}/v1/chat/completions`, chatBody)
+      const { status, json } = await postJson(`${url}/v1/chat/completions`, { ...chatBody, n: 3 })
+      expect(status).toBe(200)
+      expect(json.choices.map((c: Json) => c.index)).toEqual([0, 1, 2])
+      const texts: string[] = json.choices.map((c: Json) => c.message.content)
+      for (const choice of json.choices) {
+        expect(choice).toMatchObject({ finish_reason: 'stop', message: { role: 'assistant' } })
+        expect(choice.message.content).toMatch(/^mock reply( \w+)+$/)
+      }
+      expect(new Set(texts).size).toBe(3)
+      expect(texts[0]).toBe(one.json.choices[0].message.content)
+      const words = texts.reduce((sum, t) => sum + t.split(' ').length, 0)
+      expect(words).toBe(3 * 16)
+      expect(json.usage).toMatchObject({
+        prompt_tokens: one.json.usage.prompt_tokens,
+        completion_tokens: words,
+        total_tokens: one.json.usage.prompt_tokens + words,
+      })
+      // n = 1 said out loud is the same answer as no n at all.
+      const explicit = await postJson(`${url}/v1/chat/completions`, { ...chatBody, n: 1 })
+      expect({ ...explicit.json, id: '', created: 0 }).toEqual({ ...one.json, id: '', created: 0 })
+    })
+
+    it('streams the choices interleaved, a finish_reason each, and the summed usage', async () => {
+      const plain = await postJson(`${url}/v1/chat/completions`, { ...chatBody, n: 3 })
+      const { events } = await postSse(`${url}/v1/chat/completions`, {
+        ...chatBody,
+        n: 3,
+        stream: true,
+        stream_options: { include_usage: true },
+      })
+      expect(events.at(-1)?.data).toBe('[DONE]')
+      const chunks = chatChunks(events)
+      const usage = chunks.at(-1)
+      expect(usage.choices).toEqual([])
+      expect(usage.usage).toEqual(plain.json.usage)
+      const choiceChunks = chunks.slice(0, -1)
+      for (const chunk of choiceChunks) {
+        expect(chunk.choices).toHaveLength(1)
+        expect(chunk.usage).toBeNull()
+      }
+      const contentIndexes = choiceChunks
+        .filter((c) => c.choices[0].delta.content)
+        .map((c) => c.choices[0].index)
+      expect(contentIndexes).toHaveLength(3 * 16)
+      expect(contentIndexes.slice(0, 6)).toEqual([0, 1, 2, 0, 1, 2])
+      for (const index of [0, 1, 2]) {
+        const mine = choiceChunks.map((c) => c.choices[0]).filter((c) => c.index === index)
+        expect(mine[0].delta).toMatchObject({ role: 'assistant', content: '' })
+        expect(mine.map((c) => c.delta.content ?? '').join('')).toBe(
+          plain.json.choices[index].message.content,
+        )
+        expect(mine.filter((c) => c.finish_reason !== null).map((c) => c.finish_reason)).toEqual(['stop'])
+        expect(mine.at(-1).finish_reason).toBe('stop')
+      }
+    })
+
+    it('rejects an n that is not an integer in 1..128 with a 400 naming n, as OpenAI does', async () => {
+      const cases: Array<[unknown, string]> = [
+        [0, 'integer_below_min_value'],
+        [-2, 'integer_below_min_value'],
+        [129, 'integer_above_max_value'],
+        [2.5, 'invalid_type'],
+        ['2', 'invalid_type'],
+        [true, 'invalid_type'],
+        [[2], 'invalid_type'],
+      ]
+      for (const [n, code] of cases) {
+        for (const stream of [false, true]) {
+          const { status, json, headers } = await postJson(`${url}/v1/chat/completions`, {
+            ...chatBody,
+            n,
+            stream,
+          })
+          expect(status, JSON.stringify(n)).toBe(400)
+          expect(headers.get('content-type')).toBe('application/json')
+          expect(json).toEqual({
+            error: {
+              message: expect.stringContaining("'n'"),
+              type: 'invalid_request_error',
+              param: 'n',
+              code,
+            },
+          })
+        }
+      }
+      const most = await postJson(`${url}/v1/chat/completions`, { ...chatBody, n: 128, max_tokens: 2 })
+      expect(most.status).toBe(200)
+      expect(most.json.choices).toHaveLength(128)
+      expect(most.json.usage.completion_tokens).toBe(256)
     })
   })
 
@@ -587,6 +683,110 @@ describe('mock provider', () => {
     const { status, json } = await postJson(`${url}/v1/nope`, {})
     expect(status).toBe(404)
     expect(json.error.message).toContain('/v1/nope')
+  })
+})
+
+describe('mock provider served totals (what a provider would bill)', () => {
+  let mock: Mock
+  beforeAll(async () => {
+    mock = await startMockProvider()
+  })
+  beforeEach(() => mock.resetStats())
+  afterAll(() => mock.close())
+
+  const promptTokens = Math.ceil(('Be brief.'.length + 'Tell me about benchmarks, please.'.length) / 4)
+  /** Waits until the mock has seen every response end (a cut stream is counted when its socket closes). */
+  const settled = async () => {
+    for (let i = 0; i < 500 && mock.stats().inFlight > 0; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(mock.stats().inFlight).toBe(0)
+  }
+
+  it('counts complete JSON answers in full, by model; count_tokens is a request but not served', async () => {
+    const chat = await postJson(`${mock.url}/v1/chat/completions`, chatBody)
+    const chosen = await postJson(`${mock.url}/v1/chat/completions`, { ...chatBody, n: 2 })
+    const claude = await postJson(`${mock.url}/v1/messages`, anthropicBody, ANTHROPIC)
+    await postJson(`${mock.url}/v1/messages/count_tokens`, anthropicBody, ANTHROPIC)
+    await postJson(`${mock.url}/v1/chat/completions`, chatBody, { ...OPENAI, 'x-mock-fail': 'status:500' })
+    await postJson(`${mock.url}/v1/chat/completions`, { ...chatBody, n: 0 })
+    const stats = mock.stats()
+    expect(stats.served).toEqual({
+      'gpt-4o-mini': {
+        requests: 2,
+        input_tokens: chat.json.usage.prompt_tokens + chosen.json.usage.prompt_tokens,
+        output_tokens: chat.json.usage.completion_tokens + chosen.json.usage.completion_tokens,
+      },
+      'claude-haiku-4-5': {
+        requests: 1,
+        input_tokens: claude.json.usage.input_tokens,
+        output_tokens: claude.json.usage.output_tokens,
+      },
+    })
+    expect(stats.served['gpt-4o-mini']?.output_tokens).toBe(16 + 32)
+    expect(stats.requests).toBe(6)
+    expect(stats.byRoute['POST /v1/messages/count_tokens']).toBe(1)
+    mock.resetStats()
+    expect(mock.stats().served).toEqual({})
+  })
+
+  it('counts a complete stream as its usage, and a stream ended by an error as the pieces it wrote', async () => {
+    const { events } = await postSse(`${mock.url}/v1/chat/completions`, {
+      ...chatBody,
+      n: 2,
+      stream: true,
+      stream_options: { include_usage: true },
+    })
+    const usage = chatChunks(events).at(-1).usage
+    await settled()
+    expect(mock.stats().served).toEqual({
+      'gpt-4o-mini': {
+        requests: 1,
+        input_tokens: usage.prompt_tokens,
+        output_tokens: usage.completion_tokens,
+      },
+    })
+    expect(usage.completion_tokens).toBe(32)
+    mock.resetStats()
+    const failed = await postSse(
+      `${mock.url}/v1/messages`,
+      { ...anthropicBody, stream: true },
+      { ...ANTHROPIC, 'x-mock-fail': 'error-mid' },
+    )
+    const written = failed.events.filter((e) => e.event === 'content_block_delta').length
+    expect(written).toBe(8)
+    expect(mock.stats().served).toEqual({
+      'claude-haiku-4-5': { requests: 1, input_tokens: promptTokens, output_tokens: written },
+    })
+  })
+
+  it('counts a stream the client leaves after its first content chunk as the pieces written, prompt in full', async () => {
+    // The next chunk is due long after the client has gone, so exactly one content piece is ever written.
+    const controller = new AbortController()
+    const res = await fetch(`${mock.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...OPENAI, 'x-mock-chunk-delay-ms': '60000', 'x-mock-output-tokens': '40' },
+      body: JSON.stringify({ ...chatBody, stream: true, stream_options: { include_usage: true } }),
+      signal: controller.signal,
+    })
+    expect(res.status).toBe(200)
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+    const decoder = new TextDecoder()
+    let received = ''
+    const content = () =>
+      chatChunks(parseSse(received.slice(0, received.lastIndexOf('\n\n') + 2))).filter(
+        (c) => c.choices[0]?.delta.content,
+      )
+    while (content().length === 0) {
+      const { done, value } = await reader.read()
+      expect(done).toBe(false)
+      received += decoder.decode(value, { stream: true })
+    }
+    controller.abort()
+    await reader.cancel().catch(() => {})
+    await settled()
+    const served = mock.stats().served['gpt-4o-mini']
+    expect(served).toEqual({ requests: 1, input_tokens: promptTokens, output_tokens: content().length })
+    expect(served?.output_tokens).toBe(1)
+    expect(served?.output_tokens).toBeLessThan(40)
   })
 })
 
