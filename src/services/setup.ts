@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync } from 'node:fs'
+import { accessSync, constants, existsSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { verifyMasterKey } from '../config/master-key.js'
 import { IronError } from '../core/errors.js'
@@ -126,6 +126,8 @@ function checkStore(ctx: LocalContext): { checks: DoctorCheck[]; keyCheck: strin
             hint: 'Restore the store from a backup; `iron audit verify` tells what the damage touched',
           },
     ]
+    const exposed = checkStorePermissions(path)
+    if (exposed) checks.push(exposed)
     if (!isWritable(path) || !isWritable(dirname(path))) {
       checks.push({
         name: 'store access',
@@ -141,6 +143,31 @@ function checkStore(ctx: LocalContext): { checks: DoctorCheck[]; keyCheck: strin
     db?.close()
   }
 }
+
+/** The store and its -wal and -shm files hold the ledger, the audit trail and encrypted keys: owner only. */
+function checkStorePermissions(path: string): DoctorCheck | undefined {
+  if (process.platform === 'win32') return undefined
+  const exposed: Array<{ file: string; mode: number }> = []
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    let mode: number
+    try {
+      mode = statSync(file).mode & 0o777
+    } catch {
+      continue
+    }
+    if (mode & 0o066) exposed.push({ file, mode })
+  }
+  if (exposed.length === 0) return undefined
+  return {
+    name: 'store permissions',
+    status: 'warn',
+    detail: `other users can read or write ${exposed.map((e) => `${e.file} (mode ${e.mode.toString(8).padStart(4, '0')})`).join(', ')}`,
+    hint: `Run: chmod 600 ${exposed.map((e) => shellQuote(e.file)).join(' ')}`,
+  }
+}
+
+const shellQuote = (text: string) =>
+  /^[\w./@%+=:,-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`
 
 function checkMasterKey(ctx: LocalContext, expected: string | undefined): DoctorCheck {
   try {

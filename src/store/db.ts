@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { IronError } from '../core/errors.js'
@@ -28,7 +28,10 @@ const hintMoveAside = (path: string) =>
  */
 export function openDb(path: string, options: OpenDbOptions = {}): Db {
   const migrations = options.migrations ?? MIGRATIONS
-  if (!options.readonly) ensureDir(path)
+  if (!options.readonly) {
+    ensureDir(path)
+    createPrivate(path)
+  }
   let db: Db
   try {
     db = new Database(path, {
@@ -128,6 +131,19 @@ function ensureDir(path: string): void {
         hint: 'Set IRON_DATA_DIR (or --db) to a directory you can write, or fix its permissions',
       },
     )
+  }
+}
+
+/**
+ * A new store is created readable by its owner only (0600, whatever the umask): it holds the ledger, the
+ * audit trail and encrypted provider keys. SQLite gives its -wal and -shm files the store's own mode.
+ * An existing file is left as it is (`iron doctor` warns when others can read it).
+ */
+function createPrivate(path: string): void {
+  try {
+    closeSync(openSync(path, 'wx', 0o600))
+  } catch {
+    // It exists (perhaps another process just made it); any other problem is SQLite's to report, just after.
   }
 }
 

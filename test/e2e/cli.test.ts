@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { type CliResult, homeEnv, runIron } from '../helpers/cli.js'
@@ -69,6 +69,30 @@ describe('iron (the binary)', () => {
     const doctor = await iron(['doctor', '--json'])
     expect(doctor.code).toBe(0)
     expect(json(doctor).ok).toBe(true)
+  })
+
+  it('creates stores readable by their owner only, also with --db, and doctor warns about one that is not', async () => {
+    const previous = process.umask(0o022)
+    try {
+      const mode = (file: string) => (statSync(file).mode & 0o777).toString(8)
+      expect((await iron(['init'])).code).toBe(0)
+      expect(mode(join(home, 'data', 'iron'))).toBe('700')
+      expect(mode(join(home, 'data', 'iron', 'iron.db'))).toBe('600')
+      const other = join(home, 'some', 'dir', 'x.db')
+      expect((await iron(['agents', 'create', 'bot', '--db', other])).code).toBe(0)
+      expect(mode(join(home, 'some', 'dir'))).toBe('700')
+      expect(mode(other)).toBe('600')
+
+      chmodSync(other, 0o644)
+      const doctor = await iron(['doctor', '--db', other])
+      expect(doctor.code).toBe(0)
+      expect(doctor.stdout).toContain(
+        `! store permissions: other users can read or write ${other} (mode 0644)`,
+      )
+      expect(doctor.stdout).toContain(`Try this: Run: chmod 600 ${other}`)
+    } finally {
+      process.umask(previous)
+    }
   })
 
   it('doctor exits 1 and says what to do when the store is missing', async () => {

@@ -1,4 +1,4 @@
-import { chmodSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, writeFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { MemoryVault } from '../../src/config/vault.js'
 import { initStore, runDoctor } from '../../src/services/setup.js'
@@ -34,6 +34,30 @@ describe('init and doctor', () => {
     const after = runDoctor(ctx)
     expect(after.checks.filter((c) => c.status !== 'ok')).toEqual([])
     expect(after.ok).toBe(true)
+    ctx.close()
+  })
+
+  it('doctor warns, saying to chmod 600, when others can read the store or its -wal and -shm', async () => {
+    const { ctx } = await tempContext()
+    initStore(ctx)
+    const files = [ctx.dbPath, `${ctx.dbPath}-wal`, `${ctx.dbPath}-shm`]
+    // The context keeps the store open, so its -wal and -shm files exist.
+    expect(files.every((f) => existsSync(f))).toBe(true)
+    expect(runDoctor(ctx).checks.find((c) => c.name === 'store permissions')).toBeUndefined()
+
+    chmodSync(ctx.dbPath, 0o644)
+    const readable = runDoctor(ctx)
+    expect(readable.ok).toBe(true)
+    expect(readable.checks.find((c) => c.name === 'store permissions')).toEqual({
+      name: 'store permissions',
+      status: 'warn',
+      detail: `other users can read or write ${ctx.dbPath} (mode 0644)`,
+      hint: `Run: chmod 600 ${ctx.dbPath}`,
+    })
+    for (const file of files) chmodSync(file, 0o640)
+    const all = runDoctor(ctx).checks.find((c) => c.name === 'store permissions')
+    expect(all?.hint).toBe(`Run: chmod 600 ${files.join(' ')}`)
+    expect(all?.detail).toContain(`${ctx.dbPath}-shm (mode 0640)`)
     ctx.close()
   })
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
@@ -32,6 +32,26 @@ describe('openDb', () => {
     const again = openDb(path)
     expect(schemaVersion(again)).toBe(LATEST_SCHEMA_VERSION)
     again.close()
+  })
+
+  it('creates the store and its -wal and -shm files 0600, in a 0700 directory, under umask 022', () => {
+    const previous = process.umask(0o022)
+    try {
+      const dir = join(tempDir(), 'made-by-iron')
+      const path = join(dir, 'iron.db')
+      const db = openDb(path)
+      db.exec('CREATE TABLE scratch (x INTEGER); INSERT INTO scratch VALUES (1)')
+      const mode = (file: string) => (statSync(file).mode & 0o777).toString(8)
+      expect(mode(dir)).toBe('700')
+      expect([path, `${path}-wal`, `${path}-shm`].map(mode)).toEqual(['600', '600', '600'])
+      db.close()
+      // An existing store keeps its mode: doctor warns about it rather than iron changing it behind one's back.
+      chmodSync(path, 0o640)
+      openDb(path).close()
+      expect(mode(path)).toBe('640')
+    } finally {
+      process.umask(previous)
+    }
   })
 
   it('applies only pending migrations, in order', () => {
