@@ -25,8 +25,7 @@ export default class BudgetAdjust extends IronCommand<Budget> {
 
   async run(): Promise<Budget> {
     const { args, flags } = await this.parse(BudgetAdjust)
-    const credit = flags.amount.trim().startsWith('-')
-    const micros = parseMoney(flags.amount.trim().replace(/^-/, ''), 'amount') * (credit ? -1 : 1)
+    const micros = parseMoney(flags.amount, 'amount', { signed: true })
     const budget = await (await this.services(flags)).budgets.adjust(args.agent, {
       amount_micros: micros,
       reason: flags.reason,

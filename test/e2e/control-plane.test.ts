@@ -90,6 +90,12 @@ describe('control plane commands (spawned binary)', () => {
   it('budget: set, check exits 5 when over, a limit below spend needs --yes, verify, history', async () => {
     expect((await iron(['budget', 'set', 'bot', '--limit', '$5', '--period', 'monthly'])).code).toBe(0)
     expect((await iron(['budget', 'set', 'bot', '--limit', '-5'])).code).toBe(2)
+    const huge = await iron(['budget', 'set', 'bot', '--limit', '1e12'])
+    expect(huge.code).toBe(2)
+    expect(huge.stderr).toContain("Invalid limit '1e12': more than the maximum of $1,000,000,000.00")
+    const hugeCredit = await iron(['budget', 'adjust', 'bot', '--amount=-1e12', '--reason', 'typo'])
+    expect(hugeCredit.code).toBe(2)
+    expect(hugeCredit.stderr).toContain("Invalid amount '-1e12': less than the minimum of -$1,000,000,000.00")
     expect((await iron(['budget', 'set', 'bot', '--period', 'yearly'])).code).toBe(2)
     expect((await iron(['budget', 'set', 'bot', '--timezone', 'Nowhere/City'])).code).toBe(2)
     const ok = await iron(['budget', 'check', 'bot', '--verify'])

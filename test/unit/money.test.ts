@@ -22,7 +22,18 @@ describe('parseMoney', () => {
     ['$-5', 'negative'],
     ['abc', 'not a number'],
     ['NaN', 'not a number'],
-    ['1e3', 'not a number'],
+    ['1e3', 'scientific notation is not accepted; write 1000'],
+    ['1.5E+3', 'scientific notation is not accepted; write 1500'],
+    ['2.5e-5', 'scientific notation is not accepted; write 0.000025'],
+    ['2.5e-6', 'more than 6 decimal places'],
+    ['1e12', 'more than the maximum of $1,000,000,000.00'],
+    ['$1e12', 'more than the maximum of $1,000,000,000.00'],
+    ['1.0000000001e9', 'more than the maximum of $1,000,000,000.00'],
+    ['1e999999999999', 'more than the maximum'],
+    ['1e-999999999999', 'more than 6 decimal places'],
+    ['-1e12', 'negative'],
+    ['1e', 'not a number'],
+    ['e5', 'not a number'],
     ['', 'empty'],
     ['1.0000001', 'more than 6 decimal places'],
     ['1000000000.01', 'maximum'],
@@ -39,6 +50,25 @@ describe('parseMoney', () => {
       expect((error as IronError).message).toContain(reason)
       expect((error as IronError).message).toContain('limit')
     }
+  })
+
+  it.each([
+    ['-2.50', -2_500_000],
+    ['-$2.50', -2_500_000],
+    ['$-2.50', -2_500_000],
+    ['2.50', 2_500_000],
+    ['-1000000000', -MAX_MICROS],
+  ])('signed: %s → %d micros', (input, micros) => {
+    expect(parseMoney(input, 'amount', { signed: true })).toBe(micros)
+  })
+
+  it.each([
+    ['-1e12', "Invalid amount '-1e12': less than the minimum of -$1,000,000,000.00"],
+    ['-1000000000.01', "Invalid amount '-1000000000.01': less than the minimum of -$1,000,000,000.00"],
+    ['-1e3', "Invalid amount '-1e3': scientific notation is not accepted; write -1000"],
+    ['--2', "Invalid amount '--2': not a number"],
+  ])('signed: rejects %j quoting it with its sign', (input, message) => {
+    expect(() => parseMoney(input, 'amount', { signed: true })).toThrow(message)
   })
 
   it('round-trips through formatMoney for whole cents', () => {
