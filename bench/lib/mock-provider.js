@@ -77,9 +77,11 @@ const DEFAULT_MODELS = [
   'claude-sonnet-4-5',
   'claude-haiku-4-5',
 ]
+// Each word, after a space, is one token in OpenAI's o200k encoding, so a reply's pieces are its tokens
+// by any count (the gateway estimates cut streams with that tokenizer).
 const VOCAB = (
-  'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa ' +
-  'quebec romeo sierra tango uniform victor whiskey xray yankee zulu amber cobalt indigo jade ochre teal'
+  'alpha bravo delta echo golf hotel india kilo lima mike november papa tango uniform victor whiskey ' +
+  'amber cobalt jade teal apple river stone cloud green house light water paper metal north south'
 ).split(' ')
 const CREATED = 1_700_000_000
 /** The most choices (`n`) OpenAI's chat completions accept. */

@@ -69,12 +69,15 @@ export default class GatewayStart extends IronCommand<GatewayInfo> {
       maxBodyBytes: flags['max-body'],
       drainMs: flags['drain-timeout'] * 1000,
       mock: { chunkDelayMs: flags['mock-chunk-delay'] },
+      leaseTtlMs: Number(ctx.config.get('gateway.lease_ttl')) * 1000,
       audit: flags.audit,
       firewall: flags.firewall,
     })
     const { gateway: _, close, ...info } = running
     if (info.released_reservations)
-      this.out.note(`Released ${info.released_reservations} reservation(s) left open by a stopped gateway`)
+      this.out.note(
+        `Gave back ${info.released_reservations} lease(s) and reservation(s) held by gateways whose heartbeat had run out`,
+      )
     this.out.note(`iron gateway listening on ${info.url} (store ${ctx.dbPath}; Ctrl-C to stop)`)
     const signal = await stopped
     this.out.note(`Stopping: letting requests in flight finish (up to ${flags['drain-timeout']}s)…`)

@@ -53,6 +53,12 @@ export const CONFIG_KEYS = {
     description: 'Port `iron gateway start` listens on (0: any free port)',
     default: () => 8788,
   },
+  'gateway.lease_ttl': {
+    schema: z.coerce.number().int('must be a whole number of seconds').min(3).max(3600),
+    description:
+      "Seconds a gateway's leases outlive its last heartbeat; after a crash, its budget comes back this long after",
+    default: () => 15,
+  },
   timezone: {
     schema: timezone,
     description: 'Default time zone for budget periods',

@@ -46,6 +46,32 @@ export interface RequestInfo {
   maxOutput: { field: string; value: number } | undefined
   /** Whether this API produces output tokens at all (embeddings and token counting do not). */
   producesOutput: boolean
+  /** How many completions the request asks for (`n`, `best_of`): the worst case covers every one. */
+  choices: number
+  /** Whether the provider bills the call (token counting is free). */
+  billable: boolean
+}
+
+/** OpenAI's own bound on `n`; a larger number is refused before anything is reserved. */
+export const MAX_CHOICES = 128
+/** Deepest nesting of arrays and objects a request body may have (the SDKs' bodies are a dozen deep). */
+export const MAX_BODY_DEPTH = 400
+
+/**
+ * Whether a parsed body nests deeper than `max` levels. Iterative: a hostile body 100,000 levels deep must
+ * be refused, not overflow the stack of whatever walks it next (JSON.stringify, the firewall, the counter).
+ */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!
+    if (node === null || typeof node !== 'object') continue
+    if (depth > max) return true
+    const children = Array.isArray(node) ? node : Object.values(node as Json)
+    for (const child of children)
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1])
+  }
+  return false
 }
 
 const MAX_FIELDS: Record<ApiKind, string[]> = {
@@ -78,11 +104,25 @@ export function readRequest(api: ApiKind, body: Json): RequestInfo | string {
   }
   if (api === 'openai-embeddings' && body.input === undefined) return "the request has no 'input'"
   if (api === 'openai-responses' && body.input === undefined) return "the request has no 'input'"
+  let choices = 1
+  if (api === 'openai-chat') {
+    // Every choice is billed: `n` completions (and `best_of`, which OpenAI-compatible servers such as vLLM
+    // generate and bill before returning `n`).
+    for (const field of ['n', 'best_of']) {
+      const value = body[field]
+      if (value === undefined || value === null) continue
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_CHOICES)
+        return `'${field}' must be a whole number from 1 to ${MAX_CHOICES}`
+      choices = Math.max(choices, value)
+    }
+  }
   return {
     model: body.model,
     stream: body.stream === true && api !== 'openai-embeddings' && api !== 'anthropic-count-tokens',
     maxOutput,
     producesOutput: api !== 'openai-embeddings' && api !== 'anthropic-count-tokens',
+    choices,
+    billable: api !== 'anthropic-count-tokens',
   }
 }
 
@@ -114,6 +154,20 @@ export function inputTexts(api: ApiKind, body: Json, out: string[] = []): string
   return out
 }
 
+/**
+ * Token ids sent instead of text (embeddings accept `input` as an array of token ids, or of such arrays):
+ * each is one input token.
+ */
+export function inputTokenIds(api: ApiKind, body: Json): number {
+  if (api !== 'openai-embeddings' || !Array.isArray(body.input)) return 0
+  let ids = 0
+  for (const item of body.input) {
+    if (typeof item === 'number') ids++
+    else if (Array.isArray(item)) for (const id of item) if (typeof id === 'number') ids++
+  }
+  return ids
+}
+
 const SKIP_KEYS = new Set([
   'image_url',
   'source',
@@ -130,7 +184,8 @@ const SKIP_KEYS = new Set([
 ])
 
 function collect(value: unknown, out: string[], depth = 0): void {
-  if (depth > 32 || value === null || value === undefined) return
+  // Bodies are refused beyond MAX_BODY_DEPTH before they are counted, so no text is left out here.
+  if (depth > MAX_BODY_DEPTH || value === null || value === undefined) return
   if (typeof value === 'string') {
     out.push(value)
   } else if (Array.isArray(value)) {
@@ -157,6 +212,15 @@ const num = (value: unknown): number =>
 
 /** Usage from a JSON response body (or the usage object of a streamed event). */
 export function usageFromJson(api: ApiKind, body: Json): Usage | undefined {
+  if (api === 'anthropic-count-tokens') {
+    if (typeof body.input_tokens !== 'number') return undefined
+    return {
+      input_tokens: num(body.input_tokens),
+      output_tokens: 0,
+      cached_input_tokens: 0,
+      cache_write_tokens: 0,
+    }
+  }
   const usage = body.usage as Json | undefined
   if (!usage || typeof usage !== 'object') return undefined
   if (familyOf(api) === 'anthropic') return anthropicUsage(usage)
@@ -174,6 +238,35 @@ export function usageFromJson(api: ApiKind, body: Json): Usage | undefined {
     cached_input_tokens: num((usage.prompt_tokens_details as Json | undefined)?.cached_tokens),
     cache_write_tokens: 0,
   }
+}
+
+/**
+ * The text a JSON answer carries (every choice's content and tool-call arguments), to estimate its output
+ * tokens when the answer reports no usage.
+ */
+export function outputText(api: ApiKind, body: Json): string {
+  const out: string[] = []
+  if (api === 'openai-chat' && Array.isArray(body.choices)) {
+    for (const choice of body.choices as Json[]) {
+      const message = choice?.message as Json | undefined
+      if (typeof message?.content === 'string') out.push(message.content)
+      if (Array.isArray(message?.tool_calls))
+        for (const call of message.tool_calls as Json[])
+          collect((call?.function as Json | undefined)?.arguments, out)
+    }
+  } else if (api === 'openai-responses' && Array.isArray(body.output)) {
+    for (const item of body.output as Json[]) {
+      if (typeof item?.arguments === 'string') out.push(item.arguments)
+      if (Array.isArray(item?.content)) for (const part of item.content as Json[]) collect(part?.text, out)
+    }
+  } else if (api === 'anthropic-messages' && Array.isArray(body.content)) {
+    for (const block of body.content as Json[]) {
+      collect(block?.text, out)
+      collect(block?.thinking, out)
+      if (block?.input !== undefined) out.push(JSON.stringify(block.input))
+    }
+  }
+  return out.join('')
 }
 
 /** Anthropic reports cache reads and writes beside input_tokens; iron's input includes them. */

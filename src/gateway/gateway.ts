@@ -2,8 +2,14 @@ import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { StringDecoder } from 'node:string_decoder'
 import type { Statement } from 'better-sqlite3'
-import { formatMoney } from '../core/money.js'
-import { costMicros, type ModelPrice, maxOutputTokensWithin, worstCaseMicros } from '../pricing/index.js'
+import { formatMoney, MAX_MICROS } from '../core/money.js'
+import {
+  costMicros,
+  MAX_TOKEN_COUNT,
+  type ModelPrice,
+  maxOutputTokensWithin,
+  worstCaseMicros,
+} from '../pricing/index.js'
 import {
   type EvaluatedFinding,
   enabledCategories,
@@ -12,6 +18,7 @@ import {
   type SafetyPolicy,
 } from '../safety/index.js'
 import type { LocalContext } from '../services/context.js'
+import { DEFAULT_LEASE_TTL_MS } from '../services/local/holders.js'
 import { createLocalControlPlane, type LocalControlPlane } from '../services/local/index.js'
 import { DEFAULT_BASE_URLS } from '../services/local/providers.js'
 import type { AgentRow } from '../store/agents.js'
@@ -23,8 +30,12 @@ import {
   type Family,
   familyOf,
   inputTexts,
+  inputTokenIds,
   type Json,
+  MAX_BODY_DEPTH,
   maxOutputField,
+  nestsDeeperThan,
+  outputText,
   type RequestInfo,
   ROUTES,
   readRequest,
@@ -33,6 +44,7 @@ import {
   usageFromJson,
 } from './apis.js'
 import { EventHub } from './events.js'
+import { Heartbeat } from './heartbeat.js'
 import { drainOrClose, readBody, tokenFrom, upstreamErrorCode, upstreamHeaders } from './http.js'
 import { type Admission, LeaseBook } from './leases.js'
 import { Metrics } from './metrics.js'
@@ -41,6 +53,7 @@ import { modelsPayload } from './models.js'
 import { RateLimiter } from './rate-limit.js'
 import { type FindingsSummary, finishTimes, newRecord, outcomeOf, type RequestRecord } from './record.js'
 import { route } from './routing.js'
+import { safeContentType, safeRequestId, scrubUpstreamText } from './scrub.js'
 import { StreamFirewall } from './stream-firewall.js'
 import { StreamMeter } from './stream-meter.js'
 import { countInputTokens, countOutputTokens } from './tokenizer.js'
@@ -57,6 +70,10 @@ export interface GatewayOptions {
   audit?: boolean
   /** Off only to measure what the firewall costs (benchmarks). */
   firewall?: boolean
+  /** How long this gateway's leases outlive its last heartbeat (default DEFAULT_LEASE_TTL_MS). */
+  leaseTtlMs?: number
+  /** The store reclaimed this gateway's leases while it stalled; it has registered again. */
+  onReclaimed?: () => void
 }
 
 interface AuthEntry {
@@ -73,6 +90,10 @@ interface Exchange {
   t0: number
   upstreamMs: number
   agent?: AgentRow
+  /** What the request holds of the budget until it is settled or released (the handler's finally frees it). */
+  admission?: Admission
+  /** Whether its record was written (a request that fails anywhere still gets one). */
+  recorded: boolean
 }
 
 /** A request that passed authentication, parsing and routing. */
@@ -93,9 +114,9 @@ interface Forward extends Accepted {
   outgoing: Buffer | string
   /** Input tokens as counted before sending. */
   input: number
+  /** Output tokens allowed per choice, as reserved (and sent upstream). */
   outputCap: number
   clientWantsUsage: boolean
-  admission: Admission
   policy: SafetyPolicy
   outputChecks: boolean
 }
@@ -125,6 +146,7 @@ export class Gateway {
   readonly limiter = new RateLimiter()
   readonly upstreams: Upstreams
   readonly leases: LeaseBook
+  readonly heartbeat: Heartbeat
   readonly #idleTimer: NodeJS.Timeout
   readonly #writer: GroupCommit
   readonly #dataVersion: Statement
@@ -146,7 +168,21 @@ export class Gateway {
     this.#dataVersion = db.prepare('PRAGMA data_version').pluck()
     this.#maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY
     this.upstreams = options.upstreams ?? new Upstreams()
-    this.leases = new LeaseBook(this.cp.budgets, this.#writer, options.holder)
+    this.heartbeat = new Heartbeat({
+      holders: this.cp.holders,
+      budgets: this.cp.budgets,
+      writer: this.#writer,
+      holder: options.holder,
+      ttlMs: options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+      onReclaimed: () => {
+        process.stderr.write(
+          'iron gateway: its heartbeat ran out (the process stalled); the store took its leases back, and it holds new ones from now on\n',
+        )
+        this.leases.forgetAll()
+        options.onReclaimed?.()
+      },
+    })
+    this.leases = new LeaseBook(this.cp.budgets, this.#writer, options.holder, this.heartbeat.current)
     this.#idleTimer = setInterval(() => this.leases.returnIdle(), 5_000)
     this.#idleTimer.unref()
   }
@@ -297,6 +333,7 @@ export class Gateway {
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const t0 = performance.now()
     this.metrics.inFlight++
+    let exchange: Exchange | undefined
     try {
       this.#fresh()
       if (path === '/v1/models') return await this.#models(req, res, t0)
@@ -310,21 +347,58 @@ export class Gateway {
           `No route ${req.method} ${path}; iron serves /v1/chat/completions, /v1/responses, /v1/embeddings, /v1/models, /v1/messages and /v1/messages/count_tokens`,
         )
       }
-      const exchange: Exchange = {
+      exchange = {
         api,
         family: familyOf(api),
         t0,
         upstreamMs: 0,
         record: newRecord(api, this.holder),
+        recorded: false,
       }
       if (req.method !== 'POST') {
         res.setHeader('allow', 'POST')
         return await this.#refuse(res, exchange, 405, 'method_not_allowed', `Use POST for ${path}`)
       }
       await this.#proxy(req, res, exchange)
+    } catch (error) {
+      // A bug, not bad input: the request still gets a record and an answer in its API's shape.
+      if (!exchange) throw error
+      process.stderr.write(
+        `iron gateway: unexpected error on ${req.method} ${path} (${exchange.record.id}): ${(error as Error).stack ?? error}\n`,
+      )
+      if (!exchange.recorded) {
+        exchange.upstreamMs ||= 0
+        await this.#refuse(
+          res,
+          exchange,
+          500,
+          'gateway_error',
+          `The gateway failed on this request (${exchange.record.id}); it is logged`,
+        )
+      } else if (!res.headersSent && !res.destroyed) {
+        this.#plainError(
+          res,
+          exchange.family,
+          500,
+          'gateway_error',
+          'The gateway failed on this request; it is logged',
+          exchange,
+        )
+      } else if (!res.destroyed) {
+        res.destroy()
+      }
     } finally {
+      // Whatever the request still holds of the budget goes back, on every path.
+      if (exchange?.admission) this.#release(exchange)
       this.metrics.inFlight--
     }
+  }
+
+  /** Free what a request held without charging it (it was refused, or the upstream did not answer). */
+  #release(ex: Exchange): void {
+    const admission = ex.admission
+    ex.admission = undefined
+    if (admission) this.leases.release(admission)
   }
 
   /** `POST /v1/...`: admit, forward, then answer from the provider's JSON or stream. */
@@ -333,14 +407,15 @@ export class Gateway {
     if (!accepted) return
     const forward = await this.#reserve(res, ex, accepted)
     if (!forward) return
-    const { provider, admission } = forward
+    const { provider } = forward
 
-    const settle = new Settlement(this, ex, admission, forward.price, forward.input)
+    const settle = new Settlement(this, ex, forward)
     const controller = new AbortController()
     res.on('close', () => {
       if (!res.writableFinished) controller.abort()
     })
     const upstreamStart = performance.now()
+    const key = provider.kind === 'mock' ? null : this.#apiKey(provider)
     let upstream: UpstreamResponse
     try {
       upstream =
@@ -357,13 +432,13 @@ export class Gateway {
             )
           : await this.upstreams.send({
               url: new URL(`${provider.base_url ?? DEFAULT_BASE_URLS[provider.kind]}${upstreamPath(ex.api)}`),
-              headers: upstreamHeaders(provider, this.#apiKey(provider), req),
+              headers: upstreamHeaders(provider, key, req),
               body: forward.outgoing,
               signal: controller.signal,
             })
     } catch (error) {
       ex.upstreamMs = performance.now() - upstreamStart
-      this.leases.release(admission)
+      this.#release(ex)
       if (controller.signal.aborted) return this.#record(ex, 499, 'client_closed', 'client_closed')
       const failure = toUpstreamError(error)
       return this.#refuse(
@@ -374,28 +449,37 @@ export class Gateway {
         `Provider ${provider.name}: ${failure.message}`,
       )
     }
-    const upstreamRequestId = upstream.headers['x-request-id'] ?? upstream.headers['request-id']
-    if (typeof upstreamRequestId === 'string') res.setHeader('x-upstream-request-id', upstreamRequestId)
+    const upstreamRequestId = safeRequestId(
+      upstream.headers['x-request-id'] ?? upstream.headers['request-id'],
+    )
+    if (upstreamRequestId) res.setHeader('x-upstream-request-id', upstreamRequestId)
 
     if (upstream.status >= 400) {
-      const text = await readText(upstream.body, MAX_UPSTREAM_ERROR_BODY).catch(() => '')
+      const raw = await readText(upstream.body, MAX_UPSTREAM_ERROR_BODY).catch(() => '')
       ex.upstreamMs = performance.now() - upstreamStart
-      this.leases.release(admission)
-      ex.record.error_code = upstreamErrorCode(text)
+      this.#release(ex)
+      // Relayed so SDKs show the provider's reason, but never with a secret in it (some servers echo the key).
+      const text = raw ? scrubUpstreamText(raw, [key]) : undefined
+      ex.record.error_code = text ? upstreamErrorCode(text) : 'upstream_error'
+      const status = upstream.status >= 400 && upstream.status <= 599 ? upstream.status : 502
+      let json = false
+      try {
+        json = text !== undefined && typeof JSON.parse(text) === 'object'
+      } catch {}
       return this.#send(
         res,
         ex,
-        upstream.status,
+        status,
         'upstream_error',
         text ||
           JSON.stringify(
             errorBody(ex.family, {
-              status: upstream.status,
+              status,
               code: 'upstream_error',
               message: `Provider ${provider.name} answered ${upstream.status}`,
             }),
           ),
-        String(upstream.headers['content-type'] ?? 'application/json'),
+        text && !json ? 'text/plain; charset=utf-8' : 'application/json',
       )
     }
     const answer = { res, ex, forward, upstream, upstreamStart, settle, controller }
@@ -470,6 +554,16 @@ export class Gateway {
       await this.#refuse(res, ex, 400, 'invalid_json', 'The body is not a JSON object')
       return
     }
+    if (nestsDeeperThan(body, MAX_BODY_DEPTH)) {
+      await this.#refuse(
+        res,
+        ex,
+        400,
+        'too_deeply_nested',
+        `The body nests arrays and objects more than ${MAX_BODY_DEPTH} levels deep`,
+      )
+      return
+    }
     const info = readRequest(ex.api, body)
     if (typeof info === 'string') {
       await this.#refuse(res, ex, 400, 'invalid_request', `Invalid request: ${info}`)
@@ -531,11 +625,9 @@ export class Gateway {
       }
     }
 
-    const input = countInputTokens(
-      inputTexts(ex.api, body),
-      accepted.model,
-      price?.provider ?? provider.kind,
-    ).tokens
+    const input =
+      countInputTokens(inputTexts(ex.api, body), accepted.model, price?.provider ?? provider.kind).tokens +
+      inputTokenIds(ex.api, body)
     const limits = this.limiter.admit(agent.id, { rpm: agent.rpm_limit, tpm: agent.tpm_limit }, input)
     if (!limits.ok) {
       res.setHeader('retry-after', String(limits.retryAfterSeconds))
@@ -549,47 +641,66 @@ export class Gateway {
       return
     }
 
+    // The worst case: every input token at the highest input price, and every choice at its max tokens.
+    const choices = info.choices
     let outputCap =
       info.producesOutput && price
         ? Math.min(info.maxOutput?.value ?? price.max_output_tokens, price.max_output_tokens)
         : 0
-    let clampedTo: number | undefined
-    const worst = price ? worstCaseMicros(price, input, outputCap) : 0
-    const reservation = await this.leases.admit(
-      agent.id,
-      worst,
-      price && info.producesOutput
-        ? (available) => {
-            const tokens = maxOutputTokensWithin(price, input, available)
-            if (tokens < 1) return undefined
-            clampedTo = tokens
-            return worstCaseMicros(price, input, tokens)
-          }
-        : undefined,
-    )
-    if ('ok' in reservation) {
-      res.setHeader('x-iron-budget-remaining-micros', String(reservation.remaining_micros))
-      if (reservation.reason === 'budget_exceeded') {
-        await this.#refuse(
-          res,
-          ex,
-          402,
-          'budget_exceeded',
-          `Agent ${agent.name} has ${formatMoney(reservation.remaining_micros)} left, and this request could cost up to ${formatMoney(worst)}`,
-        )
-        return
-      }
+    if (outputCap * choices > MAX_TOKEN_COUNT) {
       await this.#refuse(
         res,
         ex,
-        403,
-        reservation.reason,
-        `Agent ${agent.name} is ${reservation.reason === 'agent_deleted' ? 'deleted' : 'suspended'}`,
+        400,
+        'invalid_request',
+        `Invalid request: ${choices} choices of ${outputCap} tokens is more output than any model produces`,
       )
       return
     }
-    ex.record.reserved_micros = reservation.amount
-    if (reservation.clamped && clampedTo !== undefined) outputCap = clampedTo
+    let clampedTo: number | undefined
+    const worst = price && info.billable ? worstCaseMicros(price, input, outputCap * choices) : 0
+    if (info.billable) {
+      const reservation = await this.leases.admit(
+        agent.id,
+        worst,
+        price && info.producesOutput
+          ? (available) => {
+              const tokens = Math.floor(maxOutputTokensWithin(price, input, available) / choices)
+              if (tokens < 1) return undefined
+              clampedTo = tokens
+              return worstCaseMicros(price, input, tokens * choices)
+            }
+          : undefined,
+      )
+      if ('ok' in reservation) {
+        res.setHeader('x-iron-budget-remaining-micros', String(reservation.remaining_micros))
+        if (reservation.reason === 'budget_exceeded') {
+          const elsewhere = reservation.leased_elsewhere_micros ?? 0
+          await this.#refuse(
+            res,
+            ex,
+            402,
+            'budget_exceeded',
+            `Agent ${agent.name} has ${formatMoney(reservation.remaining_micros)} left, and this request could cost up to ${formatMoney(worst)}` +
+              (elsewhere > 0
+                ? ` (other gateways hold ${formatMoney(elsewhere)} of its budget in leases; they return what they do not use)`
+                : ''),
+          )
+          return
+        }
+        await this.#refuse(
+          res,
+          ex,
+          403,
+          reservation.reason,
+          `Agent ${agent.name} is ${reservation.reason === 'agent_deleted' ? 'deleted' : 'suspended'}`,
+        )
+        return
+      }
+      ex.admission = reservation
+      ex.record.reserved_micros = reservation.amount
+      if (reservation.clamped && clampedTo !== undefined) outputCap = clampedTo
+    }
 
     // The body as sent upstream: the model id it knows, output bounded by what was reserved, usage in streams.
     let changed = accepted.model !== info.model || redactedInput
@@ -616,7 +727,6 @@ export class Gateway {
       input,
       outputCap,
       clientWantsUsage,
-      admission: reservation,
       policy,
       outputChecks,
     }
@@ -637,7 +747,8 @@ export class Gateway {
       text = await readText(upstream.body, MAX_UPSTREAM_JSON)
     } catch {
       ex.upstreamMs = performance.now() - upstreamStart
-      await settle.commit(undefined, '', 'upstream_error')
+      const status = controller.signal.aborted ? 499 : 502
+      await settle.commit(undefined, '', status === 499 ? 'client_closed' : 'upstream_error', status)
       if (controller.signal.aborted) return
       return this.#plainError(
         res,
@@ -652,12 +763,25 @@ export class Gateway {
     let usage: Usage | undefined
     let parsed: Json | undefined
     try {
-      parsed = JSON.parse(text) as Json
-      usage = usageFromJson(ex.api, parsed)
+      const value = JSON.parse(text) as unknown
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) parsed = value as Json
     } catch {}
+    if (!parsed || nestsDeeperThan(parsed, MAX_BODY_DEPTH)) {
+      // Not an answer of this API: charged as estimated (the provider may have billed it), never relayed.
+      await settle.commit(undefined, text, 'upstream_error', 502)
+      return this.#plainError(
+        res,
+        ex.family,
+        502,
+        'upstream_invalid_response',
+        `Provider ${forward.provider.name} answered with a body that is not a JSON object of this API`,
+        ex,
+      )
+    }
+    usage = usageFromJson(ex.api, parsed)
     // Output firewall: the answer is paid for either way; a blocked one does not reach the agent.
     let blockedOutput: string | undefined
-    if (parsed && forward.outputChecks && ex.api !== 'anthropic-count-tokens') {
+    if (forward.outputChecks && ex.api !== 'anthropic-count-tokens') {
       const checked = redactResponse(ex.api, parsed, forward.policy)
       this.#findings(ex, 'output', checked)
       if (checked.error || checked.blocked.length)
@@ -674,7 +798,13 @@ export class Gateway {
       )
     }
     ex.record.response_sha256 = createHash('sha256').update(text).digest('hex')
-    const result = await settle.commit(usage, usage ? '' : text, blockedOutput ? 'safety_blocked' : 'ok')
+    const status = blockedOutput ? 400 : 200
+    const result = await settle.commit(
+      usage,
+      usage ? '' : outputText(ex.api, parsed),
+      blockedOutput ? 'safety_blocked' : 'ok',
+      status,
+    )
     if (result.remaining_micros !== null) {
       const remaining = result.remaining_micros + this.leases.freeFor(forward.agent.id)
       res.setHeader('x-iron-budget-remaining-micros', String(remaining))
@@ -683,10 +813,12 @@ export class Gateway {
     return this.#send(
       res,
       ex,
-      blockedOutput ? 400 : 200,
+      status,
       blockedOutput ? 'safety_blocked' : 'ok',
       text,
-      String(upstream.headers['content-type'] ?? 'application/json'),
+      blockedOutput
+        ? 'application/json'
+        : safeContentType(upstream.headers['content-type'], 'application/json'),
       true,
     )
   }
@@ -771,7 +903,14 @@ export class Gateway {
           : `data: ${JSON.stringify(error)}\n\n`
     }
     ex.record.response_sha256 = hash.update(closing).digest('hex')
-    await settle.commit(complete ? meter.usage : usage, meter.text, outcome, meter.extraChars)
+    // The status the client saw: the stream's headers went out as 200, whatever its events said after.
+    await settle.commit(
+      complete ? meter.usage : usage,
+      meter.text,
+      outcome,
+      clientGone ? 499 : 200,
+      meter.extraChars,
+    )
     if (closing && !res.destroyed) res.write(closing)
     if (!res.destroyed) res.end()
     this.#observe(ex, clientGone ? 499 : 200, outcome)
@@ -808,8 +947,7 @@ export class Gateway {
   ): Promise<void> {
     ex.record.status = status
     ex.record.outcome = outcome
-    const latency = performance.now() - ex.t0
-    if (!settled) await this.#writeRecord(ex, latency)
+    if (!settled) await this.writeRecord(ex)
     if (!res.headersSent && !res.destroyed) {
       res.writeHead(status, {
         'content-type': contentType,
@@ -827,7 +965,7 @@ export class Gateway {
     ex.record.status = status
     ex.record.outcome = outcome
     ex.record.error_code = code
-    await this.#writeRecord(ex, performance.now() - ex.t0)
+    await this.writeRecord(ex)
     this.#observe(ex, status, outcome)
   }
 
@@ -875,8 +1013,11 @@ export class Gateway {
     })
   }
 
-  async #writeRecord(ex: Exchange, latency: number): Promise<void> {
-    finishTimes(ex.record, latency, ex.upstreamMs)
+  /** Write a request's record (its audit event) once, whatever happened to the request. */
+  async writeRecord(ex: Exchange): Promise<void> {
+    if (ex.recorded) return
+    ex.recorded = true
+    finishTimes(ex.record, performance.now() - ex.t0, ex.upstreamMs)
     await this.#writer
       .run(() => this.#audit(ex))
       .catch((error: unknown) => {
@@ -888,6 +1029,7 @@ export class Gateway {
 
   /** Settle a reservation and write the request record in one group-committed savepoint. */
   async settleAndRecord(ex: Exchange, admission: Admission, draw: Parameters<LeaseBook['settle']>[1]) {
+    ex.recorded = true
     const settled = await this.leases.settle(admission, draw, (result) => {
       finishTimes(ex.record, performance.now() - ex.t0, ex.upstreamMs)
       ex.record.cost_micros = result.charged_micros
@@ -949,6 +1091,7 @@ export class Gateway {
       t0,
       upstreamMs: 0,
       record: newRecord('models', this.holder),
+      recorded: false,
     }
     const secret = tokenFrom(req)
     const auth = secret ? this.#authenticate(secret) : undefined
@@ -978,67 +1121,101 @@ export class Gateway {
       .catch(() => {})
   }
 
-  /** Release what a killed gateway left reserved (holders whose process is gone). Returns how many. */
-  releaseOrphans(isAlive: (holder: string) => boolean): number {
-    const open = this.options.ctx
-      .db()
-      .prepare(
-        "SELECT DISTINCT holder FROM ledger WHERE kind IN ('reserve', 'lease_grant') AND holder LIKE 'gw:%'",
-      )
-      .pluck()
-      .all() as string[]
-    let released = 0
-    for (const holder of open)
-      if (holder !== this.holder && !isAlive(holder)) released += this.cp.budgets.releaseOpen(holder)
-    return released
+  /**
+   * Register this gateway's heartbeat and give back what gateways whose heartbeat ran out left behind
+   * (a kill -9, a stalled container). Returns how many leases and reservations went back.
+   */
+  start(): number {
+    return this.heartbeat.start()
   }
 
-  /** Return every lease and wait until every write asked for so far is committed (on shutdown). */
+  /** Return every lease, wait until every write asked for so far is committed, end the registration. */
   async flush(): Promise<void> {
     clearInterval(this.#idleTimer)
     await this.leases.returnAll()
+    this.heartbeat.stop()
   }
 }
 
-/** Charge a finished (or cut) request: usage from the response, or an estimate that is never zero. */
+/** Charge a finished (or cut) request: usage from the response, or an estimate from what was produced. */
 class Settlement {
   constructor(
     private readonly gateway: Gateway,
     private readonly ex: Exchange,
-    private readonly admission: Admission,
-    private readonly price: ModelPrice | undefined,
-    private readonly countedInput: number,
+    private readonly forward: Forward,
   ) {}
 
-  async commit(usage: Usage | undefined, producedText: string, outcome: string, extraChars = 0) {
+  /**
+   * `status` is what the client got on the wire; the record says the same. A cut stream is charged the
+   * input as counted and the output it produced, counted with the tokenizer and never more than the
+   * output that was reserved (every choice at its cap).
+   */
+  async commit(
+    usage: Usage | undefined,
+    producedText: string,
+    outcome: string,
+    status: number,
+    extraChars = 0,
+  ) {
     const r = this.ex.record
-    const provider = this.price?.provider ?? 'openai-compatible'
-    const final: Usage = usage ?? {
-      input_tokens: this.countedInput,
-      output_tokens: countOutputTokens(producedText, r.model ?? '', provider) + Math.ceil(extraChars / 3),
-      cached_input_tokens: 0,
-      cache_write_tokens: 0,
-    }
-    if (usage && usage.output_tokens === 0 && producedText)
-      final.output_tokens = countOutputTokens(producedText, r.model ?? '', provider)
-    const cost = this.price ? costMicros(this.price, final) : 0
+    const { price, info } = this.forward
+    const provider = price?.provider ?? 'openai-compatible'
+    const reservedOutput = this.forward.outputCap * info.choices
+    const estimate = () =>
+      Math.min(
+        countOutputTokens(producedText, r.model ?? '', provider) + Math.ceil(extraChars / 4),
+        reservedOutput,
+      )
+    const final: Usage = saneUsage(
+      usage ?? {
+        input_tokens: this.forward.input,
+        output_tokens: info.producesOutput ? estimate() : 0,
+        cached_input_tokens: 0,
+        cache_write_tokens: 0,
+      },
+    )
+    if (usage && usage.output_tokens === 0 && producedText && info.producesOutput)
+      final.output_tokens = estimate()
+    const cost = price && info.billable ? Math.min(costMicros(price, final), MAX_MICROS) : 0
     r.input_tokens = final.input_tokens
     r.output_tokens = final.output_tokens
     r.cached_tokens = final.cached_input_tokens
-    r.cost_known = this.price ? 1 : 0
-    r.status = outcome === 'client_closed' ? 499 : outcome === 'ok' ? 200 : 502
+    r.cost_known = price || !info.billable ? 1 : 0
+    r.status = status
     r.outcome = outcome
+    if (status >= 400 && !r.error_code) r.error_code = outcome
     this.gateway.limiter.addTokens(r.agent_id ?? '', final.output_tokens)
-    return this.gateway.settleAndRecord(this.ex, this.admission, {
+    const admission = this.ex.admission
+    this.ex.admission = undefined
+    if (!admission) {
+      // Nothing was reserved (token counting is free): recorded, not charged.
+      r.cost_micros = cost
+      await this.gateway.writeRecord(this.ex)
+      return { charged_micros: cost, remaining_micros: null, overrun_micros: 0 }
+    }
+    return this.gateway.settleAndRecord(this.ex, admission, {
       reservation_id: r.id,
       actual_micros: cost,
-      cost_known: this.price !== undefined,
+      cost_known: price !== undefined,
       model: r.model ?? undefined,
       provider: r.provider ?? undefined,
       input_tokens: final.input_tokens,
       output_tokens: final.output_tokens,
       cached_tokens: final.cached_input_tokens,
     })
+  }
+}
+
+/** Usage as an upstream reported it, made safe to price: whole counts within bounds, cache parts within input. */
+function saneUsage(usage: Usage): Usage {
+  const count = (n: number) => (Number.isSafeInteger(n) && n > 0 ? Math.min(n, MAX_TOKEN_COUNT) : 0)
+  const cached = count(usage.cached_input_tokens)
+  const written = count(usage.cache_write_tokens)
+  return {
+    input_tokens: Math.min(Math.max(count(usage.input_tokens), cached + written), MAX_TOKEN_COUNT),
+    output_tokens: count(usage.output_tokens),
+    cached_input_tokens: Math.min(cached, MAX_TOKEN_COUNT),
+    cache_write_tokens: Math.min(written, Math.max(MAX_TOKEN_COUNT - cached, 0)),
   }
 }
 

@@ -6,8 +6,9 @@ import type { GroupCommit } from '../store/group-commit.js'
 export interface Lease {
   id: string | null
   agentId: string
+  /** Granted so far: the grant and its top-ups, as written to the ledger. */
   granted: number
-  /** Charged to the ledger so far. */
+  /** What draws took from the lease, as written to the ledger. */
   drawn: number
   /** Worst cases of the requests in flight on it. */
   held: number
@@ -29,22 +30,31 @@ export type AdmissionRefusal = Extract<LeaseGrant, { ok: false }>
 
 const IDLE_RETURN_MS = 30_000
 
+const free = (lease: Lease) => lease.granted - lease.drawn - lease.held
+
 /**
- * Admission in memory: the gateway borrows part of each agent's budget from the ledger (a lease, one
- * transaction) and admits requests against it without touching the store; each request then costs one
- * write, its settlement, which moves its cost from leased to spent. The ledger's invariant covers leases:
- * spent + reserved + leased ≤ limit, whatever the number of gateways. What a lease did not spend goes back
- * when it is replaced, idle, out of its period, or when the gateway stops (or, after a crash, restarts).
+ * Admission in memory: the gateway borrows part of each agent's budget from the ledger (a lease) and
+ * admits requests against it without touching the store; each request then costs one write, its
+ * settlement, which moves its cost from leased to spent. The ledger's invariant covers leases:
+ * spent + reserved + leased ≤ limit, whatever the number of gateways.
+ *
+ * One lease per agent, grown in place (a top-up) when a request needs more than it holds free, so that a
+ * request that fits the budget is never refused because this gateway's lease is too small; one grant in
+ * flight per agent, the others wait for it. What a lease did not spend goes back when it is idle, out of
+ * its period, its budget changed, or the gateway stops; if the gateway stalls past its heartbeat, the
+ * ledger reclaims it and its late draws are charged to the budget directly.
  */
 export class LeaseBook {
   readonly #current = new Map<string, Lease>()
-  readonly #granting = new Map<string, Promise<unknown>>()
+  readonly #granting = new Map<string, Promise<void>>()
   readonly #retired = new Set<Lease>()
 
   constructor(
     private readonly budgets: LocalBudgets,
     private readonly writer: GroupCommit,
     private readonly holder: string,
+    /** Resolves once this gateway's heartbeat is current (undefined when it already is). */
+    private readonly live: () => Promise<void> | undefined = () => undefined,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -54,35 +64,37 @@ export class LeaseBook {
     worst: number,
     fit?: (available: number) => number | undefined,
   ): Promise<Admission | AdmissionRefusal> {
-    let tried = false
     for (;;) {
+      const stale = this.live()
+      if (stale) await stale
       const lease = this.#usable(agentId)
-      if (lease) {
-        if (lease.id === null) return this.#hold(lease, 0, false)
-        if (lease.granted - lease.drawn - lease.held >= worst) return this.#hold(lease, worst, false)
-      }
+      if (lease && (lease.id === null || free(lease) >= worst))
+        return this.#hold(lease, lease.id === null ? 0 : worst, false)
       const pending = this.#granting.get(agentId)
-      if (pending && !tried) {
+      if (pending) {
         await pending
-        tried = true
         continue
       }
       const grant = this.#grant(agentId, worst, fit)
-      this.#granting.set(agentId, grant)
-      let result: LeaseGrant
+      const done = grant.then(
+        () => undefined,
+        () => undefined,
+      )
+      this.#granting.set(agentId, done)
+      let result: Admission | AdmissionRefusal | undefined
       try {
         result = await grant
       } finally {
-        if (this.#granting.get(agentId) === grant) this.#granting.delete(agentId)
+        if (this.#granting.get(agentId) === done) this.#granting.delete(agentId)
       }
-      if (!result.ok) return result
-      const fresh = this.#current.get(agentId)!
-      if (result.clamped_micros !== null) return this.#hold(fresh, result.clamped_micros, true)
-      tried = true
+      if (result) return result
     }
   }
 
-  /** Settle a request: its draw (and, if its lease is done with, the lease's return) in one group savepoint. */
+  /**
+   * Settle a request: its draw (and, if its lease is done with, the lease's return) in one group savepoint.
+   * The lease pays up to what it holds for the request; a cost beyond that is drawn from the budget.
+   */
   async settle(
     admission: Admission,
     draw: Omit<DrawRequest, 'agent_id' | 'lease_id' | 'counted_at' | 'room_micros'>,
@@ -90,9 +102,8 @@ export class LeaseBook {
   ): Promise<SettleResult> {
     const lease = admission.lease
     const room = lease.granted - lease.drawn - (lease.held - admission.amount)
-    const charge = lease.id === null ? draw.actual_micros : Math.min(draw.actual_micros, room)
     lease.held -= admission.amount
-    lease.drawn += charge
+    if (lease.id !== null) lease.drawn += Math.min(draw.actual_micros, Math.max(room, 0))
     lease.lastUsed = this.now()
     const closing = this.#closeIfDone(lease)
     const request: DrawRequest = {
@@ -111,7 +122,7 @@ export class LeaseBook {
     })
   }
 
-  /** A request that will not be charged (the upstream refused it): free what it held, no write. */
+  /** A request that will not be charged (refused before or by the upstream): free what it held, no write. */
   release(admission: Admission): void {
     admission.lease.held -= admission.amount
     const closing = this.#closeIfDone(admission.lease)
@@ -121,18 +132,23 @@ export class LeaseBook {
   /** What this gateway still holds for an agent beyond what is in flight (to report what remains). */
   freeFor(agentId: string): number {
     const lease = this.#current.get(agentId)
-    return lease && lease.id !== null ? Math.max(lease.granted - lease.drawn - lease.held, 0) : 0
+    return lease && lease.id !== null ? Math.max(free(lease), 0) : 0
   }
 
   /** Stop lending from an agent's lease (its limit, period or status changed); it is returned once idle. */
   retire(agentId: string): void {
-    const lease = this.#current.get(agentId)
-    if (!lease) return
-    this.#current.delete(agentId)
-    lease.retired = true
-    this.#retired.add(lease)
-    const closing = this.#closeIfDone(lease)
+    const closing = this.#retire(agentId)
     if (closing) void this.writer.run(closing).catch(() => {})
+  }
+
+  /**
+   * This gateway's heartbeat ran out and its leases were reclaimed: forget them without returning
+   * anything (the ledger has them back). Requests in flight on them still settle, charged to the budget.
+   */
+  forgetAll(): void {
+    for (const lease of [...this.#current.values(), ...this.#retired]) lease.retired = true
+    this.#current.clear()
+    this.#retired.clear()
   }
 
   /** The limits the leases were taken under, to notice a change made by another process. */
@@ -142,6 +158,13 @@ export class LeaseBook {
       limit: l.limit,
       periodEnd: l.periodEnd,
     }))
+  }
+
+  /** Leases this gateway has open (current, and retired ones waiting for their requests). */
+  get open(): number {
+    let n = this.#retired.size
+    for (const lease of this.#current.values()) if (lease.id !== null) n++
+    return n
   }
 
   /** Return leases nobody used for a while, so other gateways (and the budget view) get the money back. */
@@ -173,32 +196,83 @@ export class LeaseBook {
     return { lease, amount, clamped }
   }
 
-  async #grant(
+  /**
+   * Grow the agent's lease (or open one) so that `worst` fits, and hold it for the request in the same
+   * step as the ledger write, so that no other request can take what was granted for this one.
+   * Undefined: granted, but taken meanwhile (look again).
+   */
+  #grant(
     agentId: string,
     worst: number,
     fit?: (available: number) => number | undefined,
-  ): Promise<LeaseGrant> {
-    // The lease being replaced goes back first when nothing is in flight on it, so its rest is not stranded.
-    const previous = this.#current.get(agentId)
-    if (previous) this.retire(agentId)
-    const result = await this.writer.run(() =>
-      this.budgets.grantLeaseSync({ agent_id: agentId, min_micros: worst, holder: this.holder, fit }),
-    )
-    if (result.ok) {
-      this.#current.set(agentId, {
-        id: result.lease_id,
-        agentId,
-        granted: result.granted_micros,
-        drawn: 0,
-        held: 0,
-        countedAt: result.counted_at,
-        periodEnd: result.period_end,
-        limit: result.limit_micros,
-        retired: false,
-        lastUsed: this.now(),
+  ): Promise<Admission | AdmissionRefusal | undefined> {
+    let undo: (() => void) | undefined
+    return this.writer
+      .run((): Admission | AdmissionRefusal | undefined => {
+        const current = this.#usable(agentId)
+        const base = current && current.id !== null ? current : undefined
+        const result = this.budgets.grantLeaseSync({
+          agent_id: agentId,
+          min_micros: worst,
+          holder: this.holder,
+          fit,
+          top_up: base
+            ? { lease_id: base.id!, counted_at: base.countedAt, free_micros: free(base) }
+            : undefined,
+        })
+        if (!result.ok) return result
+        let lease: Lease
+        if (base && result.lease_id === base.id) {
+          lease = base
+          lease.granted += result.granted_micros
+          undo = () => {
+            lease.granted -= result.granted_micros
+          }
+        } else {
+          // A new lease (the old one was closed by the ledger, or counts in another period): the old one goes back.
+          this.#retire(agentId)?.()
+          lease = {
+            id: result.lease_id,
+            agentId,
+            granted: result.granted_micros,
+            drawn: 0,
+            held: 0,
+            countedAt: result.counted_at,
+            periodEnd: result.period_end,
+            limit: result.limit_micros,
+            retired: false,
+            lastUsed: this.now(),
+          }
+          this.#current.set(agentId, lease)
+          undo = () => {
+            if (this.#current.get(agentId) === lease) this.#current.delete(agentId)
+          }
+        }
+        const amount = lease.id === null ? 0 : (result.clamped_micros ?? worst)
+        if (lease.id !== null && free(lease) < amount) return undefined
+        const admission = this.#hold(lease, amount, result.clamped_micros !== null)
+        const previousUndo = undo
+        undo = () => {
+          lease.held -= amount
+          previousUndo()
+        }
+        return admission
       })
-    }
-    return result
+      .catch((error: unknown) => {
+        // The transaction did not commit: nothing was granted, nothing is held.
+        undo?.()
+        throw error
+      })
+  }
+
+  /** Take an agent's lease out of use; returns the write that gives it back if nothing is in flight on it. */
+  #retire(agentId: string): (() => void) | undefined {
+    const lease = this.#current.get(agentId)
+    if (!lease) return undefined
+    this.#current.delete(agentId)
+    lease.retired = true
+    this.#retired.add(lease)
+    return this.#closeIfDone(lease)
   }
 
   /** The write that returns a retired lease's rest, once nothing is in flight on it. */
@@ -206,15 +280,9 @@ export class LeaseBook {
     if (!lease.retired || lease.held > 0 || !this.#retired.has(lease)) return undefined
     this.#retired.delete(lease)
     if (lease.id === null) return undefined
-    const unused = lease.granted - lease.drawn
     const id = lease.id
-    return () =>
-      this.budgets.returnLeaseSync({
-        lease_id: id,
-        agent_id: lease.agentId,
-        counted_at: lease.countedAt,
-        unused_micros: unused,
-        holder: this.holder,
-      })
+    return () => {
+      this.budgets.returnLeaseSync({ lease_id: id, agent_id: lease.agentId, holder: this.holder })
+    }
   }
 }

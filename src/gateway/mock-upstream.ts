@@ -155,10 +155,13 @@ export function mockRespond(
     )
   }
 
+  // `n` choices, each the same reply (a mock needs no variety), each billed.
+  const n = typeof body.n === 'number' && Number.isInteger(body.n) && body.n > 1 ? body.n : 1
+  const indexes = Array.from({ length: n }, (_, index) => index)
   const usage = {
     prompt_tokens: input,
-    completion_tokens: length,
-    total_tokens: input + length,
+    completion_tokens: length * n,
+    total_tokens: input + length * n,
     prompt_tokens_details: { cached_tokens: 0 },
   }
   if (!stream) {
@@ -167,7 +170,11 @@ export function mockRespond(
       object: 'chat.completion',
       created,
       model,
-      choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+      choices: indexes.map((index) => ({
+        index,
+        message: { role: 'assistant', content: text },
+        finish_reason: 'stop',
+      })),
       usage,
     })
   }
@@ -175,15 +182,14 @@ export function mockRespond(
   return sse(
     (async function* () {
       const base = { id, object: 'chat.completion.chunk', created, model }
-      yield data({
-        ...base,
-        choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }],
-      })
+      const each = (delta: Json, finish: string | null) =>
+        data({ ...base, choices: indexes.map((index) => ({ index, delta, finish_reason: finish })) })
+      yield each({ role: 'assistant', content: '' }, null)
       for (const piece of chunks(3)) {
         if (delay) await sleep(delay)
-        yield data({ ...base, choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] })
+        yield each({ content: piece }, null)
       }
-      yield data({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })
+      yield each({}, 'stop')
       if (includeUsage) yield data({ ...base, choices: [], usage })
       yield 'data: [DONE]\n\n'
     })(),

@@ -25,6 +25,8 @@ export interface StartGatewayOptions {
   audit?: boolean
   /** Benchmarks only: turn the firewall off to measure its cost. */
   firewall?: boolean
+  /** How long this gateway's leases outlive its last heartbeat. */
+  leaseTtlMs?: number
   /** How long a client may take to send its headers, and its whole request (slow clients are cut off). */
   headersTimeoutMs?: number
   requestTimeoutMs?: number
@@ -51,7 +53,9 @@ export interface RunningGateway extends GatewayInfo {
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   await loadTokenizers()
   warmUpFirewall()
-  const holder = `gw:${hostname()}:${process.pid}:${Date.now()}`
+  // Unique per run (two containers may share a host name and a PID): it names what this gateway holds.
+  const holder = `gw:${hostname()}:${process.pid}:${Date.now()}:${randomBytes(3).toString('hex')}`
+  let reregister: (() => void) | undefined
   const gateway = new Gateway({
     ctx: options.ctx,
     holder,
@@ -59,8 +63,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     mock: options.mock,
     audit: options.audit,
     firewall: options.firewall,
+    leaseTtlMs: options.leaseTtlMs,
+    onReclaimed: () => reregister?.(),
   })
-  const released = gateway.releaseOrphans(holderIsAlive)
+  const released = gateway.start()
   const checkpointer = startCheckpointer(options.ctx.db(), options.ctx.dbPath)
   const adminToken = randomBytes(24).toString('base64url')
 
@@ -99,14 +105,19 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     admin_token: adminToken,
     released_reservations: released,
   }
-  const unregister = registerGateway(options.dataDir, {
+  const registration = {
     url: info.url,
     pid: info.pid,
     holder,
     started_at: info.started_at,
     admin_token: adminToken,
     store: options.ctx.dbPath,
-  })
+  }
+  let unregister = registerGateway(options.dataDir, registration)
+  // A command may have removed the registration while the store said this gateway had ended: write it again.
+  reregister = () => {
+    unregister = registerGateway(options.dataDir, registration)
+  }
 
   let closing: Promise<void> | undefined
   const close = () => {
@@ -171,6 +182,15 @@ async function dispatch(
   }
 }
 
+/** The internal routes and the one method each answers (anything else is 405 with Allow). */
+const INTERNAL_METHODS: Readonly<Record<string, string>> = {
+  '/_iron/health': 'GET',
+  '/_iron/metrics': 'GET',
+  '/_iron/stats': 'GET',
+  '/_iron/events': 'GET',
+  '/_iron/invalidate': 'POST',
+}
+
 /** `/_iron/health|metrics|stats|events`, for the admin token written to gateway.json. */
 async function internal(
   gateway: Gateway,
@@ -179,6 +199,14 @@ async function internal(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
+  const allowed = INTERNAL_METHODS[path]
+  if (!allowed) return json(res, 404, { error: { code: 'not_found', message: `No route ${path}` } })
+  if (req.method !== allowed) {
+    res.setHeader('allow', allowed)
+    return json(res, 405, {
+      error: { code: 'method_not_allowed', message: `Use ${allowed} for ${path}` },
+    })
+  }
   const given =
     String(req.headers.authorization ?? '').replace(/^Bearer\s+/i, '') ||
     String(req.headers['x-iron-admin-token'] ?? '')
@@ -238,16 +266,4 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body)
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
   res.end(text)
-}
-
-/** A holder is `gw:<host>:<pid>:<start>`; another host's gateway is presumed alive. */
-export function holderIsAlive(holder: string): boolean {
-  const [, host, pid] = holder.split(':')
-  if (host !== hostname()) return true
-  try {
-    process.kill(Number(pid), 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }

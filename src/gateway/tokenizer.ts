@@ -82,10 +82,15 @@ export function countInputTokens(texts: readonly string[], model: string, provid
   return { tokens, method: 'tokenizer' }
 }
 
-/** Output tokens of text a stream produced before it was cut: never zero once anything was produced. */
+/**
+ * Output tokens of text a response produced (a stream cut short, an answer without usage): counted with the
+ * model's encoding, or with o200k for families without a public tokenizer (a charge should be close to
+ * what was produced, not an upper bound; the caller caps it at what was reserved). Never zero once
+ * anything was produced.
+ */
 export function countOutputTokens(text: string, model: string, provider: string): number {
   if (text.length === 0) return 0
-  if (text.length > MAX_COUNTED_CHARS) return Buffer.byteLength(text)
-  const name = encodingFor(model, provider)
-  return Math.max(1, name ? counter(name).countTokens(text) : estimate(text))
+  if (text.length > MAX_COUNTED_CHARS) return Math.ceil(Buffer.byteLength(text) / 4)
+  const name = encodingFor(model, provider) ?? 'o200k_base'
+  return Math.max(1, counter(name).countTokens(text))
 }

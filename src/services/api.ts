@@ -229,6 +229,11 @@ export interface LeaseRequest {
   want_micros?: number
   holder: string
   fit?: (available_micros: number) => number | undefined
+  /**
+   * Grow this open lease rather than open another: `free_micros` is what it holds beyond the worst cases
+   * of the requests in flight on it, so the request needs only the difference.
+   */
+  top_up?: { lease_id: string; counted_at: number; free_micros: number }
 }
 
 interface LeaseBase {
@@ -252,7 +257,10 @@ export type LeaseGrant =
   | (LeaseBase & {
       ok: false
       reason: 'budget_exceeded' | 'agent_suspended' | 'agent_deleted'
+      /** What this request could have had: the budget's free part, plus what the topped-up lease held free. */
       remaining_micros: number
+      /** With budget_exceeded: what other holders' leases held of the budget at that moment. */
+      leased_elsewhere_micros?: number
     })
 
 export interface DrawRequest extends Omit<CommitRequest, 'reservation_id'> {
@@ -261,7 +269,7 @@ export interface DrawRequest extends Omit<CommitRequest, 'reservation_id'> {
   agent_id: string
   lease_id: string | null
   counted_at: number
-  /** What the lease still holds for this draw; the ledger never charges beyond it. */
+  /** What the lease holds for this draw; a cost beyond it is drawn from what the budget has free. */
   room_micros: number
   holder?: string
 }

@@ -118,7 +118,14 @@ export class LocalContext {
   async notifyChanges(): Promise<void> {
     if (!this.#db) return
     const changes = this.#db.prepare('SELECT total_changes()').pluck().get() as number
-    if (changes > 0) await notifyGateways(this.config.dirs.dataDir, this.dbPath)
+    if (changes === 0) return
+    const ended = this.#db
+      .prepare('SELECT ended_at IS NOT NULL FROM holders WHERE holder = ?')
+      .pluck() as import('better-sqlite3').Statement<[string], number>
+    await notifyGateways(this.config.dirs.dataDir, this.dbPath, (holder) => {
+      const row = ended.get(holder)
+      return row === undefined ? 'unknown' : row ? 'ended' : 'live'
+    })
   }
 
   close(): void {

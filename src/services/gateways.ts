@@ -16,15 +16,18 @@ export const GATEWAY_FILE = 'gateway.json'
 const REGISTRY_DIR = 'gateways'
 const NOTIFY_TIMEOUT_MS = 1_000
 
+/** A registration's file name: its holder, which is unique per run (a PID is not, across containers). */
+const fileOf = (holder: string) => `${holder.replace(/[^\w.-]/g, '_')}.json`
+
 /**
  * Register a running gateway: `gateway.json` (the latest, for people, scripts and `iron top`) and one file
  * per gateway under `gateways/`, so that commands can tell every gateway on the store that it changed.
- * Returns the function that removes both.
+ * Returns the function that removes both (this gateway's own entries, never another's).
  */
 export function registerGateway(dataDir: string, info: GatewayRegistration): () => void {
   const dir = join(dataDir, REGISTRY_DIR)
   mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const own = join(dir, `${info.pid}.json`)
+  const own = join(dir, fileOf(info.holder))
   const latest = join(dataDir, GATEWAY_FILE)
   const text = `${JSON.stringify(info, null, 2)}\n`
   atomicWriteFile(own, text, 0o600)
@@ -38,8 +41,14 @@ export function registerGateway(dataDir: string, info: GatewayRegistration): () 
   }
 }
 
-/** Gateways registered in the data dir whose process is alive (stale files are removed). */
-export function runningGateways(dataDir: string): GatewayRegistration[] {
+/** What the store says of a holder: its heartbeat registration ended (stopped, or expired and reclaimed). */
+export type HolderState = (holder: string) => 'live' | 'ended' | 'unknown'
+
+/**
+ * Gateways registered in the data dir. With the store's word on each (`state`), a registration whose
+ * holder has ended is not running (its file is removed); a process id proves nothing, so it is not asked.
+ */
+export function runningGateways(dataDir: string, state?: HolderState): GatewayRegistration[] {
   const dir = join(dataDir, REGISTRY_DIR)
   let names: string[]
   try {
@@ -49,11 +58,12 @@ export function runningGateways(dataDir: string): GatewayRegistration[] {
   }
   const found: GatewayRegistration[] = []
   for (const name of names) {
+    if (!name.endsWith('.json')) continue
     const path = join(dir, name)
     try {
       const info = JSON.parse(readFileSync(path, 'utf8')) as GatewayRegistration
-      if (isAlive(info.pid)) found.push(info)
-      else rmSync(path, { force: true })
+      if (state?.(info.holder) === 'ended') rmSync(path, { force: true })
+      else found.push(info)
     } catch {}
   }
   return found
@@ -64,8 +74,8 @@ export function runningGateways(dataDir: string): GatewayRegistration[] {
  * the change applies to their next request. Waits for each (up to a second); a gateway that does not
  * answer still notices within 100 ms on its own.
  */
-export async function notifyGateways(dataDir: string, store: string): Promise<number> {
-  const gateways = runningGateways(dataDir).filter((g) => g.store === store)
+export async function notifyGateways(dataDir: string, store: string, state?: HolderState): Promise<number> {
+  const gateways = runningGateways(dataDir, state).filter((g) => g.store === store)
   const results = await Promise.all(
     gateways.map(async (g) => {
       try {
@@ -81,13 +91,4 @@ export async function notifyGateways(dataDir: string, store: string): Promise<nu
     }),
   )
   return results.filter(Boolean).length
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }

@@ -87,6 +87,7 @@ export class LedgerRepo {
   readonly #reservationRows: Statement
   readonly #sums: Statement
   readonly #sumsOpenEnded: Statement
+  readonly #leaseMoves: Statement
 
   constructor(readonly db: Db) {
     this.#budget = db.prepare(`SELECT ${BUDGET_COLUMNS} FROM budgets WHERE agent_id = ?`)
@@ -118,6 +119,11 @@ export class LedgerRepo {
       coalesce(sum(leased_delta), 0) AS leased, count(*) AS rows FROM ledger WHERE agent_id = ? AND counted_at >= ?`
     this.#sums = db.prepare(`${sums} AND counted_at < ?`)
     this.#sumsOpenEnded = db.prepare(sums)
+    this.#leaseMoves = db
+      .prepare(
+        'SELECT coalesce(sum(leased_delta), 0) FROM ledger WHERE agent_id = ? AND counted_at = ? AND lease_id = ?',
+      )
+      .pluck()
   }
 
   budget(agentId: string): BudgetRow | undefined {
@@ -203,27 +209,32 @@ export class LedgerRepo {
       .all() as BudgetRow[]
   }
 
-  /** Leases not yet returned (for a holder, or all). */
+  /** Leases not yet returned (for a holder, or all): their opening rows. */
   openLeases(holder?: string): LedgerRow[] {
     const byHolder = holder === undefined ? '' : 'AND g.holder = ?'
     return this.db
       .prepare(
         `SELECT g.seq, ${LEDGER_COLUMNS.split(', ')
           .map((c) => `g.${c}`)
-          .join(', ')} FROM ledger g WHERE g.kind = 'lease_grant' ${byHolder}
+          .join(', ')} FROM ledger g WHERE g.kind = 'lease_grant' AND g.${OPEN_OR_CLOSE} ${byHolder}
           AND NOT EXISTS (${LEDGER_LOOKUPS.leaseReturned.replace('?', 'g.reservation_id')})`,
       )
       .all(...(holder === undefined ? [] : [holder])) as LedgerRow[]
   }
 
-  /** What requests drew from a lease (its draws share the lease's agent and counted_at, which are indexed). */
-  leaseDrawn(leaseId: string, agentId: string, countedAt: number): number {
-    return this.db
-      .prepare(
-        'SELECT coalesce(sum(spent_delta), 0) FROM ledger WHERE agent_id = ? AND counted_at = ? AND lease_id = ?',
-      )
-      .pluck()
-      .get(agentId, countedAt, leaseId) as number
+  /** Whether a lease was granted and not yet returned (an index search). */
+  leaseOpen(leaseId: string): boolean {
+    const { open, close } = this.reservation(leaseId)
+    return open?.kind === 'lease_grant' && close === undefined
+  }
+
+  /**
+   * What a lease still holds: its grant, plus its top-ups, minus what requests drew from it (the rows that
+   * name the lease share its agent and counted_at, which are indexed).
+   */
+  leaseOutstanding(lease: LedgerRow): number {
+    const moved = this.#leaseMoves.get(lease.agent_id, lease.counted_at, lease.reservation_id) as number
+    return lease.leased_delta + moved
   }
 
   /** Reservations no commit or release has closed (for a holder, or all). */

@@ -193,6 +193,28 @@ export const MIGRATIONS: readonly Migration[] = [
       BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
     `,
   },
+  {
+    version: 4,
+    name: 'lease holders: heartbeats that keep leases and reservations alive',
+    sql: `
+      -- A gateway (or any runtime holding budget) registers here and renews its row every few seconds.
+      -- Its open leases and reservations belong to it only while expires_at is in the future: once it has
+      -- passed, any process on the store may give them back (end_reason 'expired'). Never a process id
+      -- or a host name: a holder in a container, another PID namespace or a zombie proves nothing by them.
+      CREATE TABLE holders (
+        holder      TEXT PRIMARY KEY,
+        kind        TEXT NOT NULL CHECK (kind IN ('gateway')),
+        host        TEXT NOT NULL,
+        pid         INTEGER NOT NULL,
+        started_at  INTEGER NOT NULL,
+        renewed_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        ended_at    INTEGER,
+        end_reason  TEXT CHECK (end_reason IS NULL OR end_reason IN ('stopped', 'expired'))
+      ) STRICT;
+      CREATE INDEX holders_live ON holders (expires_at) WHERE ended_at IS NULL;
+    `,
+  },
 ]
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -12,15 +13,27 @@ const env: Record<string, string> = {
   ...(process.env as Record<string, string>),
   ...homeEnv(home),
   UPSTREAM_KEY: 'sk-upstream-0123456789abcdefghij',
+  // A gateway's leases outlive its last heartbeat by this many seconds (the smallest allowed).
+  IRON_GATEWAY_LEASE_TTL: '3',
 }
 const children: ChildProcess[] = []
 afterAll(() => {
   for (const child of children) child.kill('SIGKILL')
 })
 
-function startGateway(): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
+async function waitFor(check: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`not within ${ms} ms`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+function startGateway(
+  withEnv: Record<string, string> = env,
+): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
   const child = spawn(process.execPath, [BIN, 'gateway', 'start', '--port', '0'], {
-    env,
+    env: withEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   children.push(child)
@@ -40,7 +53,7 @@ function startGateway(): Promise<{ child: ChildProcess; url: string; stderr: () 
 }
 
 describe('iron gateway start (spawned)', () => {
-  it('kill -9 under load loses no completed request, and a restart releases what was left reserved', async () => {
+  it('kill -9 under load loses no completed request, and what it held comes back once its heartbeat runs out', async () => {
     const mock = await startMockProvider({ latencyMs: 5, chunkDelayMs: 2, outputTokens: 30 })
     const setup = [
       ['init'],
@@ -115,9 +128,10 @@ describe('iron gateway start (spawned)', () => {
     const leftOpen = open()
     expect(leftOpen).toBeGreaterThan(0)
 
+    // Nothing tells the new gateway the old one is dead but the old one's silence: its leases go back once
+    // its heartbeat (3 s here) has run out, at the new gateway's start or at one of its next ticks.
     const second = await startGateway()
-    if (leftOpen > 0) expect(second.stderr()).toContain(`Released ${leftOpen} reservation(s)`)
-    expect(open()).toBe(0)
+    await waitFor(() => open() === 0, 20_000)
     db.close()
     const exit = new Promise<string>((resolve) =>
       second.child.on('exit', (code, signal) =>
@@ -131,6 +145,73 @@ describe('iron gateway start (spawned)', () => {
     const verify = await runIron(['budget', 'check', 'bot', '--verify'], { env })
     expect(verify.code).toBe(0)
     expect(verify.stdout).toContain('verified')
+    await mock.close()
+  })
+
+  it('a gateway that stalls past its heartbeat loses its lease to the store, and holds a new one when it resumes', async () => {
+    const mock = await startMockProvider({ outputTokens: 8 })
+    const stallHome = tempDir('iron-e2e-stall')
+    const stallEnv = { ...env, ...homeEnv(stallHome) }
+    for (const args of [
+      ['init'],
+      [
+        'providers',
+        'add',
+        'up',
+        '--kind',
+        'openai',
+        '--base-url',
+        `${mock.url}/v1`,
+        '--api-key-env',
+        'UPSTREAM_KEY',
+      ],
+      ['agents', 'create', 'bot'],
+      ['budget', 'set', 'bot', '--limit', '1'],
+    ])
+      expect((await runIron(args, { env: stallEnv })).code, args.join(' ')).toBe(0)
+    const token = (await runIron(['tokens', 'issue', 'bot'], { env: stallEnv })).stdout.trim()
+    const ask = async (url: string) => {
+      const response = await request(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'gpt-4o-mini',
+          max_tokens: 20,
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+      })
+      await response.body.text()
+      return response.statusCode
+    }
+    const db = openDb(join(stallHome, 'data', 'iron', 'iron.db'))
+    const leased = () => db.prepare('SELECT leased_micros FROM budgets').pluck().get() as number
+
+    const first = await startGateway(stallEnv)
+    expect(await ask(first.url)).toBe(200)
+    expect(leased()).toBeGreaterThan(0)
+    // Stopped, not dead: its process id stays alive, and nothing but its silent heartbeat says it is gone.
+    first.child.kill('SIGSTOP')
+    const second = await startGateway(stallEnv)
+    await waitFor(() => leased() === 0, 20_000)
+    expect(await ask(second.url)).toBe(200)
+
+    first.child.kill('SIGCONT')
+    expect(await ask(first.url)).toBe(200)
+    expect(first.stderr()).toContain('heartbeat ran out')
+    // Each gateway keeps its own registration, so both hear of the next change to the store.
+    expect(readdirSync(join(stallHome, 'data', 'iron', 'gateways'))).toHaveLength(2)
+
+    for (const gateway of [first, second]) {
+      const exit = new Promise((resolve) => gateway.child.on('exit', resolve))
+      gateway.child.kill('SIGINT')
+      await exit
+    }
+    const check = await runIron(['budget', 'check', 'bot', '--verify', '--json'], { env: stallEnv })
+    const result = JSON.parse(check.stdout)
+    expect(result.verify.ok, result.verify.problems.join('; ')).toBe(true)
+    expect(result.budget.leased_micros).toBe(0)
+    expect(result.budget.spent_micros).toBeLessThanOrEqual(1_000_000)
+    db.close()
     await mock.close()
   })
 })

@@ -63,6 +63,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}) {
     ctx,
     mock,
     dirs,
+    vault,
     admin: { authorization: `Bearer ${running.admin_token}` },
     async close() {
       await running.close()

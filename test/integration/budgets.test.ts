@@ -89,16 +89,26 @@ describe('budgets and the ledger', () => {
     expect((await cp.budgets.get('bot')).spent_micros).toBe(3_000)
   })
 
-  it('never lets spend pass the limit: an upstream overrun beyond the reservation is recorded, not charged', async () => {
+  it('charges what the upstream billed beyond the reservation, notes what passed the limit, and refuses what follows', async () => {
     const { cp } = await tempControlPlane()
     const agent = await cp.agents.create({ name: 'bot' })
     await cp.budgets.set('bot', { limit_micros: 1_000 })
     const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 800 })
     if (!r.ok) throw new Error('expected a reservation')
     const settled = await cp.budgets.commit({ reservation_id: r.reservation_id, actual_micros: 1_300 })
-    expect(settled).toMatchObject({ charged_micros: 1_000, overrun_micros: 300, remaining_micros: 0 })
-    expect((await cp.budgets.check('bot')).over).toBe(true)
-    expect((await cp.budgets.history('bot'))[0]).toMatchObject({ overrun_micros: 300 })
+    expect(settled).toMatchObject({ charged_micros: 1_300, overrun_micros: 300, remaining_micros: 0 })
+    const check = await cp.budgets.check('bot', { verify: true })
+    expect(check.over).toBe(true)
+    expect(check.budget.spent_micros).toBe(1_300)
+    expect(check.verify?.ok).toBe(true)
+    expect((await cp.budgets.history('bot'))[0]).toMatchObject({
+      spent_delta_micros: 1_300,
+      overrun_micros: 300,
+    })
+    expect(await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 1 })).toMatchObject({
+      ok: false,
+      reason: 'budget_exceeded',
+    })
   })
 
   it('refuses suspended agents and reports alert thresholds once each', async () => {
@@ -230,7 +240,7 @@ describe('budgets and the ledger', () => {
     })
   })
 
-  it('property: any interleaving keeps spent + reserved ≤ limit and balances equal the rows', async () => {
+  it('property: any interleaving keeps spent + reserved ≤ limit (beyond it only what was billed over a reservation, as overrun) and balances equal the rows', async () => {
     const op = fc.oneof(
       fc.record({ type: fc.constant('reserve' as const), amount: fc.integer({ min: 0, max: 400 }) }),
       fc.record({
@@ -249,18 +259,22 @@ describe('budgets and the ledger', () => {
           const agent = await cp.agents.create({ name: 'p' })
           await cp.budgets.set('p', { limit_micros: limit })
           const open: string[] = []
+          let overrun = 0
           for (const o of ops) {
             if (o.type === 'reserve') {
+              const before = await cp.budgets.get('p')
               const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: o.amount })
               if (r.ok) open.push(r.reservation_id)
+              expect(r.ok).toBe(before.spent_micros + before.reserved_micros + o.amount <= limit)
             } else if (open.length > 0) {
               const [id] = open.splice(o.pick % open.length, 1)
               if (o.type === 'commit')
-                await cp.budgets.commit({ reservation_id: id!, actual_micros: o.actual })
+                overrun += (await cp.budgets.commit({ reservation_id: id!, actual_micros: o.actual }))
+                  .overrun_micros
               else await cp.budgets.release(id!)
             }
             const b = await cp.budgets.get('p')
-            expect(b.spent_micros + b.reserved_micros).toBeLessThanOrEqual(limit)
+            expect(b.spent_micros + b.reserved_micros).toBeLessThanOrEqual(limit + overrun)
           }
           const check = await cp.budgets.check('p', { verify: true })
           expect(check.verify?.ok, check.verify?.problems.join('; ')).toBe(true)

@@ -138,15 +138,12 @@ describe('gateway reliability', () => {
       const body = JSON.parse(r.text)
       expect(body.error?.code ?? body.error?.error?.code, name).toBe(code)
     }
-    const nested = await post(
-      g,
-      JSON.stringify({
-        model: 'gpt-4o-mini',
-        messages: [{ role: 'user', content: 'x' }],
-        metadata: JSON.parse(`${'{"a":'.repeat(2_000)}1${'}'.repeat(2_000)}`),
-      }),
-    )
-    expect(nested.status).toBe(200)
+    const nestedBody = (depth: number) =>
+      `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"metadata":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`
+    expect((await post(g, nestedBody(350))).status).toBe(200)
+    const nested = await post(g, nestedBody(2_000))
+    expect(nested.status).toBe(400)
+    expect(JSON.parse(nested.text).error.code).toBe('too_deeply_nested')
     // A special-token marker in a prompt is text to the API, and counted as such.
     const marker = await post(
       g,

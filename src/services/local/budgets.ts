@@ -5,6 +5,7 @@ import { assertTimezone, type Period, periodBounds } from '../../core/periods.js
 import type { AgentsRepo } from '../../store/agents.js'
 import type { Db } from '../../store/db.js'
 import { type GroupCommit, groupCommitOf } from '../../store/group-commit.js'
+import type { HoldersRepo } from '../../store/holders.js'
 import type { BudgetRow, LedgerRepo, LedgerRow } from '../../store/ledger.js'
 import type {
   Budget,
@@ -42,8 +43,49 @@ export class LocalBudgets implements BudgetsApi {
     private readonly audit: LocalAudit,
     private readonly now: () => number,
     private readonly defaultTimezone: string,
+    private readonly holders: HoldersRepo,
   ) {
     this.writer = groupCommitOf(db)
+  }
+
+  /**
+   * Give back what holders whose heartbeat ran out still held (SPEC §6: a lease is its holder's only while
+   * the holder renews it). Cheap when there is nothing to do; budget views run it so they never show a
+   * dead gateway's lease as held. Returns how many leases and reservations went back.
+   */
+  reclaimExpired(): number {
+    if (this.holders.expired(this.now()).length === 0) return 0
+    return this.#tx(() => {
+      let released = 0
+      for (const holder of this.holders.expired(this.now())) {
+        const closed = this.releaseOpen(holder, 'expired')
+        const last = this.holders.get(holder)!.renewed_at
+        this.holders.end(holder, this.now(), 'expired')
+        this.audit.record({
+          actor: 'system',
+          action: 'gateway.expired',
+          resource_type: 'holder',
+          resource_id: holder,
+          outcome: 'success',
+          data: { released: closed, last_heartbeat: iso(last) },
+        })
+        released += closed
+      }
+      return released
+    })
+  }
+
+  /**
+   * Stores from before heartbeats: open leases and reservations of gateways that never registered cannot
+   * belong to a live gateway (every gateway registers before it holds anything), so they go back.
+   */
+  reclaimUnregistered(): number {
+    return this.#tx(() =>
+      this.releaseOpen(
+        (holder) => holder !== null && holder.startsWith('gw:') && this.holders.get(holder) === undefined,
+        'expired',
+      ),
+    )
   }
 
   /** The row every agent gets at creation: no limit, metered only. */
@@ -118,10 +160,12 @@ export class LocalBudgets implements BudgetsApi {
 
   async get(agentRef: string): Promise<Budget> {
     const agent = findAgent(this.agents, agentRef, { includeDeleted: true })
+    this.reclaimExpired()
     return this.#tx(() => this.#view(this.#current(agent.id), agent.name))
   }
 
   async list(): Promise<Budget[]> {
+    this.reclaimExpired()
     const names = new Map(this.agents.list().map((a) => [a.id, a.name]))
     return this.#tx(() =>
       this.ledger
@@ -132,6 +176,7 @@ export class LocalBudgets implements BudgetsApi {
 
   async check(agentRef: string, options: { verify?: boolean } = {}): Promise<BudgetCheck> {
     const agent = findAgent(this.agents, agentRef, { includeDeleted: true })
+    this.reclaimExpired()
     return this.#tx(() => {
       const row = this.#current(agent.id)
       const now = this.now()
@@ -156,7 +201,8 @@ export class LocalBudgets implements BudgetsApi {
               : null
       const result: BudgetCheck = {
         budget,
-        over: remaining !== null && remaining <= 0,
+        // Over once nothing is left, and always when spend itself passed the limit.
+        over: remaining !== null && (remaining <= 0 || row.spent_micros > row.limit_micros!),
         burn_rate_micros_per_hour: burn,
         projected_period_spend_micros: projected,
         exhausted_at: iso(exhaustedAt),
@@ -319,23 +365,29 @@ export class LocalBudgets implements BudgetsApi {
   }
 
   /**
-   * Release every open reservation and return every open lease of a holder (a gateway that was killed),
-   * or of everyone. Returns how many were closed.
+   * Release every open reservation and return every open lease of a holder whose heartbeat expired (or of
+   * everyone). What a lease gives back is derived from its rows, not from what the holder believed.
+   * Returns how many were closed.
    */
-  releaseOpen(holder?: string): number {
+  releaseOpen(
+    holder?: string | ((holder: string | null) => boolean),
+    reason: 'expired' | 'stopped' = 'expired',
+  ): number {
+    const byName = typeof holder === 'string' ? holder : undefined
+    const keep = typeof holder === 'function' ? holder : () => true
     let released = 0
-    for (const row of this.ledger.openReservations(holder)) {
+    for (const row of this.ledger.openReservations(byName)) {
+      if (!keep(row.holder)) continue
       this.#settle(row.reservation_id!, 'release', undefined)
       released++
     }
-    for (const lease of this.ledger.openLeases(holder)) {
-      const drawn = this.ledger.leaseDrawn(lease.reservation_id!, lease.agent_id, lease.counted_at)
+    for (const lease of this.ledger.openLeases(byName)) {
+      if (!keep(lease.holder)) continue
       this.returnLeaseSync({
         lease_id: lease.reservation_id!,
         agent_id: lease.agent_id,
-        counted_at: lease.counted_at,
-        unused_micros: Math.max(lease.leased_delta - drawn, 0),
         holder: lease.holder,
+        reason,
       })
       released++
     }
@@ -344,8 +396,10 @@ export class LocalBudgets implements BudgetsApi {
 
   /**
    * Lend part of an agent's budget to a gateway, so that it admits requests in memory and writes only
-   * their settlement. The grant is `want` (default: a twentieth of the limit, $0.01 to $10), at least
-   * `min`, at most what remains; with on_insufficient=clamp, `fit` may accept less than `min`.
+   * their settlement. With `top_up`, the gateway's open lease grows instead (a request never waits for
+   * a second lease while the first still holds money). The request needs `min` (its worst case) beyond
+   * what the lease holds free; the grant is at least that, about `want` (default: a twentieth of the
+   * limit, $0.01 to $10), at most what remains. With on_insufficient=clamp, `fit` may accept less.
    */
   grantLeaseSync(request: LeaseRequest): LeaseGrant {
     checkAmount(request.min_micros, 'lease')
@@ -368,79 +422,112 @@ export class LocalBudgets implements BudgetsApi {
       const available = remainingOf(row)
       if (available === null)
         return { ...base, ok: true, lease_id: null, granted_micros: 0, counted_at: now, clamped_micros: null }
-      let need = request.min_micros
+      // A lease is topped up only while it is open and counts in this period; otherwise a new one starts.
+      const top = request.top_up
+      const opening = top ? this.ledger.reservation(top.lease_id) : undefined
+      const topUp =
+        top && opening?.open?.kind === 'lease_grant' && !opening.close && top.counted_at >= row.period_start
+          ? { ...top, row: opening.open }
+          : undefined
+      const free = topUp ? Math.max(topUp.free_micros, 0) : 0
+      const room = Math.max(available, 0) + free
+      let worst = request.min_micros
       let clamped: number | null = null
-      if (need > available) {
+      if (worst > room) {
         const fitted =
-          row.on_insufficient === 'clamp' && request.fit ? request.fit(Math.max(available, 0)) : undefined
-        if (fitted === undefined || !Number.isSafeInteger(fitted) || fitted < 0 || fitted > available) {
-          return { ...base, ok: false, reason: 'budget_exceeded', remaining_micros: Math.max(available, 0) }
+          row.on_insufficient === 'clamp' && request.fit ? request.fit(Math.max(room, 0)) : undefined
+        if (fitted === undefined || !Number.isSafeInteger(fitted) || fitted < 0 || fitted > room) {
+          const own = topUp ? this.ledger.leaseOutstanding(topUp.row) : 0
+          return {
+            ...base,
+            ok: false,
+            reason: 'budget_exceeded',
+            remaining_micros: room,
+            leased_elsewhere_micros: Math.max(row.leased_micros - own, 0),
+          }
         }
-        need = fitted
+        worst = fitted
         clamped = fitted
       }
+      const need = Math.max(worst - free, 0)
       const tranche =
         request.want_micros ??
         Math.min(Math.max(Math.floor((row.limit_micros ?? 0) / 20), 10_000), 10_000_000)
-      const granted = Math.min(available, Math.max(need, tranche))
-      const leaseId = newId('lease', now)
-      this.ledger.append(
-        ledgerRow(row.agent_id, 'lease_grant', {
-          reservation_id: leaseId,
-          leased_delta: granted,
-          counted_at: now,
-          at: now,
-          holder: request.holder,
-        }),
-      )
-      row.leased_micros += granted
-      row.updated_at = now
-      this.ledger.saveBalances(row)
-      this.audit.record({
-        actor: request.holder,
-        action: 'budget.lease_grant',
-        resource_type: 'lease',
-        resource_id: leaseId,
-        agent_id: row.agent_id,
-        outcome: 'success',
-        data: {
-          granted_micros: granted,
-          asked_micros: request.min_micros,
-          remaining_micros: available - granted,
-        },
-      })
+      const granted = Math.min(Math.max(available, 0), Math.max(need, tranche))
+      const leaseId = topUp ? topUp.lease_id : newId('lease', now)
+      const countedAt = topUp ? topUp.counted_at : now
+      if (granted > 0 || !topUp) {
+        this.ledger.append(
+          ledgerRow(row.agent_id, 'lease_grant', {
+            reservation_id: leaseId,
+            // A top-up names the lease it adds to, as a draw does; the opening row names none.
+            lease_id: topUp ? leaseId : null,
+            leased_delta: granted,
+            counted_at: countedAt,
+            at: now,
+            holder: request.holder,
+          }),
+        )
+        row.leased_micros += granted
+        row.updated_at = now
+        this.ledger.saveBalances(row)
+        this.audit.record({
+          actor: request.holder,
+          action: 'budget.lease_grant',
+          resource_type: 'lease',
+          resource_id: leaseId,
+          agent_id: row.agent_id,
+          outcome: 'success',
+          data: {
+            granted_micros: granted,
+            asked_micros: request.min_micros,
+            top_up: Boolean(topUp),
+            remaining_micros: available - granted,
+          },
+        })
+      }
       return {
         ...base,
         ok: true,
         lease_id: leaseId,
         granted_micros: granted,
-        counted_at: now,
+        counted_at: countedAt,
         clamped_micros: clamped,
       }
     })
   }
 
   /**
-   * Charge one request against a lease (or, without a limit, against nothing): one commit row that moves
-   * the cost from leased to spent. The gateway never draws more than the lease holds; what the upstream
-   * billed beyond `room_micros` is recorded as overrun.
+   * Charge one request what its provider reported, in one commit row. Its lease pays up to `room_micros`
+   * (what the lease held for it); the rest, if the provider billed more than the worst case or the lease
+   * was reclaimed meanwhile, is drawn from what the budget has free. Spend is never hidden: what goes
+   * beyond the limit is charged all the same, noted as overrun, and refuses the agent's next requests.
    */
   drawSync(request: DrawRequest): SettleResult {
     checkAmount(request.actual_micros, 'cost')
     return this.#tx(() => {
       const now = this.now()
-      const charge =
-        request.lease_id === null
-          ? request.actual_micros
-          : Math.min(request.actual_micros, Math.max(request.room_micros, 0))
-      const overrun = request.actual_micros - charge
+      const leaseOpen = request.lease_id !== null && this.ledger.leaseOpen(request.lease_id)
+      const fromLease = leaseOpen ? Math.min(request.actual_micros, Math.max(request.room_micros, 0)) : 0
+      const excess = request.actual_micros - fromLease
       const counted = request.lease_id === null ? now : request.counted_at
+      let overrun = 0
+      if (excess > 0 && request.lease_id !== null) {
+        const current = this.#current(request.agent_id)
+        const sums = inPeriod(current, counted)
+          ? { spent: current.spent_micros, reserved: current.reserved_micros, leased: current.leased_micros }
+          : this.#windowSums(current, counted)
+        if (current.limit_micros !== null) {
+          const free = current.limit_micros - sums.spent - sums.reserved - sums.leased
+          overrun = Math.max(excess - Math.max(free, 0), 0)
+        }
+      }
       this.ledger.append(
         ledgerRow(request.agent_id, 'commit', {
           reservation_id: request.reservation_id,
           lease_id: request.lease_id,
-          spent_delta: charge,
-          leased_delta: request.lease_id === null ? 0 : -charge,
+          spent_delta: request.actual_micros,
+          leased_delta: -fromLease,
           counted_at: counted,
           at: now,
           holder: request.holder ?? null,
@@ -454,9 +541,8 @@ export class LocalBudgets implements BudgetsApi {
         }),
       )
       // One statement moves the cached balances when the draw counts in the cached period (the usual case).
-      const leasedDelta = request.lease_id === null ? 0 : -charge
       const row =
-        this.ledger.addToBalances(request.agent_id, charge, leasedDelta, counted, now) ??
+        this.ledger.addToBalances(request.agent_id, request.actual_micros, -fromLease, counted, now) ??
         this.#current(request.agent_id)
       const alert = crossedThreshold(row)
       if (alert !== null) {
@@ -468,7 +554,7 @@ export class LocalBudgets implements BudgetsApi {
       return {
         reservation_id: request.reservation_id,
         agent_id: request.agent_id,
-        charged_micros: charge,
+        charged_micros: request.actual_micros,
         released_micros: 0,
         overrun_micros: overrun,
         remaining_micros: remaining === null ? null : Math.max(remaining, 0),
@@ -477,43 +563,46 @@ export class LocalBudgets implements BudgetsApi {
     })
   }
 
-  /** Give back what a lease did not spend. */
+  /**
+   * Give back what a lease did not spend, as its rows say (grant and top-ups, less its draws). A lease
+   * already returned (reclaimed after its holder's heartbeat expired) is left as it is. Returns what went back.
+   */
   returnLeaseSync(request: {
     lease_id: string
     agent_id: string
-    counted_at: number
-    unused_micros: number
     holder?: string | null
-  }): void {
-    this.#tx(() => {
+    reason?: 'idle' | 'stopped' | 'expired' | 'changed'
+  }): number {
+    return this.#tx(() => {
+      const { open, close } = this.ledger.reservation(request.lease_id)
+      if (open?.kind !== 'lease_grant' || close) return 0
+      const unused = Math.max(this.ledger.leaseOutstanding(open), 0)
       const row = this.#current(request.agent_id)
       const now = this.now()
       this.ledger.append(
         ledgerRow(request.agent_id, 'lease_return', {
           reservation_id: request.lease_id,
-          leased_delta: -request.unused_micros,
-          counted_at: request.counted_at,
+          leased_delta: -unused,
+          counted_at: open.counted_at,
           at: now,
-          holder: request.holder ?? null,
+          holder: open.holder,
         }),
       )
-      if (
-        request.counted_at >= row.period_start &&
-        (row.period_end === null || request.counted_at < row.period_end)
-      ) {
-        row.leased_micros -= request.unused_micros
+      if (inPeriod(row, open.counted_at)) {
+        row.leased_micros -= unused
         row.updated_at = now
         this.ledger.saveBalances(row)
       }
       this.audit.record({
-        actor: request.holder ?? undefined,
+        actor: request.reason === 'expired' ? 'system' : (request.holder ?? undefined),
         action: 'budget.lease_return',
         resource_type: 'lease',
         resource_id: request.lease_id,
         agent_id: request.agent_id,
         outcome: 'success',
-        data: { unused_micros: request.unused_micros },
+        data: { unused_micros: unused, holder: open.holder, reason: request.reason ?? 'returned' },
       })
+      return unused
     })
   }
 
@@ -541,18 +630,15 @@ export class LocalBudgets implements BudgetsApi {
       const inWindow =
         reserve.counted_at >= row.period_start &&
         (row.period_end === null || reserve.counted_at < row.period_end)
-      let charge = kind === 'commit' ? usage!.actual_micros : 0
+      const charge = kind === 'commit' ? usage!.actual_micros : 0
       let overrun = 0
       if (charge > held && row.limit_micros !== null) {
-        // The ledger never lets spend pass the limit; what the upstream charged beyond it is recorded as overrun.
+        // Charged as billed; what goes beyond the limit is noted as overrun (and refuses what comes next).
         const sums = inWindow
           ? { spent: row.spent_micros, reserved: row.reserved_micros, leased: row.leased_micros }
           : this.#windowSums(row, reserve.counted_at)
         const room = Math.max(row.limit_micros - (sums.spent + sums.reserved - held + sums.leased), held)
-        if (charge > room) {
-          overrun = charge - room
-          charge = room
-        }
+        overrun = Math.max(charge - room, 0)
       }
       const entry = ledgerRow(reserve.agent_id, kind, {
         reservation_id: reservationId,
@@ -659,10 +745,11 @@ export class LocalBudgets implements BudgetsApi {
     // Each lease: its draws never exceed the grant, and a returned lease gave back exactly the rest.
     const leases = this.db
       .prepare(
-        `SELECT g.reservation_id AS lease, g.leased_delta AS granted,
-          coalesce((SELECT -sum(d.leased_delta) FROM ledger d WHERE d.agent_id = g.agent_id AND d.counted_at = g.counted_at AND d.lease_id = g.reservation_id), 0) AS drawn,
+        `SELECT g.reservation_id AS lease,
+          g.leased_delta + coalesce((SELECT sum(t.leased_delta) FROM ledger t WHERE t.agent_id = g.agent_id AND t.counted_at = g.counted_at AND t.lease_id = g.reservation_id AND t.kind = 'lease_grant'), 0) AS granted,
+          coalesce((SELECT -sum(d.leased_delta) FROM ledger d WHERE d.agent_id = g.agent_id AND d.counted_at = g.counted_at AND d.lease_id = g.reservation_id AND d.kind = 'commit'), 0) AS drawn,
           (SELECT -r.leased_delta FROM ledger r WHERE r.reservation_id = g.reservation_id AND r.lease_id IS NULL AND r.kind = 'lease_return') AS returned
-          FROM ledger g WHERE g.agent_id = ? AND g.kind = 'lease_grant'`,
+          FROM ledger g WHERE g.agent_id = ? AND g.kind = 'lease_grant' AND g.lease_id IS NULL`,
       )
       .all(row.agent_id) as Array<{ lease: string; granted: number; drawn: number; returned: number | null }>
     for (const l of leases) {
@@ -730,6 +817,11 @@ export class LocalBudgets implements BudgetsApi {
   #tx<T>(fn: () => T): T {
     return this.writer.now(fn)
   }
+}
+
+/** Whether a movement counted at `at` falls in the budget row's cached period. */
+function inPeriod(row: BudgetRow, at: number): boolean {
+  return at >= row.period_start && (row.period_end === null || at < row.period_end)
 }
 
 function remainingOf(row: BudgetRow): number | null {

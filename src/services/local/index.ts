@@ -1,6 +1,7 @@
 import { BUNDLED_PRICES } from '../../pricing/index.js'
 import { AgentsRepo } from '../../store/agents.js'
 import { AuditRepo } from '../../store/audit.js'
+import { HoldersRepo } from '../../store/holders.js'
 import { LedgerRepo } from '../../store/ledger.js'
 import { PricesRepo } from '../../store/prices.js'
 import { ProvidersRepo } from '../../store/providers.js'
@@ -10,6 +11,7 @@ import type { LocalContext } from '../context.js'
 import { LocalAgents } from './agents.js'
 import { LocalAudit } from './audit.js'
 import { LocalBudgets } from './budgets.js'
+import { LocalHolders } from './holders.js'
 import { LocalPricing } from './pricing.js'
 import { LocalProviders } from './providers.js'
 import { LocalSafety } from './safety.js'
@@ -26,6 +28,8 @@ export interface LocalControlPlane extends ControlPlane {
   budgets: LocalBudgets
   pricing: LocalPricing
   usage: LocalUsage
+  /** Who holds budget (gateways' heartbeats); local only. */
+  holders: LocalHolders
   repos: { agents: AgentsRepo; providers: ProvidersRepo }
 }
 
@@ -38,7 +42,16 @@ export function createLocalControlPlane(ctx: LocalContext): LocalControlPlane {
   const ledger = new LedgerRepo(db)
   const audit = new LocalAudit(db, new AuditRepo(db), agentsRepo, ctx.actor, () => ctx.masterKey(), now)
   const pricing = new LocalPricing(db, new PricesRepo(db), audit, now)
-  const budgets = new LocalBudgets(db, ledger, agentsRepo, audit, now, ctx.config.getString('timezone'))
+  const holdersRepo = new HoldersRepo(db)
+  const budgets = new LocalBudgets(
+    db,
+    ledger,
+    agentsRepo,
+    audit,
+    now,
+    ctx.config.getString('timezone'),
+    holdersRepo,
+  )
   const mockModels = () => BUNDLED_PRICES.filter((p) => p.provider === 'mock').map((p) => p.model)
   return {
     audit,
@@ -66,6 +79,7 @@ export function createLocalControlPlane(ctx: LocalContext): LocalControlPlane {
     budgets,
     pricing,
     usage: new LocalUsage(db, agentsRepo),
+    holders: new LocalHolders(db, holdersRepo, budgets, now),
     repos: { agents: agentsRepo, providers: providersRepo },
   }
 }
