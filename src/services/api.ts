@@ -420,6 +420,10 @@ export interface AuditVerification {
   ok: boolean
   events: number
   head: { seq: number; hash: string } | null
+  /** The head as `seq:hash`, to keep somewhere else and pass to `expect_head` next time; null unless ok. */
+  witness: string | null
+  /** The head asked for with `expect_head`, and whether the chain still reaches it with that hash. */
+  expected_head: { seq: number; hash: string; ok: boolean } | null
   first_broken: { seq: number; id: string; reason: string } | null
   pruned: { events: number; through_seq: number; first_at: string | null; last_at: string | null } | null
   checkpoints: number
@@ -434,13 +438,21 @@ export interface AuditPruneResult {
   head_hash: string
 }
 
+export interface AuditVerifyOptions {
+  /**
+   * A head printed by an earlier verify (`seq:hash`, kept elsewhere): the chain must still reach that event
+   * with that hash, so events deleted from its end are caught too.
+   */
+  expect_head?: string
+}
+
 export interface AuditApi {
   list(query: AuditQuery & { limit?: number; cursor?: string }): Promise<AuditPage>
   get(id: string): Promise<AuditEvent>
   /** Events in chain order after a sequence number (for export and tail). */
   stream(query: AuditQuery & { after_seq?: number }): AsyncIterable<AuditEvent>
   count(query: AuditQuery): Promise<number>
-  verify(): Promise<AuditVerification>
+  verify(options?: AuditVerifyOptions): Promise<AuditVerification>
   prune(before: number): Promise<AuditPruneResult>
 }
 

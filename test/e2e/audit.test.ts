@@ -34,6 +34,17 @@ describe('iron audit (spawned)', () => {
     const verify = await iron(['audit', 'verify'])
     expect(verify.code).toBe(0)
     expect(verify.stdout).toContain('3 audit events verified')
+    const witness = /^head (3:[0-9a-f]{64})$/m.exec(verify.stdout)?.[1]
+    expect(witness, verify.stdout).toBeDefined()
+    expect(verify.stderr).toContain(`Keep this head somewhere else`)
+    expect(verify.stderr).toContain(`iron audit verify --expect-head ${witness}`)
+    const expected = await iron(['audit', 'verify', '--expect-head', witness!, '--json'])
+    expect(expected.code).toBe(0)
+    expect(json(expected)).toMatchObject({ ok: true, witness, expected_head: { seq: 3, ok: true } })
+    const wrong = await iron(['audit', 'verify', '--expect-head', `3:${'0'.repeat(64)}`])
+    expect(wrong.code).toBe(1)
+    expect(wrong.stdout).toContain('✗ event 3 has hash')
+    expect((await iron(['audit', 'verify', '--expect-head', '3'])).code).toBe(2)
 
     const file = join(home, 'audit.csv')
     const exported = await iron(['audit', 'export', '--format', 'csv', '--output', file, '--json'])

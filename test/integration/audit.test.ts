@@ -114,6 +114,60 @@ describe('audit trail', () => {
     expect(result.first_broken?.reason).toContain(reason)
   })
 
+  it('gives its head as a witness, and with expect_head catches events removed from the end', async () => {
+    const { cp, ctx } = await populated()
+    const whole = await cp.audit.verify()
+    expect(whole).toMatchObject({ ok: true, events: 7, expected_head: null })
+    expect(whole.witness).toBe(`7:${whole.head!.hash}`)
+    expect(whole.witness).toMatch(/^7:[0-9a-f]{64}$/)
+    const earlier = (await cp.audit.list({ limit: 10 })).events.find((e) => e.seq === 5)!
+
+    // The head itself, an earlier head, and the same in capitals all hold.
+    for (const witness of [whole.witness!, `5:${earlier.hash}`, ` 7:${whole.head!.hash.toUpperCase()} `]) {
+      const held = await cp.audit.verify({ expect_head: witness })
+      expect(held.ok, held.problems.join('; ')).toBe(true)
+      expect(held.expected_head).toMatchObject({ ok: true })
+    }
+
+    // Removing the last events leaves a chain that holds on its own, but not one that reaches the witness.
+    tamper(ctx.db() as never, 'DELETE FROM audit_events WHERE seq >= 6')
+    expect((await cp.audit.verify()).ok).toBe(true)
+    const cut = await cp.audit.verify({ expect_head: whole.witness! })
+    expect(cut).toMatchObject({ ok: false, witness: null, expected_head: { seq: 7, ok: false } })
+    expect(cut.problems).toEqual([
+      'the chain ends at event 5, before the expected head 7: events after 5 were removed',
+    ])
+
+    // New events appended in their place make a chain that holds again, with another event 7.
+    await cp.agents.update('bot', { description: 'rewritten' })
+    await cp.agents.update('bot', { description: 'rewritten again' })
+    expect((await cp.audit.verify()).ok).toBe(true)
+    const rewritten = await cp.audit.verify({ expect_head: whole.witness! })
+    expect(rewritten.ok).toBe(false)
+    expect(rewritten.problems[0]).toMatch(
+      /^event 7 has hash [0-9a-f]{64}, not the expected [0-9a-f]{64}: the history up to it was rewritten$/,
+    )
+  })
+
+  it('expect_head is checked against a retention checkpoint, and must look like seq:hash', async () => {
+    const { cp, clock } = await populated()
+    const before = await cp.audit.verify()
+    clock.now += 60_000
+    await cp.agents.update('bot', { description: 'later' })
+    await cp.audit.prune(clock.now - 1_000)
+    // Event 7 was pruned: the checkpoint keeps its hash.
+    expect((await cp.audit.verify({ expect_head: before.witness! })).ok).toBe(true)
+    const five = await cp.audit.verify({ expect_head: `5:${'a'.repeat(64)}` })
+    expect(five.ok).toBe(false)
+    expect(five.problems[0]).toContain('the expected head 5 was pruned')
+    for (const bad of ['7', `7:${'g'.repeat(64)}`, `0:${'a'.repeat(64)}`, `x:${'a'.repeat(64)}`, '7:abc']) {
+      await expect(cp.audit.verify({ expect_head: bad })).rejects.toMatchObject({
+        code: 'INVALID_AUDIT_HEAD',
+        exitCode: 2,
+      })
+    }
+  })
+
   it('pages with a cursor and filters by agent, actor, action, outcome and time', async () => {
     const { cp, clock } = await populated()
     const first = await cp.audit.list({ limit: 3 })

@@ -21,6 +21,7 @@ import type {
   AuditPruneResult,
   AuditQuery,
   AuditVerification,
+  AuditVerifyOptions,
 } from '../api.js'
 import { findAgent, iso } from './refs.js'
 
@@ -82,8 +83,13 @@ export class LocalAudit implements AuditApi {
     return this.repo.count(this.#filter(query))
   }
 
-  /** Prove the chain from the last checkpoint (or the start) to the head; name the first broken event. */
-  async verify(): Promise<AuditVerification> {
+  /**
+   * Prove the chain from the last checkpoint (or the start) to the head; name the first broken event. With
+   * `expect_head`, also that the chain still reaches that head with that hash (events removed from the end
+   * leave a chain that holds, but not one that reaches a head kept elsewhere).
+   */
+  async verify(options: AuditVerifyOptions = {}): Promise<AuditVerification> {
+    const expect = options.expect_head === undefined ? undefined : parseWitness(options.expect_head)
     const problems: string[] = []
     const checkpoints = this.repo.checkpoints()
     const key = checkpoints.length > 0 ? this.#checkpointKey() : undefined
@@ -102,8 +108,10 @@ export class LocalAudit implements AuditApi {
     let count = 0
     let firstBroken: AuditVerification['first_broken'] = null
     let head: AuditVerification['head'] = null
+    let hashAtExpected: string | undefined
     for (const row of this.repo.iterate({}, 0)) {
       count++
+      if (row.seq === expect?.seq) hashAtExpected = row.hash
       if (!firstBroken) {
         let reason: string | undefined
         if (row.seq !== expectedSeq) {
@@ -124,6 +132,9 @@ export class LocalAudit implements AuditApi {
       head = { seq: row.seq, hash: row.hash }
     }
     if (firstBroken) problems.unshift(`event ${firstBroken.seq} (${firstBroken.id}): ${firstBroken.reason}`)
+    const expectedProblem =
+      expect && missedHead(expect, head?.seq ?? last?.through_seq ?? 0, hashAtExpected, last)
+    if (expectedProblem) problems.push(expectedProblem)
     const pruned = checkpoints.length
       ? {
           events: checkpoints.reduce((n, c) => n + c.pruned, 0),
@@ -132,10 +143,13 @@ export class LocalAudit implements AuditApi {
           last_at: iso(last!.last_at),
         }
       : null
+    const ok = problems.length === 0
     return {
-      ok: problems.length === 0,
+      ok,
       events: count,
       head,
+      witness: ok && head ? `${head.seq}:${head.hash}` : null,
+      expected_head: expect ? { ...expect, ok: !expectedProblem } : null,
       first_broken: firstBroken,
       pruned,
       checkpoints: checkpoints.length,
@@ -240,6 +254,39 @@ function signCheckpoint(key: Buffer, cp: Omit<CheckpointRow, 'signature'>): stri
   return createHmac('sha256', key)
     .update(canonicalJson({ through_seq, head_hash, pruned, first_at, last_at, created_at, actor }))
     .digest('hex')
+}
+
+/** `1234:<64 hex>`, the head as `iron audit verify` prints it. */
+function parseWitness(text: string): { seq: number; hash: string } {
+  const match = /^(\d{1,15}):([0-9a-f]{64})$/i.exec(text.trim())
+  if (!match || Number(match[1]) < 1)
+    throw usageError(
+      'INVALID_AUDIT_HEAD',
+      `'${text}' is not an audit head`,
+      'Pass the head as `iron audit verify` prints it: <seq>:<hash>, e.g. 1234:<the 64 hex characters of its hash>',
+    )
+  return { seq: Number(match[1]), hash: match[2]!.toLowerCase() }
+}
+
+/** Why the chain does not reach the expected head with its hash, or undefined when it does. */
+function missedHead(
+  expected: { seq: number; hash: string },
+  headSeq: number,
+  hashAtExpected: string | undefined,
+  checkpoint: CheckpointRow | undefined,
+): string | undefined {
+  const { seq, hash } = expected
+  if (headSeq < seq)
+    return `the chain ends at event ${headSeq}, before the expected head ${seq}: events after ${headSeq} were removed`
+  const found = hashAtExpected ?? (checkpoint?.through_seq === seq ? checkpoint.head_hash : undefined)
+  if (found === undefined) {
+    return checkpoint && seq < checkpoint.through_seq
+      ? `the expected head ${seq} was pruned (a checkpoint covers events up to ${checkpoint.through_seq}), so its hash cannot be compared; keep the head printed after the prune instead`
+      : `the expected head, event ${seq}, is missing`
+  }
+  return found === hash
+    ? undefined
+    : `event ${seq} has hash ${found}, not the expected ${hash}: the history up to it was rewritten`
 }
 
 function parseCursor(cursor: string): number {
