@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { createLocalControlPlane } from '../../src/services/local/index.js'
+import { chainHash, eventPayload } from '../../src/store/audit.js'
 import { ROOT } from '../helpers/cli.js'
 import { tempControlPlane } from '../helpers/control-plane.js'
 
@@ -237,5 +239,130 @@ describe('audit trail', () => {
     expect(verify.ok, verify.problems.join('; ')).toBe(true)
     expect(verify.events).toBe(7 + 3 * 40)
     void cp
+  })
+})
+
+describe('audit chain (what verify must catch)', () => {
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
+
+  it('hashes each event as sha256(prev_hash + canonical JSON), written out here by hand', async () => {
+    const { cp, ctx } = await tempControlPlane()
+    const at = Date.parse('2026-03-10T12:00:00.000Z')
+    ctx.db().transaction(() => {
+      cp.audit.record({
+        id: 'aud_01jd8x4k3m5n6p7q8r9s0t1v2w',
+        at,
+        actor: 'local:alice',
+        action: 'agent.create',
+        resource_type: 'agent',
+        resource_id: 'agent_01jd8x4k3m5n6p7q8r9s0t1v2w',
+        agent_id: 'agent_01jd8x4k3m5n6p7q8r9s0t1v2w',
+        outcome: 'success',
+        data: { name: 'bot', limits: { rpm: 60, tpm: null }, allowed: ['openai'] },
+      })
+      cp.audit.record({
+        id: 'aud_01jd8x4k3m5n6p7q8r9s0t1v2x',
+        at: at + 1,
+        actor: 'system',
+        action: 'alert',
+        outcome: 'failure',
+        data: {},
+      })
+    })()
+    const stored = ctx
+      .db()
+      .prepare('SELECT seq, prev_hash, hash FROM audit_events ORDER BY seq')
+      .all() as Array<{
+      seq: number
+      prev_hash: string
+      hash: string
+    }>
+    const genesis = '0'.repeat(64)
+    const first = sha256(
+      genesis +
+        '{"action":"agent.create","actor":"local:alice","agent_id":"agent_01jd8x4k3m5n6p7q8r9s0t1v2w",' +
+        '"at":"2026-03-10T12:00:00.000Z","data":{"allowed":["openai"],"limits":{"rpm":60,"tpm":null},"name":"bot"},' +
+        '"id":"aud_01jd8x4k3m5n6p7q8r9s0t1v2w","outcome":"success","resource_id":"agent_01jd8x4k3m5n6p7q8r9s0t1v2w",' +
+        '"resource_type":"agent","seq":1}',
+    )
+    const second = sha256(
+      first +
+        '{"action":"alert","actor":"system","agent_id":null,"at":"2026-03-10T12:00:00.001Z","data":{},' +
+        '"id":"aud_01jd8x4k3m5n6p7q8r9s0t1v2x","outcome":"failure","resource_id":null,"resource_type":null,"seq":2}',
+    )
+    expect(stored).toEqual([
+      { seq: 1, prev_hash: genesis, hash: first },
+      { seq: 2, prev_hash: first, hash: second },
+    ])
+    expect((await cp.audit.verify()).ok).toBe(true)
+  })
+
+  it("names event N+1 when event N is edited, its hash recomputed and N+1's prev_hash made to match", async () => {
+    const { cp, ctx } = await populated()
+    const db = ctx.db()
+    const row = db.prepare('SELECT * FROM audit_events WHERE seq = 5').get() as Parameters<
+      typeof eventPayload
+    >[0] & {
+      prev_hash: string
+    }
+    const forged = { ...row, actor: 'local:mallory' }
+    const hash = chainHash(row.prev_hash, eventPayload(forged))
+    tamper(db as never, 'UPDATE audit_events SET actor = ?, hash = ? WHERE seq = 5', forged.actor, hash)
+    tamper(db as never, 'UPDATE audit_events SET prev_hash = ? WHERE seq = 6', hash)
+    const result = await cp.audit.verify()
+    expect(result.ok).toBe(false)
+    // Event 5 and the link to it hold; event 6's hash covered the prev_hash it had.
+    expect(result.first_broken).toMatchObject({ seq: 6, reason: expect.stringContaining('altered') })
+  })
+
+  it('verifies a chain longer than a page to its end, and counts every event', async () => {
+    const { cp, ctx } = await tempControlPlane()
+    const total = 2_500
+    ctx.db().transaction(() => {
+      for (let i = 0; i < total; i++) cp.audit.record({ action: 'alert', outcome: 'success', data: { i } })
+    })()
+    const whole = await cp.audit.verify()
+    expect(whole).toMatchObject({ ok: true, events: total, head: { seq: total } })
+    tamper(ctx.db() as never, `UPDATE audit_events SET data = '{"i":-1}' WHERE seq = 2345`)
+    const broken = await cp.audit.verify()
+    expect(broken).toMatchObject({ ok: false, events: total, first_broken: { seq: 2345 } })
+    expect(broken.first_broken?.reason).toContain('altered')
+  })
+
+  // Written out here rather than read from the implementation: leaving a column out of the hash fails a case
+  // (and the known-answer test above). Each edits event 6 (agent.update, every column set) on a store of its own.
+  const HASHED: Array<[column: string, value: unknown]> = [
+    ['id', 'aud_01jd8x4k3m5n6p7q8r9s0t1v2w'],
+    ['at', Date.parse('2026-03-10T12:00:00.000Z') - 86_400_000],
+    ['actor', 'local:mallory'],
+    ['action', 'agent.delete'],
+    ['resource_type', 'provider'],
+    ['resource_id', 'agent_01jd8x4k3m5n6p7q8r9s0t1v2w'],
+    ['agent_id', null],
+    ['outcome', 'failure'],
+    ['data', '{"changes":{}}'],
+  ]
+
+  it.each(HASHED)('catches an edit of %s alone and names the event', async (column, value) => {
+    const { cp, ctx } = await populated()
+    const db = ctx.db()
+    const before = db.prepare('SELECT * FROM audit_events WHERE seq = 6').get() as Record<string, unknown>
+    expect(before.action).toBe('agent.update')
+    expect(before[column]).not.toEqual(value)
+    tamper(db as never, `UPDATE audit_events SET ${column} = ? WHERE seq = 6`, value)
+    const result = await cp.audit.verify()
+    expect(result.ok).toBe(false)
+    expect(result.first_broken).toMatchObject({ seq: 6, reason: expect.stringContaining('altered') })
+    if (column !== 'id') expect(result.first_broken!.id).toBe(before.id)
+  })
+
+  it('catches an edit of seq (the last event renumbered) and names the event', async () => {
+    const { cp, ctx } = await populated()
+    const db = ctx.db()
+    const last = db.prepare('SELECT id FROM audit_events WHERE seq = 7').pluck().get()
+    tamper(db as never, 'UPDATE audit_events SET seq = 8 WHERE seq = 7')
+    const result = await cp.audit.verify()
+    expect(result.ok).toBe(false)
+    expect(result.first_broken).toMatchObject({ seq: 8, id: last })
   })
 })
