@@ -848,8 +848,9 @@ export class Gateway {
     const utf8 = new StringDecoder('utf8')
     try {
       await upstream.body.each((chunk) => {
-        if (res.destroyed) return false
+        // What the upstream sent is metered even when the client has left: the provider bills it.
         const out = meter.push(utf8.write(chunk))
+        if (res.destroyed) return false
         if (out) {
           hash.update(out)
           if (!res.write(out)) return drainOrClose(res)

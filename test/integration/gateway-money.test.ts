@@ -99,6 +99,88 @@ describe('money and secrets under attack', () => {
     expect(gw.mock.stats().byStatus[200]).toBe(1)
   })
 
+  it('a provider that bills more than the worst case is charged in full: from the budget while it has room, then refusing what follows', async () => {
+    let completion = 0
+    const url = await hostileUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(
+        JSON.stringify({
+          id: 'x',
+          object: 'chat.completion',
+          choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 0, completion_tokens: completion },
+        }),
+      )
+    })
+    gw = await startTestGateway({ limitMicros: 1_000_000 })
+    await pricey(gw)
+    await gw.cp.providers.update('openai', { base_url: `${url}/v1` })
+    await gw.ctx.notifyChanges()
+    const ask = () =>
+      post(gw!.url, gw!.token, {
+        model: 'gpt-4o-mini',
+        max_tokens: 10,
+        messages: [{ role: 'user', content: 'x' }],
+      })
+    // Reserved 10 tokens ($0.01), billed 300 ($0.30): the excess fits what the budget has free.
+    completion = 300
+    const first = await ask()
+    expect(first.status).toBe(200)
+    expect(header(first.headers, 'x-iron-cost-micros')).toBe('300000')
+    let check = await gw.cp.budgets.check('bot', { verify: true })
+    expect(check.budget.spent_micros).toBe(300_000)
+    expect(check.over).toBe(false)
+    expect(check.verify?.ok, check.verify?.problems.join('; ')).toBe(true)
+    // Billed $0.90 more: $0.20 beyond the limit. Charged all the same, noted, and the agent is refused after.
+    completion = 900
+    expect((await ask()).status).toBe(200)
+    check = await gw.cp.budgets.check('bot', { verify: true })
+    expect(check.budget.spent_micros).toBe(1_200_000)
+    expect(check.over).toBe(true)
+    expect(check.verify?.ok, check.verify?.problems.join('; ')).toBe(true)
+    expect((await gw.cp.budgets.history('bot')).find((e) => e.kind === 'commit')).toMatchObject({
+      spent_delta_micros: 900_000,
+      overrun_micros: 200_000,
+    })
+    expect((await ask()).status).toBe(402)
+  })
+
+  it('a stream the client leaves is charged what was produced, counted with the tokenizer, never more', async () => {
+    gw = await startTestGateway({ limitMicros: 10_000_000, mock: { chunkDelayMs: 40, outputTokens: 60 } })
+    const response = await request(`${gw.url}/v1/messages`, {
+      method: 'POST',
+      headers: {
+        'x-api-key': gw.token,
+        'content-type': 'application/json',
+        'anthropic-version': '2023-06-01',
+      },
+      body: JSON.stringify({
+        model: 'claude-haiku-4-5',
+        max_tokens: 100,
+        stream: true,
+        messages: [{ role: 'user', content: 'tell me a long story' }],
+      }),
+    })
+    const id = header(response.headers, 'x-iron-request-id')
+    let deltas = 0
+    for await (const chunk of response.body) {
+      deltas += String(chunk).split('event: content_block_delta').length - 1
+      if (deltas >= 10) break
+    }
+    response.body.destroy()
+    const g = gw
+    const end = Date.now() + 5_000
+    while (!requestRecord(g.ctx.db(), id) && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
+    const record = requestRecord(g.ctx.db(), id)
+    expect(record).toMatchObject({ status: 499, outcome: 'client_closed' })
+    const served = g.mock.stats().served['claude-haiku-4-5']
+    // What the provider would bill for this stream: what it wrote before the gateway cut it.
+    expect(served.output_tokens).toBeLessThan(60)
+    expect(record?.output_tokens).toBeGreaterThanOrEqual(deltas)
+    expect(record?.output_tokens).toBeLessThanOrEqual(served.output_tokens)
+    expect(record?.input_tokens).toBe(served.input_tokens)
+  })
+
   it('refuses an n the API does not allow, before reserving anything', async () => {
     gw = await startTestGateway({ limitMicros: 1_000_000 })
     for (const n of [0, 129, 2.5, '3', -1]) {
