@@ -760,7 +760,6 @@ export class Gateway {
       )
     }
     ex.upstreamMs = performance.now() - upstreamStart
-    let usage: Usage | undefined
     let parsed: Json | undefined
     try {
       const value = JSON.parse(text) as unknown
@@ -778,7 +777,7 @@ export class Gateway {
         ex,
       )
     }
-    usage = usageFromJson(ex.api, parsed)
+    const usage = usageFromJson(ex.api, parsed)
     // Output firewall: the answer is paid for either way; a blocked one does not reach the agent.
     let blockedOutput: string | undefined
     if (forward.outputChecks && ex.api !== 'anthropic-count-tokens') {

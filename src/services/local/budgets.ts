@@ -82,7 +82,7 @@ export class LocalBudgets implements BudgetsApi {
   reclaimUnregistered(): number {
     return this.#tx(() =>
       this.releaseOpen(
-        (holder) => holder !== null && holder.startsWith('gw:') && this.holders.get(holder) === undefined,
+        (holder) => holder?.startsWith('gw:') === true && this.holders.get(holder) === undefined,
         'expired',
       ),
     )
