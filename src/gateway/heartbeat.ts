@@ -71,26 +71,22 @@ export class Heartbeat {
         this.#o.onReclaimed()
         return this.#register()
       })
-      .then(
-        (until) => {
-          this.#until = until
-        },
-        (error: unknown) => {
-          process.stderr.write(`iron gateway: could not renew its heartbeat: ${(error as Error).message}\n`)
-        },
-      )
+      .then((until) => {
+        this.#until = until
+      })
       .finally(() => {
         this.#renewing = undefined
       })
     return this.#renewing
   }
 
+  /** A renewal that failed leaves the heartbeat stale: admissions wait on the next one, or fail (closed). */
   async #tick(): Promise<void> {
-    await this.#renew()
     try {
+      await this.#renew()
       this.#o.budgets.reclaimExpired()
     } catch (error) {
-      process.stderr.write(`iron gateway: could not reclaim expired leases: ${(error as Error).message}\n`)
+      process.stderr.write(`iron gateway: heartbeat: ${(error as Error).message}\n`)
     }
   }
 }
