@@ -215,6 +215,63 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX holders_live ON holders (expires_at) WHERE ended_at IS NULL;
     `,
   },
+  {
+    version: 5,
+    name: 'what gateways hold in flight, and change counters for their caches',
+    sql: `
+      -- The worst cases of the requests a gateway has in flight on each of its leases, written with its
+      -- heartbeat: budget views report spent and in flight, never a lease's unused rest as if it were spent.
+      -- A row goes when its lease is returned or reclaimed.
+      CREATE TABLE lease_holds (
+        lease_id    TEXT PRIMARY KEY,
+        agent_id    TEXT NOT NULL,
+        holder      TEXT NOT NULL,
+        held_micros INTEGER NOT NULL CHECK (held_micros >= 0),
+        updated_at  INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX lease_holds_agent ON lease_holds (agent_id);
+
+      -- One counter per kind of thing a gateway caches, bumped by triggers when it changes, so that a
+      -- gateway drops only what changed (a settled request elsewhere changes none of them).
+      CREATE TABLE change_counters (
+        domain  TEXT PRIMARY KEY,
+        version INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO change_counters (domain, version) VALUES
+        ('agents', 0), ('tokens', 0), ('providers', 0), ('prices', 0), ('budgets', 0), ('settings', 0);
+
+      CREATE TRIGGER agents_changed_insert AFTER INSERT ON agents
+      BEGIN UPDATE change_counters SET version = version + 1 WHERE domain = 'agents'; END;
+      CREATE TRIGGER agents_changed_update AFTER UPDATE ON agents
+      BEGIN UPDATE change_counters SET version = version + 1 WHERE domain = 'agents'; END;
+      CREATE TRIGGER tokens_changed_insert AFTER INSERT ON ic_tokens
+      BEGIN UPDATE change_counters SET version = version + 1 WHERE domain = 'tokens'; END;
+      -- last_used_at is the gateway's own bookkeeping: it changes nothing a gateway caches.
+      CREATE TRIGGER tokens_changed_update AFTER UPDATE OF token_hash, expires_at, revoked_at, agent_id ON ic_tokens
+      BEGIN UPDATE change_counters SET version = version + 1 WHERE domain = 'tokens'; END;
+      CREATE TRIGGER providers_changed_insert AFTER INSERT ON providers
+      BEGIN UPDATE change_counters SET version = version + 1 WHERE domain = 'providers'; END;
+      CREATE TRIGGER providers_changed_update AFTER UPDATE ON providers
+      BEGIN UPDATE change_counters SET version = version + 1 WHERE domain = 'providers'; END;
+      CREATE TRIGGER prices_changed_insert AFTER INSERT ON price_overrides
+      BEGIN UPDATE change_counters SET version = version + 1 WHERE domain = 'prices'; END;
+      CREATE TRIGGER prices_changed_update AFTER UPDATE ON price_overrides
+      BEGIN UPDATE change_counters SET version = version + 1 WHERE domain = 'prices'; END;
+      CREATE TRIGGER prices_changed_delete AFTER DELETE ON price_overrides
+      BEGIN UPDATE change_counters SET version = version + 1 WHERE domain = 'prices'; END;
+      -- A budget's balances move with every request; only its terms matter to a gateway.
+      CREATE TRIGGER budgets_changed_insert AFTER INSERT ON budgets
+      BEGIN UPDATE change_counters SET version = version + 1 WHERE domain = 'budgets'; END;
+      CREATE TRIGGER budgets_changed_update AFTER UPDATE ON budgets
+      WHEN OLD.limit_micros IS NOT NEW.limit_micros OR OLD.period IS NOT NEW.period OR OLD.timezone IS NOT NEW.timezone
+        OR OLD.on_insufficient IS NOT NEW.on_insufficient OR OLD.period_start IS NOT NEW.period_start
+      BEGIN UPDATE change_counters SET version = version + 1 WHERE domain = 'budgets'; END;
+      CREATE TRIGGER settings_changed_insert AFTER INSERT ON meta
+      BEGIN UPDATE change_counters SET version = version + 1 WHERE domain = 'settings'; END;
+      CREATE TRIGGER settings_changed_update AFTER UPDATE ON meta
+      BEGIN UPDATE change_counters SET version = version + 1 WHERE domain = 'settings'; END;
+    `,
+  },
 ]
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0
