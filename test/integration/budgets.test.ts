@@ -285,3 +285,85 @@ describe('budgets and the ledger', () => {
     )
   })
 })
+
+describe('lease holds: what gateways have in flight on their leases', () => {
+  const TTL = 15_000
+  const HOLDER = 'gw:test-host:1:1:aaaaaa'
+
+  async function withLease(limit = 50_000_000) {
+    const t = await tempControlPlane()
+    const agent = await t.cp.agents.create({ name: 'bot' })
+    await t.cp.budgets.set('bot', { limit_micros: limit, period: 'monthly' })
+    t.cp.holders.register({ holder: HOLDER, host: 'test-host', pid: 1, ttl_ms: TTL })
+    const lease = (want = 2_500_000, holder = HOLDER) => {
+      const grant = t.cp.budgets.grantLeaseSync({
+        agent_id: agent.id,
+        min_micros: 1_000,
+        want_micros: want,
+        holder,
+      })
+      if (!grant.ok || grant.lease_id === null) throw new Error('expected a lease')
+      return grant
+    }
+    const rows = () =>
+      t.ctx
+        .db()
+        .prepare('SELECT lease_id, holder, held_micros FROM lease_holds ORDER BY lease_id')
+        .all() as Array<{ lease_id: string; holder: string; held_micros: number }>
+    return { ...t, agent, lease, rows }
+  }
+
+  it('recordHolds replaces what the holder wrote before: upserts the given leases, deletes the others', async () => {
+    const { cp, agent, lease, rows } = await withLease()
+    const a = lease()
+    const b = lease()
+    const holds = (entries: Array<[string, number]>) =>
+      entries.map(([lease_id, held_micros]) => ({ lease_id, agent_id: agent.id, held_micros }))
+    cp.budgets.recordHolds(
+      HOLDER,
+      holds([
+        [a.lease_id!, 3_000],
+        [b.lease_id!, 7_000],
+      ]),
+    )
+    expect(rows()).toEqual(
+      [
+        { lease_id: a.lease_id, holder: HOLDER, held_micros: 3_000 },
+        { lease_id: b.lease_id, holder: HOLDER, held_micros: 7_000 },
+      ].sort((x, y) => x.lease_id!.localeCompare(y.lease_id!)),
+    )
+    cp.budgets.recordHolds(HOLDER, holds([[b.lease_id!, 1_000]]))
+    expect(rows()).toEqual([{ lease_id: b.lease_id, holder: HOLDER, held_micros: 1_000 }])
+    cp.budgets.recordHolds(HOLDER, [])
+    expect(rows()).toEqual([])
+  })
+
+  it('a returned or reclaimed lease loses its row, and a late heartbeat does not bring it back', async () => {
+    const { cp, agent, clock, lease, rows } = await withLease()
+    const a = lease()
+    const b = lease()
+    const hold = (lease_id: string, held_micros: number) => ({ lease_id, agent_id: agent.id, held_micros })
+    cp.budgets.recordHolds(HOLDER, [hold(a.lease_id!, 3_000), hold(b.lease_id!, 7_000)])
+    cp.budgets.returnLeaseSync({ lease_id: a.lease_id!, agent_id: agent.id, holder: HOLDER })
+    expect(rows().map((r) => r.lease_id)).toEqual([b.lease_id])
+    // The holder's heartbeat runs out: its leases go back and nothing of it stays in flight.
+    clock.now += TTL + 1
+    expect(cp.budgets.reclaimExpired()).toBe(1)
+    expect(rows()).toEqual([])
+    // A heartbeat written by the stalled holder afterwards names leases that are closed: skipped.
+    cp.budgets.recordHolds(HOLDER, [hold(a.lease_id!, 3_000), hold(b.lease_id!, 7_000)])
+    expect(rows()).toEqual([])
+  })
+
+  it('a lease that is not the holder’s, or not the agent’s, is refused', async () => {
+    const { cp, agent, lease, rows } = await withLease()
+    const other = await cp.agents.create({ name: 'other' })
+    const a = lease()
+    const hold = { lease_id: a.lease_id!, agent_id: agent.id, held_micros: 1 }
+    expect(() => cp.budgets.recordHolds('gw:someone-else:2:2:bbbbbb', [hold])).toThrow(/not a lease/)
+    expect(() => cp.budgets.recordHolds(HOLDER, [{ ...hold, agent_id: other.id }])).toThrow(/not a lease/)
+    expect(() => cp.budgets.recordHolds(HOLDER, [{ ...hold, lease_id: 'lease_nope' }])).toThrow(/not a lease/)
+    expect(() => cp.budgets.recordHolds(HOLDER, [{ ...hold, held_micros: -1 }])).toThrow(/Invalid hold/)
+    expect(rows()).toEqual([])
+  })
+})

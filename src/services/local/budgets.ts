@@ -6,6 +6,7 @@ import type { AgentsRepo } from '../../store/agents.js'
 import type { Db } from '../../store/db.js'
 import { type GroupCommit, groupCommitOf } from '../../store/group-commit.js'
 import type { HoldersRepo } from '../../store/holders.js'
+import { type LeaseHold, LeaseHoldsRepo } from '../../store/lease-holds.js'
 import type { BudgetRow, LedgerRepo, LedgerRow } from '../../store/ledger.js'
 import type {
   Budget,
@@ -44,8 +45,35 @@ export class LocalBudgets implements BudgetsApi {
     private readonly now: () => number,
     private readonly defaultTimezone: string,
     private readonly holders: HoldersRepo,
+    private readonly holds = new LeaseHoldsRepo(db),
   ) {
     this.writer = groupCommitOf(db)
+  }
+
+  /**
+   * A gateway's heartbeat: the worst cases it has in flight on each of its leases, so that budget views
+   * show them as in flight (never a lease's unused rest as spent). Replaces what the holder wrote before.
+   * A lease that went back meanwhile (reclaimed) is skipped: nothing on it counts against the budget any more.
+   */
+  recordHolds(holder: string, holds: readonly LeaseHold[]): void {
+    for (const hold of holds) checkAmount(hold.held_micros, 'hold')
+    this.#tx(() => {
+      const now = this.now()
+      const kept: string[] = []
+      for (const hold of holds) {
+        const { open, close } = this.ledger.reservation(hold.lease_id)
+        if (open?.kind !== 'lease_grant' || open.agent_id !== hold.agent_id || open.holder !== holder) {
+          throw new IronError(
+            'LEASE_NOT_HELD',
+            `${hold.lease_id} is not a lease of agent ${hold.agent_id} held by ${holder}`,
+          )
+        }
+        if (close) continue
+        this.holds.upsert(holder, hold, now)
+        kept.push(hold.lease_id)
+      }
+      this.holds.removeOthers(holder, kept)
+    })
   }
 
   /**
@@ -391,6 +419,8 @@ export class LocalBudgets implements BudgetsApi {
       })
       released++
     }
+    // Nothing of a holder whose leases all went back is in flight any more.
+    if (byName !== undefined) this.holds.removeHolder(byName)
     return released
   }
 
@@ -574,6 +604,7 @@ export class LocalBudgets implements BudgetsApi {
     reason?: 'idle' | 'stopped' | 'expired' | 'changed'
   }): number {
     return this.#tx(() => {
+      this.holds.remove(request.lease_id)
       const { open, close } = this.ledger.reservation(request.lease_id)
       if (open?.kind !== 'lease_grant' || close) return 0
       const unused = Math.max(this.ledger.leaseOutstanding(open), 0)
