@@ -5,8 +5,8 @@
 //   npm run build && node bench/gateway-cpu.js [--slow] [--rounds 3] [--root ../other-checkout]
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { runLoad } from '../dist/src/testing/load.js'
 import { prepareIronStore } from './lib/iron-store.js'
-import { runLoad } from './lib/load.js'
 import { cpuCount, hasTaskset, spawnIronGateway, spawnMockProvider } from './lib/spawn-pinned.js'
 
 const { values } = parseArgs({

@@ -5,7 +5,7 @@
 // Prints `mock provider listening on <url>` once ready; stops on SIGINT/SIGTERM (or when stdin closes, with
 // --exit-on-stdin-close, so a parent that dies does not leave it behind).
 import { parseArgs } from 'node:util'
-import { startMockProvider } from './lib/mock-provider.js'
+import { startMockProvider } from '../dist/src/testing/mock-provider.js'
 import { exitWhenTold } from './lib/serve.js'
 
 const { values } = parseArgs({

@@ -4,7 +4,7 @@
 // Prints `passthrough listening on <url>` once ready; stops on SIGINT/SIGTERM (or when stdin closes, with
 // --exit-on-stdin-close).
 import { parseArgs } from 'node:util'
-import { startPassthrough } from './lib/passthrough.js'
+import { startPassthrough } from '../dist/src/testing/passthrough.js'
 import { exitWhenTold } from './lib/serve.js'
 
 const { values } = parseArgs({

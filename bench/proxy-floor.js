@@ -21,9 +21,9 @@
 // environment, and {upstream} in the command is replaced with the mock's URL. --gateway-header adds request
 // headers for it only (e.g. its own virtual key); everyone else sends `authorization: Bearer sk-mock-provider-key`.
 import { parseArgs } from 'node:util'
+import { runLoad } from '../dist/src/testing/load.js'
 import { compareAB, printCompare } from './lib/compare.js'
 import { prepareIronStore } from './lib/iron-store.js'
-import { runLoad } from './lib/load.js'
 import { loadMeter } from './lib/machine.js'
 import {
   cpuCount,

@@ -4,7 +4,7 @@
 // Target: ≥ 50 MB/s per core (median of the runs).
 //   npm run build && node bench/safety-scan.js [--mb 20] [--runs 7]
 import { DEFAULT_POLICY, evaluate, scan } from '../dist/src/safety/index.js'
-import { summarize } from './lib/stats.js'
+import { summarize } from '../dist/src/testing/stats.js'
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(name)

@@ -8,9 +8,9 @@
 //   npm run build && node bench/streams.js [--streams 1000] [--rounds 2] [--no-floor]
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { runLoad } from '../dist/src/testing/load.js'
 import { compareAB, printCompare } from './lib/compare.js'
 import { prepareIronStore } from './lib/iron-store.js'
-import { runLoad } from './lib/load.js'
 import {
   cpuCount,
   hasTaskset,

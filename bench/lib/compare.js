@@ -7,7 +7,7 @@
 //     load: { path: '/v1/chat/completions', body, concurrency: 16, requests: 4000, warmup: 200 }, rounds: 5,
 //   })
 //   printCompare(result)
-import { runLoad } from './load.js'
+import { runLoad } from '../../dist/src/testing/load.js'
 
 /**
  * @typedef {object} Target
@@ -21,9 +21,9 @@ import { runLoad } from './load.js'
  * @property {string} name
  * @property {{ url: string, headers?: Record<string, string> }} direct
  * @property {Target[]} candidates
- * @property {Omit<import('./load.js').LoadOptions, 'url'>} load Passed to runLoad for every run.
+ * @property {Omit<import('../../src/testing/load.js').LoadOptions, 'url'>} load Passed to runLoad for every run.
  * @property {number} [rounds] Default 5.
- * @property {(run: { round: number, target: string, result: import('./load.js').LoadResult }) => void} [onRun]
+ * @property {(run: { round: number, target: string, result: import('../../src/testing/load.js').LoadResult }) => void} [onRun]
  */
 
 const median = (values) => {

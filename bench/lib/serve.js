@@ -1,19 +1,4 @@
-// What the benchmark servers (mock provider, pass-through) share: listening on loopback, and stopping.
-
-/**
- * Listen on 127.0.0.1 (port 0: any free port) and resolve once listening.
- * @param {import('node:http').Server} server
- * @param {number} [port]
- */
-export function listenOnLoopback(server, port = 0) {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve(undefined)
-    })
-  })
-}
+// How the stand-alone benchmark servers (bench/mock-provider.js, bench/passthrough.js) stop.
 
 /**
  * Close on SIGINT or SIGTERM (and, with `stdinClose`, when the parent closes our stdin), then exit; exit

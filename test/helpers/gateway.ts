@@ -1,9 +1,9 @@
-import { startMockProvider } from '../../bench/lib/mock-provider.js'
 import { IronConfig } from '../../src/config/config.js'
 import { MemoryVault } from '../../src/config/vault.js'
 import { type RunningGateway, startGateway } from '../../src/gateway/server.js'
 import { LocalContext } from '../../src/services/context.js'
 import { createLocalControlPlane } from '../../src/services/local/index.js'
+import { startMockProvider } from '../../src/testing/mock-provider.js'
 import { tempDirs } from './temp.js'
 
 export const UPSTREAM_KEY = 'sk-upstream-real-key-0123456789abcdef'

@@ -1,10 +1,10 @@
-// The mock LLM provider of the benchmarks and gateway tests (bench/lib/mock-provider.js): route shapes of both
+// The mock LLM provider of the gateway tests and the benchmarks (src/testing/mock-provider.ts): route shapes of both
 // APIs, JSON and streaming, usage consistency, n choices, tool calls, failure injection, auth, what it served
 // (stats().served) and close().
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { runLoad } from '../../bench/lib/load.js'
-import { startMockProvider } from '../../bench/lib/mock-provider.js'
-import { startPassthrough } from '../../bench/lib/passthrough.js'
+import { runLoad } from '../../src/testing/load.js'
+import { startMockProvider } from '../../src/testing/mock-provider.js'
+import { startPassthrough } from '../../src/testing/passthrough.js'
 
 type Mock = Awaited<ReturnType<typeof startMockProvider>>
 // biome-ignore lint/suspicious/noExplicitAny: parsed API payloads of many shapes
