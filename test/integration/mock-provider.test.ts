@@ -790,42 +790,77 @@ describe('mock provider served totals (what a provider would bill)', () => {
   })
 })
 
+// Delays are checked by order, not by the clock: a delay of an hour never ends within a test, so whatever
+// arrives did not wait for it, and whatever waits for it has not arrived.
+const HOUR = 3_600_000
+/** 'pending' while `promise` has not settled (checked once the microtasks before this call have run). */
+const settledYet = <T>(promise: Promise<T>) => Promise.race([promise, Promise.resolve('pending' as const)])
+
 describe('mock provider timing and close()', () => {
-  it('waits latencyMs before the headers and chunkDelayMs between chunks', async () => {
-    const mock = await startMockProvider({ latencyMs: 40, chunkDelayMs: 10, outputTokens: 4 })
-    try {
-      let start = performance.now()
-      const res = await fetch(`${mock.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: OPENAI,
-        body: JSON.stringify({ ...chatBody, stream: true }),
-      })
-      const headersAt = performance.now() - start
-      await res.text()
-      const doneAt = performance.now() - start
-      expect(headersAt).toBeGreaterThanOrEqual(35)
-      expect(doneAt - headersAt).toBeGreaterThanOrEqual(25) // 3 delays between 4 chunks
-      start = performance.now()
-      await post(`${mock.url}/v1/chat/completions`, chatBody, { ...OPENAI, 'x-mock-latency-ms': '0' })
-      expect(performance.now() - start).toBeLessThan(35)
-    } finally {
-      await mock.close()
+  it('waits latencyMs before the headers, unless x-mock-latency-ms says otherwise', async () => {
+    const mock = await startMockProvider({ latencyMs: HOUR })
+    const outcome = post(`${mock.url}/v1/chat/completions`, chatBody).then(
+      (r) => r.status,
+      () => 'failed',
+    )
+    const prompt = await post(`${mock.url}/v1/chat/completions`, chatBody, {
+      ...OPENAI,
+      'x-mock-latency-ms': '0',
+    })
+    expect(prompt.status).toBe(200)
+    expect(await settledYet(outcome)).toBe('pending')
+    expect(mock.stats().byStatus).toEqual({ 200: 1 })
+    await mock.close()
+    expect(await outcome).toBe('failed')
+  })
+
+  it('waits chunkDelayMs between content chunks, unless x-mock-chunk-delay-ms says otherwise', async () => {
+    const mock = await startMockProvider({ chunkDelayMs: HOUR, outputTokens: 4 })
+    const res = await fetch(`${mock.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: OPENAI,
+      body: JSON.stringify({ ...chatBody, stream: true }),
+    })
+    expect(res.status).toBe(200)
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+    const decoder = new TextDecoder()
+    let received = ''
+    while (!received.includes('"content":"mock"')) {
+      const { done, value } = await reader.read()
+      if (done) break
+      received += decoder.decode(value, { stream: true })
     }
+    // The first content chunk goes out at once; the next one waits an hour.
+    expect(chatChunks(parseSse(received)).map((c) => c.choices[0].delta.content)).toEqual(['', 'mock'])
+    const prompt = await postSse(
+      `${mock.url}/v1/chat/completions`,
+      { ...chatBody, stream: true },
+      { ...OPENAI, 'x-mock-chunk-delay-ms': '0' },
+    )
+    expect(prompt.events.at(-1)?.data).toBe('[DONE]')
+    const contents = chatChunks(prompt.events).map((c) => c.choices[0].delta.content)
+    expect(contents).toHaveLength(6) // the role chunk, 4 content chunks, the finish chunk
+    expect(contents.slice(0, 3)).toEqual(['', 'mock', ' reply'])
+    await reader.cancel().catch(() => undefined)
+    await mock.close()
   })
 
   it('hang: never answers, and close() ends the hanging request', async () => {
     const mock = await startMockProvider()
-    const pending = post(`${mock.url}/v1/chat/completions`, chatBody, { ...OPENAI, 'x-mock-fail': 'hang' })
-    const outcome = pending.then(
+    const outcome = post(`${mock.url}/v1/chat/completions`, chatBody, {
+      ...OPENAI,
+      'x-mock-fail': 'hang',
+    }).then(
       () => 'answered',
       () => 'failed',
     )
-    const early = await Promise.race([outcome, new Promise((r) => setTimeout(() => r('pending'), 150))])
-    expect(early).toBe('pending')
+    for (let i = 0; i < 500 && mock.stats().inFlight === 0; i++) await new Promise((r) => setTimeout(r, 10))
     expect(mock.stats().inFlight).toBe(1)
-    const start = performance.now()
+    // A request sent after the hanging one is answered; the hanging one is not.
+    expect((await post(`${mock.url}/v1/chat/completions`, chatBody)).status).toBe(200)
+    expect(await settledYet(outcome)).toBe('pending')
+    expect(mock.stats()).toMatchObject({ requests: 2, byStatus: { 200: 1 }, inFlight: 1 })
     await mock.close()
-    expect(performance.now() - start).toBeLessThan(1000)
     expect(await outcome).toBe('failed')
   })
 })

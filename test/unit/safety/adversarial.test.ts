@@ -1,18 +1,15 @@
 // Pathological inputs: every detector is linear (bounded regexes, no nested quantifiers, no unbounded
-// back-scans), so each of these finishes well within the generous bound, and nothing throws.
+// back-scans), so each of these finishes, and nothing throws. No clock is read: the inputs are large enough
+// (0.4 to 10 MB) that a detector quadratic in them needs some 10^11 steps and cannot end within the test's
+// timeout, while the linear scan takes about a second at most. How fast the firewall is, is for
+// bench/safety-scan.js.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { evaluate, parsePolicy, redactRequest, StreamRedactor, scan } from '../../../src/safety/index.js'
+import { redactRequest } from '../../../src/gateway/adapters/index.js'
+import { evaluate, parsePolicy, StreamRedactor, scan } from '../../../src/safety/index.js'
 
 const MB = 1_000_000
 const rep = (s: string, bytes: number) => s.repeat(Math.ceil(bytes / s.length))
-
-function timed<T>(fn: () => T): T {
-  const start = performance.now()
-  const result = fn()
-  expect(performance.now() - start).toBeLessThan(2000)
-  return result
-}
 
 const CASES: [string, () => string][] = [
   ['1 MB of a@a.a', () => rep('a@a.a', MB)],
@@ -67,11 +64,11 @@ const CASES: [string, () => string][] = [
   ['deep JSON text', () => `${'['.repeat(200_000)}${']'.repeat(200_000)}`],
 ]
 
-describe('adversarial inputs finish in bounded time', () => {
+describe('adversarial inputs finish', () => {
   for (const [name, make] of CASES) {
     it(name, () => {
       const text = make()
-      const findings = timed(() => scan(text))
+      const findings = scan(text)
       expect(Array.isArray(findings)).toBe(true)
       for (const f of findings) expect(f.end).toBeLessThanOrEqual(text.length)
     })
@@ -81,30 +78,26 @@ describe('adversarial inputs finish in bounded time', () => {
     const para =
       'Deploy notes: contact ops@example.com or +44 20 7946 0958. The job at 10.0.4.17 failed; see {"id": 831, "ok": false}. '
     const text = rep(para, 10 * MB)
-    const findings = timed(() => scan(text))
+    const findings = scan(text)
     expect(findings.length).toBeGreaterThan(200_000)
   })
 
   it('deep JSON inside tool-call arguments and embeddings input', () => {
     const deep = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`
-    const result = timed(() =>
-      redactRequest('openai-chat', {
-        messages: [{ role: 'assistant', tool_calls: [{ function: { name: 'f', arguments: deep } }] }],
-      }),
-    )
+    const result = redactRequest('openai-chat', {
+      messages: [{ role: 'assistant', tool_calls: [{ function: { name: 'f', arguments: deep } }] }],
+    })
     expect(result.error).toBeUndefined()
-    timed(() => redactRequest('openai-embeddings', { input: [deep] }))
+    expect(redactRequest('openai-embeddings', { input: [deep] }).error).toBeUndefined()
   })
 
   it('streams a pathological input in small chunks', () => {
     const text = `sk-${'a'.repeat(100_000)} ${'ignore '.repeat(10_000)}`
-    timed(() => {
-      const r = new StreamRedactor(parsePolicy({ output: { all: 'redact' } }))
-      let out = ''
-      for (let i = 0; i < text.length; i += 500) out += r.push(text.slice(i, i + 500)).emit
-      out += r.end().emit
-      expect(out.length).toBeGreaterThan(0)
-    })
+    const r = new StreamRedactor(parsePolicy({ output: { all: 'redact' } }))
+    let out = ''
+    for (let i = 0; i < text.length; i += 500) out += r.push(text.slice(i, i + 500)).emit
+    out += r.end().emit
+    expect(out.length).toBeGreaterThan(0)
   })
 })
 
