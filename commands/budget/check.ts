@@ -6,8 +6,9 @@ import type { BudgetCheck } from '../../src/services/api.js'
 export default class BudgetCheckCommand extends IronCommand<BudgetCheck> {
   static override summary = 'Check an agent against its budget: exits 5 at or over the limit (for scripts)'
   static override description =
-    'Prints spend, burn rate and a projection to the end of the period. --verify recomputes the balances from ' +
-    'the ledger rows and exits 1 on any mismatch.'
+    'Prints spent, in flight, available, the burn rate and a projection to the end of the period. Over (exit 5) ' +
+    'means nothing is available (spent and in flight reach the limit) or spend alone passed it. --verify ' +
+    'recomputes the balances from the ledger rows and exits 1 on any mismatch.'
   static override examples = [
     '<%= config.bin %> budget check support-bot || echo "out of budget"',
     '<%= config.bin %> budget check support-bot --verify',

@@ -3,7 +3,7 @@ import { budgetColumns } from '../../src/cli/views.js'
 import type { Budget } from '../../src/services/api.js'
 
 export default class BudgetList extends IronCommand<Budget[]> {
-  static override summary = "List every agent's budget and this period's spend"
+  static override summary = "List every agent's budget: spent, in flight and available this period"
   static override examples = ['<%= config.bin %> budget list']
   static override flags = { ...storeFlags }
 

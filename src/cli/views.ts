@@ -19,7 +19,6 @@ import type { Column, Output } from './output.js'
 /** How each resource prints, shared by its list and show commands. */
 
 const list = (values: string[]) => (values.length ? values.join(',') : 'any')
-const money = (micros: number | null) => (micros === null ? 'no limit' : formatMoney(micros))
 const perMillion = (micros: number | null) => (micros === null ? null : `${formatMoney(micros)}/M`)
 
 export const agentColumns: Column<Agent>[] = [
@@ -112,32 +111,63 @@ export function printProviderTest(out: Output, r: ProviderTestResult): void {
   )
 }
 
+/**
+ * A budget's figures add up to its limit (spent + in flight + available), so they keep every significant
+ * decimal: $49.9996 available beside $0.0004 spent, where formatMoney alone would show $49.99.
+ */
+export function budgetMoney(micros: number): string {
+  const subCent = Math.abs(micros) % 10_000
+  const shown = formatMoney(micros)
+  if (Math.abs(micros) < 1_000_000 || subCent === 0) return shown
+  return `${shown}${String(subCent).padStart(4, '0').replace(/0+$/, '')}`
+}
+
+const budgetLimit = (b: Budget) => (b.limit_micros === null ? 'no limit' : budgetMoney(b.limit_micros))
+const available = (b: Budget) => (b.remaining_micros === null ? null : budgetMoney(b.remaining_micros))
+/** Spend too small for a tenth of a percent still shows as some. */
+const usedPct = (b: Budget) =>
+  b.used_pct === null
+    ? null
+    : b.used_pct === 0 && b.spent_micros + b.in_flight_micros > 0
+      ? '<0.1%'
+      : `${b.used_pct}%`
+
+/** spent + in flight + available = limit (available is 0 once spent and in flight pass the limit). */
 export const budgetColumns: Column<Budget>[] = [
   { header: 'Agent', value: (b) => b.agent_name },
-  { header: 'Limit', value: (b) => money(b.limit_micros) },
+  { header: 'Limit', value: budgetLimit, kind: 'money' },
   { header: 'Period', value: (b) => b.period },
-  { header: 'Spent', value: (b) => b.spent_micros, kind: 'money' },
-  { header: 'Reserved', value: (b) => b.reserved_micros, kind: 'money' },
-  {
-    header: 'Remaining',
-    value: (b) => (b.remaining_micros === null ? '-' : formatMoney(b.remaining_micros)),
-  },
-  { header: 'Used', value: (b) => (b.used_pct === null ? null : `${b.used_pct}%`) },
+  { header: 'Spent', value: (b) => budgetMoney(b.spent_micros), kind: 'money' },
+  { header: 'In flight', value: (b) => budgetMoney(b.in_flight_micros), kind: 'money' },
+  { header: 'Available', value: available, kind: 'money' },
+  { header: 'Used', value: usedPct },
   { header: 'Resets', value: (b) => b.period_end, kind: 'time' },
 ]
 
-export function printBudget(out: Output, b: Budget): void {
+/**
+ * Spent, in flight (worst cases of requests now running) and available. What gateways hold in leases is
+ * how they borrow the budget, not spend: shown only with `verbose`, beside the open reservations.
+ */
+export function printBudget(out: Output, b: Budget, options: { verbose?: boolean } = {}): void {
   out.record([
     { label: 'Agent', value: b.agent_name },
-    { label: 'Limit', value: money(b.limit_micros) },
+    { label: 'Limit', value: budgetLimit(b) },
     { label: 'Period', value: b.period === 'none' ? 'none (never resets)' : `${b.period} (${b.timezone})` },
     { label: 'Period start', value: b.period_start, kind: 'time' },
     { label: 'Resets', value: b.period_end, kind: 'time' },
-    { label: 'Spent', value: b.spent_micros, kind: 'money' },
-    { label: 'Reserved', value: b.reserved_micros, kind: 'money' },
-    ...(b.leased_micros ? [{ label: 'Leased', value: b.leased_micros, kind: 'money' as const }] : []),
-    { label: 'Remaining', value: b.remaining_micros === null ? 'no limit' : formatMoney(b.remaining_micros) },
-    { label: 'Used', value: b.used_pct === null ? null : `${b.used_pct}%` },
+    { label: 'Spent', value: budgetMoney(b.spent_micros) },
+    { label: 'In flight', value: budgetMoney(b.in_flight_micros) },
+    { label: 'Available', value: available(b) ?? 'no limit' },
+    { label: 'Used', value: usedPct(b) },
+    ...(options.verbose
+      ? [
+          { label: 'Reserved', value: `${budgetMoney(b.reserved_micros)} (open reservations, in flight)` },
+          {
+            label: 'Leased',
+            value: `${budgetMoney(b.leased_micros)} held by gateways to admit requests (not spent)`,
+          },
+        ]
+      : []),
     {
       label: 'When short',
       value: b.on_insufficient === 'clamp' ? 'clamp max tokens to fit' : 'reject (402)',

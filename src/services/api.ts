@@ -126,9 +126,15 @@ export interface Budget {
   period_start: string | null
   period_end: string | null
   spent_micros: number
+  /** Worst cases of the requests now running: open reservations and what gateways hold on their leases. */
+  in_flight_micros: number
+  /** Open reservations (part of in flight). */
   reserved_micros: number
+  /** What gateways hold in leases, not yet drawn: how they borrow the budget; never shown as used. */
   leased_micros: number
+  /** Available: limit − spent − in flight, at least 0; null without a limit. */
   remaining_micros: number | null
+  /** (spent + in flight) / limit, in percent. */
   used_pct: number | null
   updated_at: string
 }

@@ -367,3 +367,118 @@ describe('lease holds: what gateways have in flight on their leases', () => {
     expect(rows()).toEqual([])
   })
 })
+
+describe('what people see: spent, in flight and available; leases are not spend', () => {
+  const TTL = 15_000
+  const HOLDER = 'gw:test-host:1:1:aaaaaa'
+
+  /** An agent with a $50 monthly budget and a gateway holding a $2.50 lease on it. */
+  async function leased() {
+    const t = await tempControlPlane()
+    const agent = await t.cp.agents.create({ name: 'bot' })
+    await t.cp.budgets.set('bot', { limit_micros: 50_000_000, period: 'monthly' })
+    t.cp.holders.register({ holder: HOLDER, host: 'test-host', pid: 1, ttl_ms: TTL })
+    const grant = t.cp.budgets.grantLeaseSync({
+      agent_id: agent.id,
+      min_micros: 1_000,
+      want_micros: 2_500_000,
+      holder: HOLDER,
+    })
+    if (!grant.ok || grant.lease_id === null) throw new Error('expected a lease')
+    expect(grant.granted_micros).toBe(2_500_000)
+    const draw = (id: string, micros: number) =>
+      t.cp.budgets.drawSync({
+        reservation_id: id,
+        agent_id: agent.id,
+        lease_id: grant.lease_id,
+        counted_at: grant.counted_at,
+        room_micros: micros,
+        actual_micros: micros,
+        holder: HOLDER,
+      })
+    const hold = (held_micros: number) =>
+      t.cp.budgets.recordHolds(HOLDER, [{ lease_id: grant.lease_id!, agent_id: agent.id, held_micros }])
+    return { ...t, agent, grant, draw, hold }
+  }
+
+  it('after one $0.0004 request: nothing in flight, $49.9996 available, the lease only as its own field', async () => {
+    const { cp, draw } = await leased()
+    draw('req_01jd8x4k3m5n6p7q8r9s0t1v2w', 400)
+    const budget = await cp.budgets.get('bot')
+    expect(budget).toMatchObject({
+      spent_micros: 400,
+      reserved_micros: 0,
+      in_flight_micros: 0,
+      remaining_micros: 49_999_600,
+      leased_micros: 2_499_600,
+      used_pct: 0,
+    })
+    expect((await cp.budgets.list()).find((b) => b.agent_name === 'bot')).toEqual(budget)
+    const check = await cp.budgets.check('bot', { verify: true })
+    expect(check.over).toBe(false)
+    expect(check.verify?.ok, check.verify?.problems.join('; ')).toBe(true)
+  })
+
+  it('a limit just above what was spent is not refused because of the lease, and is not over', async () => {
+    const { cp, draw } = await leased()
+    draw('req_01jd8x4k3m5n6p7q8r9s0t1v2w', 400)
+    const set = await cp.budgets.set('bot', { limit_micros: 1_000 })
+    expect(set).toMatchObject({ spent_micros: 400, in_flight_micros: 0, remaining_micros: 600, used_pct: 40 })
+    const check = await cp.budgets.check('bot')
+    expect(check.over).toBe(false)
+    expect(check.budget.remaining_micros).toBe(600)
+    expect((await cp.budgets.set('bot', { limit_micros: 2_000 })).used_pct).toBe(20)
+  })
+
+  it('in flight is open reservations plus what gateways hold on open leases, as of their last heartbeat', async () => {
+    const { cp, agent, draw, hold, grant } = await leased()
+    draw('req_01jd8x4k3m5n6p7q8r9s0t1v2w', 400)
+    const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 100_000 })
+    if (!r.ok) throw new Error('expected a reservation')
+    hold(300_000)
+    const budget = await cp.budgets.get('bot')
+    expect(budget).toMatchObject({
+      spent_micros: 400,
+      reserved_micros: 100_000,
+      in_flight_micros: 400_000,
+      remaining_micros: 50_000_000 - 400 - 400_000,
+      used_pct: 0.8,
+    })
+    expect(budget.spent_micros + budget.in_flight_micros + budget.remaining_micros!).toBe(budget.limit_micros)
+    expect((await cp.budgets.list())[0]).toEqual(budget)
+    // A heartbeat written before draws it has not reported yet: never more than the leases still hold.
+    hold(9_000_000)
+    expect((await cp.budgets.get('bot')).in_flight_micros).toBe(100_000 + 2_499_600)
+    // The lease goes back: what was held on it is no longer in flight.
+    cp.budgets.returnLeaseSync({ lease_id: grant.lease_id!, agent_id: agent.id, holder: HOLDER })
+    expect(await cp.budgets.get('bot')).toMatchObject({ in_flight_micros: 100_000, leased_micros: 0 })
+  })
+
+  it('a limit below spent + in flight needs --yes and names both; leases alone never do', async () => {
+    const { cp, draw, hold } = await leased()
+    draw('req_01jd8x4k3m5n6p7q8r9s0t1v2w', 400)
+    hold(300_000)
+    const error = (await cp.budgets
+      .set('bot', { limit_micros: 200_000 })
+      .catch((e: unknown) => e)) as IronError
+    expect(error.code).toBe('LIMIT_BELOW_SPEND')
+    expect(error.message).toContain('$0.3004')
+    expect(error.message).toContain('$0.30 in flight')
+    expect(await cp.budgets.set('bot', { limit_micros: 300_400 })).toMatchObject({
+      remaining_micros: 0,
+      used_pct: 100,
+    })
+    // Everything available is in flight: over, though nothing was spent beyond the limit.
+    expect((await cp.budgets.check('bot')).over).toBe(true)
+    hold(0)
+    expect((await cp.budgets.check('bot')).over).toBe(false)
+  })
+
+  it('what a lease of the last period holds does not count in the new one', async () => {
+    const { cp, clock, hold } = await leased()
+    hold(300_000)
+    expect((await cp.budgets.get('bot')).in_flight_micros).toBe(300_000)
+    clock.now = Date.parse('2026-04-01T00:00:01Z')
+    expect((await cp.budgets.get('bot')).in_flight_micros).toBe(0)
+  })
+})

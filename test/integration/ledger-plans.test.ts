@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { openDb } from '../../src/store/db.js'
+import { LEASE_HOLD_LOOKUPS } from '../../src/store/lease-holds.js'
 import { LEDGER_LOOKUPS } from '../../src/store/ledger.js'
 import { tempDir } from '../helpers/temp.js'
 
@@ -14,6 +15,19 @@ describe('ledger lookups', () => {
   it.each(Object.entries(LEDGER_LOOKUPS))('%s searches the reservation index', (_name, sql) => {
     const steps = plan(sql)
     expect(steps.some((step) => step.includes('USING INDEX ledger_reservation'))).toBe(true)
+    expect(steps.filter((step) => step.startsWith('SCAN'))).toEqual([])
+  })
+
+  // Budget views run it for every agent: it must read the agent's few holds, not its period's ledger rows.
+  it('what gateways hold in flight is found from lease_holds, each lease by the reservation index', () => {
+    const steps = (
+      db
+        .prepare(`EXPLAIN QUERY PLAN ${LEASE_HOLD_LOOKUPS.heldInPeriod}`)
+        .all({ agent_id: 'x', start: 0, end: 1 }) as Array<{ detail: string }>
+    ).map((row) => row.detail)
+    expect(steps[0]).toContain('USING INDEX lease_holds_agent')
+    expect(steps.filter((step) => step.includes('ledger_agent_counted'))).toEqual([])
+    expect(steps.filter((step) => step.includes('USING INDEX ledger_reservation'))).toHaveLength(2)
     expect(steps.filter((step) => step.startsWith('SCAN'))).toEqual([])
   })
 

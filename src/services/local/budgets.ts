@@ -156,21 +156,24 @@ export class LocalBudgets implements BudgetsApi {
         updated_at: now,
       }
       this.#rollTo(next, now, next.period !== current.period || next.timezone !== current.timezone)
-      const committed = next.spent_micros + next.reserved_micros + next.leased_micros
-      if (next.limit_micros !== null && committed > next.limit_micros && !input.allow_below_spend) {
+      // What was used is spent and in flight; what gateways hold in leases beyond that is not (they give it back).
+      const inFlight = this.#inFlight(next)
+      const used = next.spent_micros + inFlight
+      if (next.limit_micros !== null && used > next.limit_micros && !input.allow_below_spend) {
         const until =
           next.period_end === null
             ? 'until the limit is raised'
             : `until the period resets on ${iso(next.period_end)}`
+        const parts = inFlight > 0 ? ` (${formatMoney(inFlight)} in flight)` : ''
         throw usageError(
           'LIMIT_BELOW_SPEND',
-          `${agent.name} has already used ${formatMoney(committed)} this period; a ${formatMoney(next.limit_micros)} limit refuses all of its requests ${until}`,
+          `${agent.name} has already used ${formatMoney(used)} this period${parts}; a ${formatMoney(next.limit_micros)} limit refuses all of its requests ${until}`,
           'Re-run with --yes to set it anyway, or choose a higher limit',
         )
       }
       if (next.limit_micros !== current.limit_micros || next.period !== current.period) next.alerted_pct = 0
       this.ledger.saveBudget(next)
-      const after = this.#view(next, agent.name)
+      const after = this.#view(next, agent.name, inFlight)
       this.audit.record({
         action: 'budget.set',
         resource_type: 'budget',
@@ -178,7 +181,7 @@ export class LocalBudgets implements BudgetsApi {
         agent_id: agent.id,
         outcome: 'success',
         data: {
-          changes: changes(this.#view(current, agent.name), after),
+          changes: changes(this.#view(current, agent.name, this.#inFlight(current)), after),
           below_spend_confirmed: Boolean(input.allow_below_spend),
         },
       })
@@ -189,16 +192,20 @@ export class LocalBudgets implements BudgetsApi {
   async get(agentRef: string): Promise<Budget> {
     const agent = findAgent(this.agents, agentRef, { includeDeleted: true })
     this.reclaimExpired()
-    return this.#tx(() => this.#view(this.#current(agent.id), agent.name))
+    return this.#tx(() => {
+      const row = this.#current(agent.id)
+      return this.#view(row, agent.name, this.#inFlight(row))
+    })
   }
 
   async list(): Promise<Budget[]> {
     this.reclaimExpired()
     const names = new Map(this.agents.list().map((a) => [a.id, a.name]))
     return this.#tx(() =>
-      this.ledger
-        .listBudgets()
-        .map((row) => this.#view(this.#current(row.agent_id), names.get(row.agent_id) ?? row.agent_id)),
+      this.ledger.listBudgets().map((listed) => {
+        const row = this.#current(listed.agent_id)
+        return this.#view(row, names.get(row.agent_id) ?? row.agent_id, this.#inFlight(row))
+      }),
     )
   }
 
@@ -208,7 +215,7 @@ export class LocalBudgets implements BudgetsApi {
     return this.#tx(() => {
       const row = this.#current(agent.id)
       const now = this.now()
-      const budget = this.#view(row, agent.name)
+      const budget = this.#view(row, agent.name, this.#inFlight(row))
       const windowStart = row.period === 'none' ? now - 7 * 24 * HOUR : row.period_start
       const spentInWindow =
         row.period === 'none' ? this.ledger.sums(agent.id, windowStart, null).spent : row.spent_micros
@@ -229,7 +236,7 @@ export class LocalBudgets implements BudgetsApi {
               : null
       const result: BudgetCheck = {
         budget,
-        // Over once nothing is left, and always when spend itself passed the limit.
+        // Over once nothing is available (spent and in flight), and always when spend itself passed the limit.
         over: remaining !== null && (remaining <= 0 || row.spent_micros > row.limit_micros!),
         burn_rate_micros_per_hour: burn,
         projected_period_spend_micros: projected,
@@ -295,7 +302,7 @@ export class LocalBudgets implements BudgetsApi {
         outcome: 'success',
         data: { amount_micros: input.amount_micros, reason, spent_micros: row.spent_micros },
       })
-      return this.#view(row, agent.name)
+      return this.#view(row, agent.name, this.#inFlight(row))
     })
   }
 
@@ -799,8 +806,20 @@ export class LocalBudgets implements BudgetsApi {
     return { ok: problems.length === 0, rows: derived.rows, derived: fromRows, cached, problems }
   }
 
-  #view(row: BudgetRow, agentName: string): Budget {
-    const remaining = remainingOf(row)
+  /**
+   * Worst cases of the requests now running, in the row's period: open reservations, and what gateways
+   * hold on their open leases as of their last heartbeat. A heartbeat can predate draws it has not seen
+   * yet, so holds count for no more than the leases still hold.
+   */
+  #inFlight(row: BudgetRow): number {
+    const held = this.holds.heldInPeriod(row.agent_id, row.period_start, row.period_end)
+    return row.reserved_micros + Math.min(held, Math.max(row.leased_micros, 0))
+  }
+
+  /** What people see: spent, in flight and available (remaining_micros); leased only as its own field. */
+  #view(row: BudgetRow, agentName: string, inFlight: number): Budget {
+    const limit = row.limit_micros
+    const used = row.spent_micros + inFlight
     return {
       agent_id: row.agent_id,
       agent_name: agentName,
@@ -812,17 +831,11 @@ export class LocalBudgets implements BudgetsApi {
       period_start: row.period === 'none' ? null : iso(row.period_start),
       period_end: iso(row.period_end),
       spent_micros: row.spent_micros,
+      in_flight_micros: inFlight,
       reserved_micros: row.reserved_micros,
       leased_micros: row.leased_micros,
-      remaining_micros: remaining === null ? null : Math.max(remaining, 0),
-      used_pct:
-        row.limit_micros === null
-          ? null
-          : row.limit_micros === 0
-            ? 100
-            : Math.round(
-                ((row.spent_micros + row.reserved_micros + row.leased_micros) / row.limit_micros) * 1000,
-              ) / 10,
+      remaining_micros: limit === null ? null : Math.max(limit - used, 0),
+      used_pct: limit === null ? null : limit === 0 ? 100 : Math.round((used / limit) * 1000) / 10,
       updated_at: iso(row.updated_at)!,
     }
   }
