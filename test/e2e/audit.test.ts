@@ -65,9 +65,10 @@ describe('iron audit (spawned)', () => {
   })
 
   it('tail follows events written by other processes until Ctrl-C', async () => {
+    expect((await iron(['agents', 'update', 'bot', '--description', 'before the tail'])).code).toBe(0)
     const child = spawn(
       process.execPath,
-      [BIN, 'audit', 'tail', '--json', '--lines', '0', '--interval', '50'],
+      [BIN, 'audit', 'tail', '--json', '--lines', '1', '--interval', '50'],
       {
         env: { ...process.env, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -75,13 +76,25 @@ describe('iron audit (spawned)', () => {
     )
     let out = ''
     child.stdout.on('data', (d) => (out += d))
-    await new Promise((r) => setTimeout(r, 1_500))
+    const lines = () => out.split('\n').filter(Boolean)
+    /** Waits (bounded) until the tail has printed `n` lines. */
+    const printed = async (n: number) => {
+      const deadline = Date.now() + 10_000
+      while (lines().length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      expect(lines(), 'audit tail output').toHaveLength(n)
+    }
+    // Its first line (the last event so far) says it has read where the chain ends and is following.
+    await printed(1)
+    expect(JSON.parse(lines()[0]!)).toMatchObject({
+      action: 'agent.update',
+      data: { changes: { description: { after: 'before the tail' } } },
+    })
     expect((await iron(['agents', 'update', 'bot', '--description', 'tailed'])).code).toBe(0)
-    const deadline = Date.now() + 10_000
-    while (!out.includes('agent.update') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
-    expect(JSON.parse(out.trim().split('\n').at(-1)!)).toMatchObject({
+    await printed(2)
+    expect(JSON.parse(lines()[1]!)).toMatchObject({
       action: 'agent.update',
       actor: expect.stringMatching(/^local:/),
+      data: { changes: { description: { after: 'tailed' } } },
     })
     const exit = new Promise<number | null>((resolve) => child.on('exit', resolve))
     child.kill('SIGINT')

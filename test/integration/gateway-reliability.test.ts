@@ -248,7 +248,8 @@ describe('gateway reliability', () => {
   it('shuts down gracefully: a request in flight finishes, then writes are flushed', async () => {
     gw = await startTestGateway({ mock: { latencyMs: 300 } })
     const pending = post(gw, chat())
-    await new Promise((r) => setTimeout(r, 100))
+    const mock = gw.mock
+    await waitFor(() => mock.stats().inFlight === 1)
     const closing = gw.running.close()
     const r = await pending
     await closing

@@ -66,8 +66,7 @@ describe('upstream bodies', () => {
 
     const broken = await provider((res) => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' })
-      res.write('{"partial":')
-      setTimeout(() => res.destroy(), 10)
+      res.write('{"partial":', () => res.destroy())
     })
     await expect(readText((await send(broken)).body, 1024)).rejects.toThrow()
   })
