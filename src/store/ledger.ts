@@ -75,6 +75,23 @@ export const LEDGER_LOOKUPS = {
   reservationClosed: `SELECT 1 FROM ledger c WHERE c.reservation_id = ? AND c.${OPEN_OR_CLOSE} AND c.kind IN ('commit', 'release')`,
 }
 
+/**
+ * An agent's newest spend rows, for sizing leases: an index search on ledger_agent_counted that reads at
+ * most `limit` rows in index order (a test checks the plans). A draw counts at its lease's opening, so the
+ * rows counted since a moment miss draws on older leases: `leaseSpend` reads one lease's own newest rows.
+ */
+export const RECENT_SPEND_LOOKUPS = {
+  agentSpend: `SELECT spent_delta AS spent, at FROM ledger WHERE agent_id = ? AND counted_at >= ? AND spent_delta != 0
+    ORDER BY counted_at DESC, seq DESC LIMIT ?`,
+  leaseSpend: `SELECT spent_delta AS spent, at FROM ledger WHERE agent_id = ? AND counted_at = ? AND spent_delta != 0
+    ORDER BY seq DESC LIMIT ?`,
+}
+
+export interface SpendRow {
+  spent: number
+  at: number
+}
+
 /** Budgets and their ledger. Statements are prepared once: reserve and commit are on the gateway's hot path. */
 export class LedgerRepo {
   readonly #budget: Statement
@@ -88,6 +105,8 @@ export class LedgerRepo {
   readonly #sums: Statement
   readonly #sumsOpenEnded: Statement
   readonly #leaseMoves: Statement
+  readonly #agentSpend: Statement
+  readonly #leaseSpend: Statement
 
   constructor(readonly db: Db) {
     this.#budget = db.prepare(`SELECT ${BUDGET_COLUMNS} FROM budgets WHERE agent_id = ?`)
@@ -124,6 +143,18 @@ export class LedgerRepo {
         'SELECT coalesce(sum(leased_delta), 0) FROM ledger WHERE agent_id = ? AND counted_at = ? AND lease_id = ?',
       )
       .pluck()
+    this.#agentSpend = db.prepare(RECENT_SPEND_LOOKUPS.agentSpend)
+    this.#leaseSpend = db.prepare(RECENT_SPEND_LOOKUPS.leaseSpend)
+  }
+
+  /** The agent's newest rows that moved spend among those counted since `since` (at most `limit`). */
+  spendCountedSince(agentId: string, since: number, limit: number): SpendRow[] {
+    return this.#agentSpend.all(agentId, since, limit) as SpendRow[]
+  }
+
+  /** The newest rows that moved spend among those counted at `countedAt`: a lease's draws (at most `limit`). */
+  spendCountedAt(agentId: string, countedAt: number, limit: number): SpendRow[] {
+    return this.#leaseSpend.all(agentId, countedAt, limit) as SpendRow[]
   }
 
   budget(agentId: string): BudgetRow | undefined {

@@ -482,3 +482,104 @@ describe('what people see: spent, in flight and available; leases are not spend'
     expect((await cp.budgets.get('bot')).in_flight_micros).toBe(0)
   })
 })
+
+describe('lease sizing: about a minute of the agent’s recent spend', () => {
+  const HOLDER = 'gw:test-host:1:1:aaaaaa'
+
+  async function agentWith(limit: number) {
+    const t = await tempControlPlane()
+    const agent = await t.cp.agents.create({ name: 'bot' })
+    await t.cp.budgets.set('bot', { limit_micros: limit, period: 'monthly' })
+    t.cp.holders.register({ holder: HOLDER, host: 'test-host', pid: 1, ttl_ms: 24 * 3_600_000 })
+    const grant = (min: number, extra: { want_micros?: number; top_up?: LeaseTopUp } = {}) => {
+      const g = t.cp.budgets.grantLeaseSync({ agent_id: agent.id, min_micros: min, holder: HOLDER, ...extra })
+      if (!g.ok || g.lease_id === null) throw new Error('expected a lease')
+      return g
+    }
+    let n = 0
+    const draw = (lease: { lease_id: string | null; counted_at: number }, micros: number) =>
+      t.cp.budgets.drawSync({
+        reservation_id: `req_${String(n++).padStart(26, '0')}`,
+        agent_id: agent.id,
+        lease_id: lease.lease_id,
+        counted_at: lease.counted_at,
+        room_micros: micros,
+        actual_micros: micros,
+        holder: HOLDER,
+      })
+    const giveBack = (lease: { lease_id: string | null }) =>
+      t.cp.budgets.returnLeaseSync({ lease_id: lease.lease_id!, agent_id: agent.id, holder: HOLDER })
+    return { ...t, agent, grant, draw, giveBack }
+  }
+  type LeaseTopUp = { lease_id: string; counted_at: number; free_micros: number }
+
+  it('an idle agent’s first lease is $0.01, or two worst cases when those are more, whatever its limit', async () => {
+    const { grant, giveBack } = await agentWith(50_000_000)
+    const small = grant(1_000)
+    expect(small.granted_micros).toBe(10_000)
+    giveBack(small)
+    expect(grant(30_000).granted_micros).toBe(60_000)
+  })
+
+  it('a new lease holds what the agent spent over the last minute', async () => {
+    const { clock, grant, draw, giveBack } = await agentWith(50_000_000)
+    const first = grant(1_000, { want_micros: 10_000_000 })
+    // $3 over a minute: 30 requests of $0.10, one every 2 s.
+    for (let i = 0; i < 30; i++) {
+      clock.now += 2_000
+      draw(first, 100_000)
+    }
+    giveBack(first)
+    expect(grant(1_000).granted_micros).toBe(3_000_000)
+  })
+
+  it('a top-up of an older lease counts only its draws of the last minute', async () => {
+    const { clock, grant, draw } = await agentWith(50_000_000)
+    const lease = grant(1_000, { want_micros: 10_000_000 })
+    // Ten minutes of $0.10 every 10 s: the last minute (draws at 540 s … 600 s) is 7 of them.
+    for (let i = 0; i < 60; i++) {
+      clock.now += 10_000
+      draw(lease, 100_000)
+    }
+    const topUp = grant(1_000, {
+      top_up: { lease_id: lease.lease_id!, counted_at: lease.counted_at, free_micros: 0 },
+    })
+    expect(topUp).toMatchObject({ lease_id: lease.lease_id, granted_micros: 700_000 })
+  })
+
+  it.each([
+    ['opened with the load', 0],
+    ['opened five minutes before it', 300_000],
+  ])(
+    'under load it reads a bounded number of rows and scales what they show to a minute (a lease %s)',
+    async (_, idle) => {
+      const { clock, grant, draw } = await agentWith(50_000_000)
+      const lease = grant(1_000, { want_micros: 1_000_000 })
+      clock.now += idle
+      // 1,000 draws of $0.0001, one every 10 ms: $0.60 a minute at this rate.
+      for (let i = 0; i < 1_000; i++) {
+        clock.now += 10
+        draw(lease, 100)
+      }
+      const topUp = grant(1_000, {
+        top_up: { lease_id: lease.lease_id!, counted_at: lease.counted_at, free_micros: 0 },
+      })
+      // The newest 256 draws span 2.55 s: 25,600 micros × 60 s / 2.55 s.
+      expect(topUp.granted_micros).toBe(Math.round((25_600 * 60_000) / 2_550))
+    },
+  )
+
+  it('never more than what remains, and never less than the request needs', async () => {
+    const { clock, grant, draw, giveBack } = await agentWith(1_000_000)
+    const first = grant(1_000, { want_micros: 900_000 })
+    for (let i = 0; i < 8; i++) {
+      clock.now += 1_000
+      draw(first, 100_000)
+    }
+    giveBack(first)
+    // $0.80 spent in the last minute, $0.20 left: the lease is what is left.
+    expect(grant(1_000).granted_micros).toBe(200_000)
+    const { grant: fresh } = await agentWith(50_000_000)
+    expect(fresh(4_000_000, { want_micros: 1_000 }).granted_micros).toBe(4_000_000)
+  })
+})

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { openDb } from '../../src/store/db.js'
 import { LEASE_HOLD_LOOKUPS } from '../../src/store/lease-holds.js'
-import { LEDGER_LOOKUPS } from '../../src/store/ledger.js'
+import { LEDGER_LOOKUPS, RECENT_SPEND_LOOKUPS } from '../../src/store/ledger.js'
 import { tempDir } from '../helpers/temp.js'
 
 // Finding a reservation runs on every settlement: a full read of the ledger there makes each request slower
@@ -30,6 +30,20 @@ describe('ledger lookups', () => {
     expect(steps.filter((step) => step.includes('USING INDEX ledger_reservation'))).toHaveLength(2)
     expect(steps.filter((step) => step.startsWith('SCAN'))).toEqual([])
   })
+
+  // Lease grants measure recent spend: the newest rows in index order, never a sort of the agent's period.
+  it.each(Object.entries(RECENT_SPEND_LOOKUPS))(
+    '%s reads the newest rows of ledger_agent_counted',
+    (_name, sql) => {
+      const steps = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('x', 0, 1) as Array<{ detail: string }>).map(
+        (row) => row.detail,
+      )
+      expect(steps).toHaveLength(1)
+      expect(steps[0]).toMatch(
+        /^SEARCH ledger USING INDEX ledger_agent_counted \(agent_id=\? AND counted_at[=>]\?\)$/,
+      )
+    },
+  )
 
   it('a lookup without the condition would scan (the check above can fail)', () => {
     expect(plan('SELECT seq FROM ledger WHERE reservation_id = ?')).toContain('SCAN ledger')

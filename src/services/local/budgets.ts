@@ -7,7 +7,7 @@ import type { Db } from '../../store/db.js'
 import { type GroupCommit, groupCommitOf } from '../../store/group-commit.js'
 import type { HoldersRepo } from '../../store/holders.js'
 import { type LeaseHold, LeaseHoldsRepo } from '../../store/lease-holds.js'
-import type { BudgetRow, LedgerRepo, LedgerRow } from '../../store/ledger.js'
+import type { BudgetRow, LedgerRepo, LedgerRow, SpendRow } from '../../store/ledger.js'
 import type {
   Budget,
   BudgetCheck,
@@ -28,6 +28,17 @@ import { findAgent, iso } from './refs.js'
 
 export const DEFAULT_ALERT_THRESHOLDS = [50, 80, 95, 100]
 const HOUR = 3_600_000
+
+/** A lease holds about this much of the agent's recent spend (SPEC §6: about a minute of it). */
+export const LEASE_SPEND_WINDOW_MS = 60_000
+/** The smallest lease, for an idle agent: $0.01, or this many of the request's worst case. */
+export const LEASE_FLOOR_MICROS = 10_000
+export const LEASE_FLOOR_WORST_CASES = 2
+/**
+ * Ledger rows read at most to measure recent spend, so a grant stays cheap under load; when they all fall
+ * in the window, the spend they show is scaled to the window from the time they span (at least a second).
+ */
+export const LEASE_SPEND_ROWS = 256
 
 /**
  * Budgets and the ledger. Every movement is a row written in one BEGIN IMMEDIATE transaction together
@@ -435,8 +446,9 @@ export class LocalBudgets implements BudgetsApi {
    * Lend part of an agent's budget to a gateway, so that it admits requests in memory and writes only
    * their settlement. With `top_up`, the gateway's open lease grows instead (a request never waits for
    * a second lease while the first still holds money). The request needs `min` (its worst case) beyond
-   * what the lease holds free; the grant is at least that, about `want` (default: a twentieth of the
-   * limit, $0.01 to $10), at most what remains. With on_insufficient=clamp, `fit` may accept less.
+   * what the lease holds free; the grant is at least that, about `want` (default: the agent's spend over
+   * the last minute, at least $0.01 or two worst cases), at most what remains. With on_insufficient=clamp,
+   * `fit` may accept less.
    */
   grantLeaseSync(request: LeaseRequest): LeaseGrant {
     checkAmount(request.min_micros, 'lease')
@@ -487,10 +499,14 @@ export class LocalBudgets implements BudgetsApi {
         clamped = fitted
       }
       const need = Math.max(worst - free, 0)
-      const tranche =
+      const size =
         request.want_micros ??
-        Math.min(Math.max(Math.floor((row.limit_micros ?? 0) / 20), 10_000), 10_000_000)
-      const granted = Math.min(Math.max(available, 0), Math.max(need, tranche))
+        Math.max(
+          this.#recentSpend(row.agent_id, now, topUp?.counted_at),
+          LEASE_FLOOR_MICROS,
+          LEASE_FLOOR_WORST_CASES * worst,
+        )
+      const granted = Math.min(Math.max(available, 0), Math.max(need, size))
       const leaseId = topUp ? topUp.lease_id : newId('lease', now)
       const countedAt = topUp ? topUp.counted_at : now
       if (granted > 0 || !topUp) {
@@ -710,6 +726,25 @@ export class LocalBudgets implements BudgetsApi {
     })
   }
 
+  /**
+   * About what the agent spent over the last minute, from its newest ledger rows: those counted in the
+   * minute (reservations, adjustments, draws on leases opened in it) and, for a top-up of an older lease,
+   * the lease's own draws (a draw counts at its lease's opening). Draws on other gateways' older leases
+   * are not seen: each gateway's top-ups size its own lease.
+   */
+  #recentSpend(agentId: string, now: number, leaseCountedAt: number | undefined): number {
+    const since = now - LEASE_SPEND_WINDOW_MS
+    let spend = spendInWindow(this.ledger.spendCountedSince(agentId, since, LEASE_SPEND_ROWS), since, now)
+    if (leaseCountedAt !== undefined && leaseCountedAt < since) {
+      spend += spendInWindow(
+        this.ledger.spendCountedAt(agentId, leaseCountedAt, LEASE_SPEND_ROWS),
+        since,
+        now,
+      )
+    }
+    return spend
+  }
+
   /** The budget row, rolled into the period that contains now. */
   #current(agentId: string): BudgetRow {
     const row = this.#budgetRow(agentId)
@@ -861,6 +896,23 @@ export class LocalBudgets implements BudgetsApi {
   #tx<T>(fn: () => T): T {
     return this.writer.now(fn)
   }
+}
+
+/**
+ * The spend of rows (newest first, at most LEASE_SPEND_ROWS) that happened since `since`. When every row
+ * read is that recent, older ones were not read: the spend is scaled to the window from the time they span.
+ */
+function spendInWindow(rows: readonly SpendRow[], since: number, now: number): number {
+  let spent = 0
+  let oldest = now
+  for (const row of rows) {
+    if (row.at < since) return Math.max(spent, 0)
+    spent += row.spent
+    oldest = Math.min(oldest, row.at)
+  }
+  if (rows.length < LEASE_SPEND_ROWS) return Math.max(spent, 0)
+  const span = Math.max(now - oldest, 1_000)
+  return Math.max(Math.round((spent * LEASE_SPEND_WINDOW_MS) / span), 0)
 }
 
 /** Whether a movement counted at `at` falls in the budget row's cached period. */
