@@ -39,6 +39,8 @@ describe('control plane commands (spawned binary)', () => {
       ['providers', 'list', '--json'],
     ]) {
       const r = await iron(args)
+      expect(r.code, args.join(' ')).toBe(0)
+      expect(r.stdout, args.join(' ')).toContain('openai')
       expect(r.stdout + r.stderr).not.toContain(KEY)
     }
     const store = readFileSync(join(home, 'data', 'iron', 'iron.db'))
@@ -84,7 +86,9 @@ describe('control plane commands (spawned binary)', () => {
     expect(rotated.code).toBe(0)
     const fresh = json<{ token: string }>(rotated).token
     expect(fresh).not.toBe(token)
-    expect((await iron(['agents', 'show', agent.id, '--json'])).stdout).not.toContain(fresh)
+    const shown = await iron(['agents', 'show', agent.id, '--json'])
+    expect(json(shown)).toMatchObject({ id: agent.id })
+    expect(shown.stdout).not.toContain(fresh)
   })
 
   it('budget: set, check exits 5 when over, a limit below spend needs --yes, verify, history', async () => {
@@ -161,7 +165,9 @@ describe('control plane commands (spawned binary)', () => {
     expect(deleted.code).toBe(0)
     expect(json(deleted)).toMatchObject({ agent: { status: 'deleted' } })
     expect(json(await iron(['agents', 'show', agent.id, '--json']))).toMatchObject({ status: 'deleted' })
-    expect((await iron(['agents', 'list'])).stdout).not.toContain('bot')
+    const listed = await iron(['agents', 'list'])
+    expect(listed.code).toBe(0)
+    expect(listed.stdout).not.toContain('bot')
     expect((await iron(['agents', 'list', '--all'])).stdout).toContain('bot')
   })
 })

@@ -81,10 +81,12 @@ describe('values an agent controls reach the terminal escaped (spawned)', () => 
   it('audit list, show and tail print the model string an agent sent escaped', async () => {
     const list = await iron(['audit', 'list', '--action', 'gateway'])
     expectInert(list)
+    expect(list.stdout).toContain('gateway.request')
     const id = JSON.parse((await iron(['audit', 'list', '--action', 'gateway', '--json'])).stdout).events[0]
       .id
     const show = await iron(['audit', 'show', id])
     expectInert(show)
+    expect(show.stdout).toContain('"model": "ok\\u001b]0;HACKED\\u0007')
 
     const tail = spawn(process.execPath, [BIN, 'audit', 'tail', '--lines', '5', '--interval', '50'], {
       env: { ...process.env, ...env, FORCE_COLOR: '1' },

@@ -140,12 +140,12 @@ describe('IC tokens', () => {
     const { cp, clock } = await tempControlPlane()
     await cp.agents.create({ name: 'bot' })
     const token = await cp.tokens.issue('bot', { expires_in_ms: 86_400_000 })
-    expect(cp.tokens.authenticate(token.token)).toBeDefined()
+    expect(cp.tokens.authenticate(token.token)?.agent.name).toBe('bot')
     clock.now += 86_400_001
     expect(cp.tokens.authenticate(token.token)).toBeUndefined()
     expect((await cp.tokens.get('bot')).status).toBe('expired')
     const again = await cp.tokens.issue('bot')
-    expect(cp.tokens.authenticate(again.token)).toBeDefined()
+    expect(cp.tokens.authenticate(again.token)?.agent.name).toBe('bot')
     await rejects(cp.tokens.issue('bot', { expires_in_ms: -5 }), 'INVALID_EXPIRY', 2)
   })
 

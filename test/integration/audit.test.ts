@@ -178,7 +178,16 @@ describe('audit trail', () => {
     expect(second.events[0]!.seq).toBe(first.events[2]!.seq - 1)
     const third = await cp.audit.list({ limit: 3, cursor: second.next_cursor! })
     expect(third.next_cursor).toBeNull()
-    expect((await cp.audit.list({ agent: 'bot' })).events.every((e) => e.agent_id !== null)).toBe(true)
+    const bot = await cp.agents.get('bot')
+    const forBot = (await cp.audit.list({ agent: 'bot' })).events
+    expect(forBot.map((e) => e.action).reverse()).toEqual([
+      'agent.create',
+      'budget.set',
+      'token.issue',
+      'token.rotate',
+      'agent.update',
+    ])
+    expect(new Set(forBot.map((e) => e.agent_id))).toEqual(new Set([bot.id]))
     expect((await cp.audit.list({ action: 'token' })).events.map((e) => e.action)).toEqual([
       'token.rotate',
       'token.issue',
