@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core'
 import { IronCommand, storeFlags } from '../../src/cli/base-command.js'
 import { type GatewayInfo, startGateway } from '../../src/gateway/server.js'
+import { LocalGatewayControl } from '../../src/services/local/gateway-control.js'
 
 export default class GatewayStart extends IronCommand<GatewayInfo> {
   static override summary = 'Run the gateway: the metered, budget-enforcing LLM proxy (until Ctrl-C)'
@@ -62,7 +63,7 @@ export default class GatewayStart extends IronCommand<GatewayInfo> {
       process.once('SIGTERM', () => resolve('SIGTERM'))
     })
     const running = await startGateway({
-      ctx,
+      control: new LocalGatewayControl(ctx, { audit: flags.audit }),
       host: String(ctx.config.get('gateway.host', flags.host)),
       port: Number(ctx.config.get('gateway.port', flags.port)),
       dataDir: ctx.config.dirs.dataDir,
@@ -70,7 +71,6 @@ export default class GatewayStart extends IronCommand<GatewayInfo> {
       drainMs: flags['drain-timeout'] * 1000,
       mock: { chunkDelayMs: flags['mock-chunk-delay'] },
       leaseTtlMs: Number(ctx.config.get('gateway.lease_ttl')) * 1000,
-      audit: flags.audit,
       firewall: flags.firewall,
     })
     const { gateway: _, close, ...info } = running

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { IronConfig } from '../config/config.js'
 import type { Env } from '../config/paths.js'
 import { LocalContext } from '../services/context.js'
+import { LocalGatewayControl } from '../services/local/gateway-control.js'
 import { createLocalControlPlane } from '../services/local/index.js'
 import { type RunningGateway, startGateway } from './server.js'
 
@@ -97,7 +98,7 @@ export async function startDemo(options: {
     tokens.set(member.name, (await cp.tokens.issue(member.name)).token)
   }
   const gateway = await startGateway({
-    ctx,
+    control: new LocalGatewayControl(ctx),
     host: '127.0.0.1',
     port: 0,
     dataDir: options.config.dirs.dataDir,

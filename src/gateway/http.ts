@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { ProviderRow } from '../store/providers.js'
+import type { GatewayProvider } from '../services/gateway-control.js'
 
 /** HTTP plumbing of the gateway: reading bodies within limits, credentials in and out, back-pressure. */
 
@@ -30,7 +30,7 @@ const DROPPED_HEADERS = new Set([
 
 /** The client's headers (SDK metadata, beta flags, idempotency keys) with the provider's credentials swapped in. */
 export function upstreamHeaders(
-  provider: ProviderRow,
+  provider: Pick<GatewayProvider, 'kind'>,
   key: string | null,
   req: IncomingMessage,
 ): Record<string, string> {

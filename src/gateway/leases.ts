@@ -1,6 +1,5 @@
 import type { DrawRequest, LeaseGrant, SettleResult } from '../services/api.js'
-import type { LocalBudgets } from '../services/local/budgets.js'
-import type { GroupCommit } from '../store/group-commit.js'
+import type { GatewayControl, LeaseHold, RequestRecord } from '../services/gateway-control.js'
 
 /** Part of an agent's budget this gateway holds; `id` null for an agent without a limit (metered only). */
 export interface Lease {
@@ -50,19 +49,18 @@ export class LeaseBook {
   readonly #retired = new Set<Lease>()
 
   constructor(
-    private readonly budgets: LocalBudgets,
-    private readonly writer: GroupCommit,
+    private readonly control: GatewayControl,
     private readonly holder: string,
     /** Resolves once this gateway's heartbeat is current (undefined when it already is). */
     private readonly live: () => Promise<void> | undefined = () => undefined,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Hold `worst` for a request, or say why not. `fit` (clamp) gets what is available and may accept less. */
+  /** Hold `worst` for a request, or say why not. `fitWithin` (clamp) gets what is available and may accept less. */
   async admit(
     agentId: string,
     worst: number,
-    fit?: (available: number) => number | undefined,
+    fitWithin?: (available: number) => number | undefined,
   ): Promise<Admission | AdmissionRefusal> {
     for (;;) {
       const stale = this.live()
@@ -75,7 +73,7 @@ export class LeaseBook {
         await pending
         continue
       }
-      const grant = this.#grant(agentId, worst, fit)
+      const grant = this.#grant(agentId, worst, fitWithin)
       const done = grant.then(
         () => undefined,
         () => undefined,
@@ -92,13 +90,13 @@ export class LeaseBook {
   }
 
   /**
-   * Settle a request: its draw (and, if its lease is done with, the lease's return) in one group savepoint.
-   * The lease pays up to what it holds for the request; a cost beyond that is drawn from the budget.
+   * Settle a request: its draw and its record in one write. The lease pays up to what it holds for the
+   * request; a cost beyond that is drawn from the budget. A retired lease goes back after its last draw.
    */
   async settle(
     admission: Admission,
     draw: Omit<DrawRequest, 'agent_id' | 'lease_id' | 'counted_at' | 'room_micros'>,
-    also: (result: SettleResult) => void,
+    record: RequestRecord,
   ): Promise<SettleResult> {
     const lease = admission.lease
     const room = lease.granted - lease.drawn - (lease.held - admission.amount)
@@ -106,27 +104,25 @@ export class LeaseBook {
     if (lease.id !== null) lease.drawn += Math.min(draw.actual_micros, Math.max(room, 0))
     lease.lastUsed = this.now()
     const closing = this.#closeIfDone(lease)
-    const request: DrawRequest = {
-      ...draw,
-      agent_id: lease.agentId,
-      lease_id: lease.id,
-      counted_at: lease.countedAt,
-      room_micros: room,
-      holder: this.holder,
-    }
-    return this.writer.run(() => {
-      const result = this.budgets.drawSync(request)
-      closing?.()
-      also(result)
-      return result
-    })
+    const result = await this.control.settle(
+      {
+        ...draw,
+        agent_id: lease.agentId,
+        lease_id: lease.id,
+        counted_at: lease.countedAt,
+        room_micros: room,
+        holder: this.holder,
+      },
+      record,
+    )
+    if (closing) void closing()
+    return result
   }
 
   /** A request that will not be charged (refused before or by the upstream): free what it held, no write. */
   release(admission: Admission): void {
     admission.lease.held -= admission.amount
-    const closing = this.#closeIfDone(admission.lease)
-    if (closing) void this.writer.run(closing).catch(() => {})
+    void this.#closeIfDone(admission.lease)?.()
   }
 
   /** What this gateway still holds for an agent beyond what is in flight (to report what remains). */
@@ -137,8 +133,7 @@ export class LeaseBook {
 
   /** Stop lending from an agent's lease (its limit, period or status changed); it is returned once idle. */
   retire(agentId: string): void {
-    const closing = this.#retire(agentId)
-    if (closing) void this.writer.run(closing).catch(() => {})
+    void this.#retire(agentId)?.()
   }
 
   /**
@@ -176,8 +171,17 @@ export class LeaseBook {
 
   /** On shutdown: every lease back, once its requests are settled. */
   async returnAll(): Promise<void> {
-    for (const agentId of [...this.#current.keys()]) this.retire(agentId)
-    await this.writer.run(() => undefined)
+    const returns = [...this.#current.keys()].map((agentId) => this.#retire(agentId)?.())
+    await Promise.all(returns)
+  }
+
+  /** What is in flight on each open lease, for the control plane's budget views. */
+  holds(): LeaseHold[] {
+    const holds: LeaseHold[] = []
+    for (const lease of [...this.#current.values(), ...this.#retired])
+      if (lease.id !== null)
+        holds.push({ lease_id: lease.id, agent_id: lease.agentId, held_micros: lease.held })
+    return holds
   }
 
   #usable(agentId: string): Lease | undefined {
@@ -197,76 +201,70 @@ export class LeaseBook {
   }
 
   /**
-   * Grow the agent's lease (or open one) so that `worst` fits, and hold it for the request in the same
-   * step as the ledger write, so that no other request can take what was granted for this one.
-   * Undefined: granted, but taken meanwhile (look again).
+   * Grow the agent's lease (or open one) so that `worst` fits, and hold it for the request as soon as the
+   * grant is back (before any other request can take it). With the clamp policy, a refusal says what was
+   * available, and `fitWithin` may ask for less. Undefined: granted, but taken meanwhile (look again).
    */
-  #grant(
+  async #grant(
     agentId: string,
     worst: number,
-    fit?: (available: number) => number | undefined,
+    fitWithin?: (available: number) => number | undefined,
   ): Promise<Admission | AdmissionRefusal | undefined> {
-    let undo: (() => void) | undefined
-    return this.writer
-      .run((): Admission | AdmissionRefusal | undefined => {
-        const current = this.#usable(agentId)
-        const base = current && current.id !== null ? current : undefined
-        const result = this.budgets.grantLeaseSync({
-          agent_id: agentId,
-          min_micros: worst,
-          holder: this.holder,
-          fit,
-          top_up: base
-            ? { lease_id: base.id!, counted_at: base.countedAt, free_micros: free(base) }
-            : undefined,
-        })
-        if (!result.ok) return result
-        let lease: Lease
-        if (base && result.lease_id === base.id) {
-          lease = base
-          lease.granted += result.granted_micros
-          undo = () => {
-            lease.granted -= result.granted_micros
-          }
-        } else {
-          // A new lease (the old one was closed by the ledger, or counts in another period): the old one goes back.
-          this.#retire(agentId)?.()
-          lease = {
-            id: result.lease_id,
-            agentId,
-            granted: result.granted_micros,
-            drawn: 0,
-            held: 0,
-            countedAt: result.counted_at,
-            periodEnd: result.period_end,
-            limit: result.limit_micros,
-            retired: false,
-            lastUsed: this.now(),
-          }
-          this.#current.set(agentId, lease)
-          undo = () => {
-            if (this.#current.get(agentId) === lease) this.#current.delete(agentId)
-          }
-        }
-        const amount = lease.id === null ? 0 : (result.clamped_micros ?? worst)
-        if (lease.id !== null && free(lease) < amount) return undefined
-        const admission = this.#hold(lease, amount, result.clamped_micros !== null)
-        const previousUndo = undo
-        undo = () => {
-          lease.held -= amount
-          previousUndo()
-        }
-        return admission
+    let need = worst
+    let clamped = false
+    for (;;) {
+      const current = this.#usable(agentId)
+      const base = current && current.id !== null ? current : undefined
+      const result = await this.control.grantLease({
+        agent_id: agentId,
+        min_micros: need,
+        holder: this.holder,
+        top_up: base
+          ? { lease_id: base.id!, counted_at: base.countedAt, free_micros: free(base) }
+          : undefined,
       })
-      .catch((error: unknown) => {
-        // The transaction did not commit: nothing was granted, nothing is held.
-        undo?.()
-        throw error
-      })
+      if (!result.ok) {
+        const fitted =
+          !clamped && fitWithin && result.reason === 'budget_exceeded' && result.on_insufficient === 'clamp'
+            ? fitWithin(result.remaining_micros)
+            : undefined
+        if (fitted === undefined || !Number.isSafeInteger(fitted) || fitted < 0) return result
+        need = fitted
+        clamped = true
+        continue
+      }
+      const lease = this.#apply(agentId, base, result)
+      const amount = lease.id === null ? 0 : need
+      if (lease.id !== null && free(lease) < amount) return undefined
+      return this.#hold(lease, amount, clamped)
+    }
+  }
+
+  /** A grant, applied: the lease grown, or a new one in place of one the ledger closed or that is out of its period. */
+  #apply(agentId: string, base: Lease | undefined, result: Extract<LeaseGrant, { ok: true }>): Lease {
+    if (base && result.lease_id === base.id && this.#current.get(agentId) === base) {
+      base.granted += result.granted_micros
+      return base
+    }
+    void this.#retire(agentId)?.()
+    const lease: Lease = {
+      id: result.lease_id,
+      agentId,
+      granted: result.granted_micros,
+      drawn: 0,
+      held: 0,
+      countedAt: result.counted_at,
+      periodEnd: result.period_end,
+      limit: result.limit_micros,
+      retired: false,
+      lastUsed: this.now(),
+    }
+    this.#current.set(agentId, lease)
+    return lease
   }
 
   /** Take an agent's lease out of use; returns the write that gives it back if nothing is in flight on it. */
-  #retire(agentId: string): (() => void) | undefined {
+  #retire(agentId: string): (() => Promise<void>) | undefined {
     const lease = this.#current.get(agentId)
     if (!lease) return undefined
     this.#current.delete(agentId)
@@ -276,13 +274,16 @@ export class LeaseBook {
   }
 
   /** The write that returns a retired lease's rest, once nothing is in flight on it. */
-  #closeIfDone(lease: Lease): (() => void) | undefined {
+  #closeIfDone(lease: Lease): (() => Promise<void>) | undefined {
     if (!lease.retired || lease.held > 0 || !this.#retired.has(lease)) return undefined
     this.#retired.delete(lease)
     if (lease.id === null) return undefined
     const id = lease.id
-    return () => {
-      this.budgets.returnLeaseSync({ lease_id: id, agent_id: lease.agentId, holder: this.holder })
-    }
+    return () =>
+      this.control
+        .returnLease({ lease_id: id, agent_id: lease.agentId, holder: this.holder })
+        .catch((error: unknown) => {
+          process.stderr.write(`iron gateway: could not return lease ${id}: ${(error as Error).message}\n`)
+        })
   }
 }

@@ -1,20 +1,19 @@
 import type { ModelPrice, PriceTable } from '../pricing/index.js'
-import type { AgentRow } from '../store/agents.js'
-import type { ProviderRow } from '../store/providers.js'
+import type { GatewayAgent, GatewayProvider } from '../services/gateway-control.js'
 
 /**
  * `GET /v1/models`: the models an agent may use, in the shape of the SDK that asks. An agent's allowed
  * models list wins; otherwise every priced model a provider it may use can serve.
  */
 export function modelsPayload(
-  agent: AgentRow,
-  providers: ProviderRow[],
+  agent: GatewayAgent,
+  providers: readonly GatewayProvider[],
   prices: PriceTable,
   anthropic: boolean,
   now = Date.now(),
 ): unknown {
-  const allowedProviders = JSON.parse(agent.allowed_providers) as string[]
-  const allowedModels = JSON.parse(agent.allowed_models) as string[]
+  const allowedProviders = agent.allowed_providers
+  const allowedModels = agent.allowed_models
   const kinds = new Set(
     providers
       .filter((p) => allowedProviders.length === 0 || allowedProviders.includes(p.name))

@@ -13,7 +13,8 @@ export type RateDecision =
 
 /**
  * Per-agent limits over a sliding minute (60 one-second buckets), in memory, per gateway process.
- * Requests count when admitted; tokens count the input at admission and the output at settlement.
+ * Requests count when admitted (before the body is read); tokens count the input once counted and the
+ * output at settlement.
  */
 export class RateLimiter {
   readonly #windows = new Map<string, Window>()
@@ -56,12 +57,11 @@ export class RateLimiter {
     return { requests, tokens }
   }
 
-  /** Admit one request with `inputTokens`, or say how long to wait. */
-  admit(
-    agentId: string,
-    limits: { rpm: number | null; tpm: number | null },
-    inputTokens: number,
-  ): RateDecision {
+  /**
+   * Admit one request (before its body is read), or say how long to wait: over its requests per minute,
+   * or its tokens per minute already used up.
+   */
+  admit(agentId: string, limits: { rpm: number | null; tpm: number | null }): RateDecision {
     if (limits.rpm === null && limits.tpm === null) return { ok: true }
     const second = Math.floor(this.now() / 1000)
     const w = this.#window(agentId)
@@ -73,22 +73,34 @@ export class RateLimiter {
         retryAfterSeconds: this.#retryAfter(w, second, (i) => w.requests[i]!, used.requests + 1 - limits.rpm),
       }
     }
-    if (limits.tpm !== null && used.tokens + inputTokens > limits.tpm && used.tokens > 0) {
-      return {
-        ok: false,
-        limit: 'tokens_per_minute',
-        retryAfterSeconds: this.#retryAfter(
-          w,
-          second,
-          (i) => w.tokens[i]!,
-          used.tokens + inputTokens - limits.tpm,
-        ),
-      }
-    }
-    const i = this.#bucket(w, second)
-    w.requests[i]!++
-    w.tokens[i]! += inputTokens
+    if (limits.tpm !== null && used.tokens >= limits.tpm)
+      return this.#overTokens(w, second, used.tokens - limits.tpm + 1)
+    w.requests[this.#bucket(w, second)]!++
     return { ok: true }
+  }
+
+  /**
+   * Count a request's input tokens once they are known; refused when they would take the minute past its
+   * tokens-per-minute limit (unless the minute was empty: one request larger than the limit still runs).
+   */
+  addInput(agentId: string, tpm: number | null, inputTokens: number): RateDecision {
+    if (tpm === null && !this.#windows.has(agentId)) return { ok: true }
+    const second = Math.floor(this.now() / 1000)
+    const w = this.#window(agentId)
+    if (tpm !== null) {
+      const used = this.#sums(w, second).tokens
+      if (used > 0 && used + inputTokens > tpm) return this.#overTokens(w, second, used + inputTokens - tpm)
+    }
+    w.tokens[this.#bucket(w, second)]! += inputTokens
+    return { ok: true }
+  }
+
+  #overTokens(w: Window, second: number, excess: number): RateDecision {
+    return {
+      ok: false,
+      limit: 'tokens_per_minute',
+      retryAfterSeconds: this.#retryAfter(w, second, (i) => w.tokens[i]!, excess),
+    }
   }
 
   /** Count the output tokens of a settled request. */

@@ -1,49 +1,9 @@
 import { newId } from '../core/ids.js'
+import type { RequestRecord } from '../services/gateway-control.js'
+
+export type { FindingsSummary, RequestRecord } from '../services/gateway-control.js'
 
 /** The request record: what the gateway writes about every request, as its audit event's data. */
-
-/** What the gateway records about each request (its audit event's data, with the ids beside it). */
-export interface RequestRecord {
-  id: string
-  agent_id: string | null
-  token_id: string | null
-  api: string
-  model: string | null
-  provider: string | null
-  stream: number
-  status: number
-  outcome: string
-  error_code: string | null
-  input_tokens: number | null
-  output_tokens: number | null
-  cached_tokens: number | null
-  cost_micros: number | null
-  cost_known: number | null
-  reserved_micros: number | null
-  started_at: number
-  latency_ms: number | null
-  upstream_ms: number | null
-  overhead_ms: number | null
-  prompt_sha256: string | null
-  response_sha256: string | null
-  /** Firewall findings: counts by category and each finding's place and SHA-256, never the text. */
-  findings: { input?: FindingsSummary; output?: FindingsSummary } | null
-  holder: string | null
-}
-
-export interface FindingsSummary {
-  counts: Record<string, number>
-  blocked: string[]
-  error: string | null
-  items: Array<{
-    category: string
-    action: string
-    path: string | null
-    start: number
-    end: number
-    sha256: string
-  }>
-}
 
 export function newRecord(api: string, holder: string): RequestRecord {
   return {

@@ -1,10 +1,9 @@
 import type { ModelPrice, PriceTable } from '../pricing/index.js'
-import type { AgentRow } from '../store/agents.js'
-import type { ProviderRow } from '../store/providers.js'
-import type { Family } from './apis.js'
+import type { GatewayAgent, GatewayProvider } from '../services/gateway-control.js'
+import type { Family } from './adapters/types.js'
 
 export interface Route {
-  provider: ProviderRow
+  provider: GatewayProvider
   /** The model id sent upstream (a provider prefix such as `ollama/` removed). */
   model: string
   price: ModelPrice | undefined
@@ -35,16 +34,15 @@ const PREFERRED: Record<string, string[]> = {
  * agent with a budget limit (its cost could not be known: fail closed).
  */
 export function route(options: {
-  agent: AgentRow
+  agent: GatewayAgent
   requested: string
   family: Family
-  providers: readonly ProviderRow[]
+  providers: readonly GatewayProvider[]
   prices: PriceTable
-  budgeted: boolean
 }): Route | RouteRefusal {
   const { agent, family, prices } = options
-  const allowedProviders = JSON.parse(agent.allowed_providers) as string[]
-  const allowedModels = JSON.parse(agent.allowed_models) as string[]
+  const allowedProviders = agent.allowed_providers
+  const allowedModels = agent.allowed_models
   let candidates = options.providers.filter(
     (p) =>
       (allowedProviders.length === 0 || allowedProviders.includes(p.name)) && KINDS_FOR[family].has(p.kind),
@@ -82,7 +80,7 @@ export function route(options: {
         message: `The model '${options.requested}' does not exist or iron has no price for it`,
       }
     }
-    if (options.budgeted) {
+    if (agent.budgeted) {
       return {
         status: 400,
         code: 'model_not_priced',

@@ -3,16 +3,17 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
 import { warmUp as warmUpFirewall } from '../safety/index.js'
-import type { LocalContext } from '../services/context.js'
+import type { GatewayControl } from '../services/gateway-control.js'
 import { registerGateway } from '../services/gateways.js'
-import { startCheckpointer } from '../store/checkpointer.js'
-import { errorBody } from './apis.js'
+import { openaiChat } from './adapters/openai-chat.js'
 import { Gateway } from './gateway.js'
 import type { MockOptions } from './mock-upstream.js'
+import { sendBody, sendJson } from './pipeline/respond.js'
 import { loadTokenizers } from './tokenizer.js'
 
 export interface StartGatewayOptions {
-  ctx: LocalContext
+  /** The control plane's port: the local store (`LocalGatewayControl`), or a server in team mode. */
+  control: GatewayControl
   host: string
   port: number
   /** Where gateway.json (URL and admin token, mode 0600) is written, for `iron top` and scripts. */
@@ -21,8 +22,6 @@ export interface StartGatewayOptions {
   /** How long shutdown waits for requests in flight. */
   drainMs?: number
   mock?: MockOptions
-  /** Benchmarks only: turn the per-request audit events off to measure their cost. */
-  audit?: boolean
   /** Benchmarks only: turn the firewall off to measure its cost. */
   firewall?: boolean
   /** How long this gateway's leases outlive its last heartbeat. */
@@ -57,17 +56,15 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const holder = `gw:${hostname()}:${process.pid}:${Date.now()}:${randomBytes(3).toString('hex')}`
   let reregister: (() => void) | undefined
   const gateway = new Gateway({
-    ctx: options.ctx,
+    control: options.control,
     holder,
     maxBodyBytes: options.maxBodyBytes,
     mock: options.mock,
-    audit: options.audit,
     firewall: options.firewall,
     leaseTtlMs: options.leaseTtlMs,
     onReclaimed: () => reregister?.(),
   })
-  const released = gateway.start()
-  const checkpointer = startCheckpointer(options.ctx.db(), options.ctx.dbPath)
+  const released = await gateway.start()
   const adminToken = randomBytes(24).toString('base64url')
 
   const headersTimeout = options.headersTimeoutMs ?? 15_000
@@ -111,7 +108,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     holder,
     started_at: info.started_at,
     admin_token: adminToken,
-    store: options.ctx.dbPath,
+    store: options.control.location,
   }
   let unregister = registerGateway(options.dataDir, registration)
   // A command may have removed the registration while the store said this gateway had ended: write it again.
@@ -131,7 +128,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       server.closeAllConnections()
       await gateway.flush()
       await gateway.upstreams.close()
-      await checkpointer.stop()
+      await options.control.close()
       unregister()
     })()
     return closing
@@ -152,14 +149,10 @@ async function dispatch(
   try {
     if (path.startsWith('/_iron/')) return await internal(gateway, adminToken, path, req, res)
     if (path.startsWith('/v1/')) return await gateway.handle(req, res, path)
-    json(
+    sendJson(
       res,
       404,
-      errorBody('openai', {
-        status: 404,
-        code: 'not_found',
-        message: `No route ${path}; the gateway serves /v1/... and /_iron/...`,
-      }),
+      openaiChat.error(404, 'not_found', `No route ${path}; the gateway serves /v1/... and /_iron/...`),
     )
   } catch (error) {
     // A bug, not bad input: answer in the API's shape and keep serving.
@@ -167,14 +160,10 @@ async function dispatch(
       `iron gateway: unexpected error on ${req.method} ${path}: ${(error as Error).stack ?? error}\n`,
     )
     if (!res.headersSent && !res.destroyed) {
-      json(
+      sendJson(
         res,
         500,
-        errorBody(path.includes('/messages') ? 'anthropic' : 'openai', {
-          status: 500,
-          code: 'gateway_error',
-          message: 'The gateway failed on this request; it is logged',
-        }),
+        openaiChat.error(500, 'gateway_error', 'The gateway failed on this request; it is logged'),
       )
     } else if (!res.destroyed) {
       res.end()
@@ -200,10 +189,10 @@ async function internal(
   res: ServerResponse,
 ): Promise<void> {
   const allowed = INTERNAL_METHODS[path]
-  if (!allowed) return json(res, 404, { error: { code: 'not_found', message: `No route ${path}` } })
+  if (!allowed) return sendJson(res, 404, { error: { code: 'not_found', message: `No route ${path}` } })
   if (req.method !== allowed) {
     res.setHeader('allow', allowed)
-    return json(res, 405, {
+    return sendJson(res, 405, {
       error: { code: 'method_not_allowed', message: `Use ${allowed} for ${path}` },
     })
   }
@@ -213,7 +202,7 @@ async function internal(
   const expected = Buffer.from(adminToken)
   const actual = Buffer.from(given)
   if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
-    return json(res, 401, {
+    return sendJson(res, 401, {
       error: {
         code: 'admin_token_required',
         message: 'Send the admin token from gateway.json in the data dir as Authorization: Bearer <token>',
@@ -223,32 +212,28 @@ async function internal(
   const uptime = Math.round((Date.now() - gateway.metrics.startedAt) / 1000)
   switch (path) {
     case '/_iron/health':
-      return json(res, 200, {
+      return sendJson(res, 200, {
         status: 'ok',
         holder: gateway.holder,
         uptime_s: uptime,
         in_flight: gateway.metrics.inFlight,
       })
     case '/_iron/metrics': {
-      const budgets = await gateway.cp.budgets.list()
+      const budgets = await gateway.control.budgets()
       const text = gateway.metrics.render(
         budgets.map((b) => ({ agent: b.agent_name, micros: b.remaining_micros })),
       )
-      res.writeHead(200, {
-        'content-type': 'text/plain; version=0.0.4',
-        'content-length': Buffer.byteLength(text),
-      })
-      return void res.end(text)
+      return sendBody(res, 200, text, 'text/plain; version=0.0.4')
     }
     case '/_iron/stats':
-      return json(res, 200, {
+      return sendJson(res, 200, {
         uptime_s: uptime,
         requests_total: gateway.metrics.totalRequests,
         errors_total: gateway.metrics.totalErrors,
         spend_micros_total: gateway.metrics.totalSpend,
         in_flight: gateway.metrics.inFlight,
         event_watchers: gateway.events.size,
-        budgets: await gateway.cp.budgets.list(),
+        budgets: await gateway.control.budgets(),
       })
     case '/_iron/events':
       return gateway.events.add(res)
@@ -258,12 +243,6 @@ async function internal(
       res.writeHead(204)
       return void res.end()
     default:
-      return json(res, 404, { error: { code: 'not_found', message: `No route ${path}` } })
+      return sendJson(res, 404, { error: { code: 'not_found', message: `No route ${path}` } })
   }
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
-  res.end(text)
 }

@@ -1,5 +1,6 @@
-import { type ApiKind, anthropicUsage, type Json, type Usage, usageFromJson } from './apis.js'
-import type { SseEvent, StreamFirewall } from './stream-firewall.js'
+import { adapterFor } from './adapters/index.js'
+import type { ApiAdapter, ApiKind, Json, SseEvent, StreamReader, Usage } from './adapters/types.js'
+import type { StreamFirewall } from './stream-firewall.js'
 
 /** Most output text kept per stream to estimate a cut stream's tokens; beyond it, only its length counts. */
 const MAX_KEPT_TEXT = 1024 * 1024
@@ -11,7 +12,6 @@ const MAX_KEPT_TEXT = 1024 * 1024
  * chunk the gateway asked for when the client did not.
  */
 export class StreamMeter {
-  usage: Usage | undefined
   /** Text the model produced so far (content and tool-call arguments). */
   text = ''
   extraChars = 0
@@ -19,18 +19,31 @@ export class StreamMeter {
   /** The stream's closing event ([DONE], message_stop, response.completed): sent only after settlement. */
   held = ''
   #pending = ''
-  readonly #anthropic: { input?: Usage; output?: number } = {}
+  readonly #reader: StreamReader
+  readonly #produced = (text: string) => this.#keep(text)
 
   /** Set when the output firewall blocked the stream: send nothing more from upstream. */
   blocked = false
 
   constructor(
-    private readonly api: ApiKind,
+    api: ApiAdapter | ApiKind,
     /** Drop the usage-only chunk: the gateway added include_usage, the client did not ask for it. */
-    private readonly hideUsageChunk: boolean,
+    hideUsageChunk: boolean,
     /** The output firewall, when the agent's policy has anything to do on output. */
     private readonly firewall?: StreamFirewall,
-  ) {}
+  ) {
+    this.#reader = (typeof api === 'string' ? adapterFor(api) : api).streamReader(hideUsageChunk)
+  }
+
+  /** The usage the stream reported, once complete. */
+  get usage(): Usage | undefined {
+    return this.#reader.usage
+  }
+
+  /** Anthropic's input usage arrives first; a stream cut before its end still knows its input. */
+  get partialInput(): Usage | undefined {
+    return this.#reader.partialInput
+  }
 
   /** Feed upstream bytes; returns what to send to the client now (whole events only). */
   push(chunk: string): string {
@@ -91,7 +104,7 @@ export class StreamMeter {
     } catch {
       return 'keep'
     }
-    const verdict = this.#meter(type, json)
+    const verdict = this.#reader.event(type, json, this.#produced)
     if (!this.firewall || verdict === 'drop') return verdict
     const events = this.firewall.transform(type || String(json.type ?? ''), json)
     if (this.firewall.blocked) {
@@ -102,83 +115,6 @@ export class StreamMeter {
       text: events.map((e) => serialize({ ...e, type: type ? e.type : '' })).join(''),
       hold: verdict === 'hold',
     }
-  }
-
-  #meter(type: string, json: Json): 'keep' | 'drop' | 'hold' {
-    switch (this.api) {
-      case 'openai-chat':
-        return this.#openaiChat(json) ? 'keep' : 'drop'
-      case 'openai-responses': {
-        const name = type || String(json.type ?? '')
-        this.#responses(name, json)
-        return name === 'response.completed' || name === 'response.incomplete' ? 'hold' : 'keep'
-      }
-      case 'anthropic-messages': {
-        const name = type || String(json.type ?? '')
-        this.#anthropicEvent(name, json)
-        return name === 'message_stop' ? 'hold' : 'keep'
-      }
-      default:
-        return 'keep'
-    }
-  }
-
-  #openaiChat(json: Json): boolean {
-    const choices = json.choices as
-      | Array<{ delta?: { content?: unknown; tool_calls?: Array<{ function?: { arguments?: unknown } }> } }>
-      | undefined
-    if (Array.isArray(choices)) {
-      for (const choice of choices) {
-        const delta = choice.delta
-        if (typeof delta?.content === 'string') this.#keep(delta.content)
-        for (const call of delta?.tool_calls ?? [])
-          if (typeof call.function?.arguments === 'string') this.#keep(call.function.arguments)
-      }
-    }
-    if (json.usage && typeof json.usage === 'object') {
-      this.usage = usageFromJson('openai-chat', json)
-      if (this.hideUsageChunk && Array.isArray(choices) && choices.length === 0) return false
-    }
-    return true
-  }
-
-  #responses(type: string, json: Json): void {
-    if (
-      (type === 'response.output_text.delta' || type === 'response.function_call_arguments.delta') &&
-      typeof json.delta === 'string'
-    ) {
-      this.#keep(json.delta)
-    } else if (
-      type === 'response.completed' ||
-      type === 'response.incomplete' ||
-      type === 'response.failed'
-    ) {
-      const response = json.response as Json | undefined
-      if (response) this.usage = usageFromJson('openai-responses', response) ?? this.usage
-    }
-  }
-
-  #anthropicEvent(type: string, json: Json): void {
-    if (type === 'message_start') {
-      const usage = (json.message as Json | undefined)?.usage as Json | undefined
-      if (usage) this.#anthropic.input = anthropicUsage(usage)
-    } else if (type === 'content_block_delta') {
-      const delta = json.delta as Json | undefined
-      if (typeof delta?.text === 'string') this.#keep(delta.text)
-      else if (typeof delta?.partial_json === 'string') this.#keep(delta.partial_json)
-      else if (typeof delta?.thinking === 'string') this.#keep(delta.thinking)
-    } else if (type === 'message_delta') {
-      const usage = json.usage as Json | undefined
-      if (typeof usage?.output_tokens === 'number') this.#anthropic.output = usage.output_tokens
-    }
-    const input = this.#anthropic.input
-    if (input && this.#anthropic.output !== undefined)
-      this.usage = { ...input, output_tokens: this.#anthropic.output }
-  }
-
-  /** Anthropic's input usage arrives first; a stream cut before message_delta still knows its input. */
-  get partialInput(): Usage | undefined {
-    return this.#anthropic.input
   }
 
   #keep(text: string): void {

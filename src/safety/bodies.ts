@@ -1,7 +1,8 @@
 /**
- * Walkers over provider API bodies, so the gateway can scan and redact JSON requests and responses without
- * breaking them: only user-visible text is visited (message text, system prompts, tool results, tool-call
- * arguments); images, audio, files, base64 data and signed thinking blocks are left alone.
+ * Scanning and redacting API bodies without breaking them. What is text in a body is not known here: each
+ * API's adapter walks its own body shape into a `TextSink` (user-visible text, tool-call arguments, tool
+ * inputs; images, audio, files and signed thinking blocks are left out), and this module scans the parts,
+ * decides by policy, and writes redactions back in place, keeping JSON arguments valid JSON.
  */
 import { IronError } from '../core/errors.js'
 import { decide, failClosed } from './apply.js'
@@ -18,14 +19,6 @@ import {
   type SafetyPolicy,
 } from './types.js'
 
-export const BODY_APIS = [
-  'openai-chat',
-  'openai-responses',
-  'openai-embeddings',
-  'anthropic-messages',
-] as const
-export type BodyApi = (typeof BODY_APIS)[number]
-
 export type PathSegment = string | number
 
 export interface TextPart {
@@ -38,6 +31,29 @@ export interface TextPart {
    * valid JSON. `json-object`: an object (Anthropic tool_use input), scanned as its JSON.stringify() text.
    */
   kind: 'text' | 'json' | 'json-object'
+}
+
+/**
+ * Where a body walker puts what it finds. `text` and `object` parts are scanned by the firewall and
+ * counted by the tokenizer; `counted` text (tool definitions, response schemas) is billed as input but
+ * not scanned; `tokenIds` are input given as token ids.
+ */
+export interface TextSink {
+  text(segments: PathSegment[], value: unknown, kind?: 'text' | 'json'): void
+  object(segments: PathSegment[], value: unknown): void
+  counted(value: unknown): void
+  tokenIds(count: number): void
+}
+
+/** An API's knowledge of where the text is in its bodies. */
+export type BodyWalker = (sink: TextSink, body: Record<string, unknown>) => void
+
+/** One walk of a body: the parts to scan, and everything to count as input. */
+export interface WalkedBody {
+  parts: TextPart[]
+  /** Every text the provider bills as input: the parts' texts and the counted-only ones. */
+  texts: string[]
+  tokenIds: number
 }
 
 export interface BodyLimits {
@@ -97,10 +113,22 @@ function tooComplex(message: string): IronError {
   })
 }
 
-class Collector {
+class Collector implements TextSink {
   readonly parts: TextPart[] = []
+  readonly texts: string[] = []
+  tokens = 0
   private total = 0
   constructor(readonly limits: Readonly<Required<BodyLimits>>) {}
+
+  counted(value: unknown): void {
+    if (value === undefined || value === null) return
+    const text = typeof value === 'string' ? value : JSON.stringify(value)
+    if (text) this.texts.push(text)
+  }
+
+  tokenIds(count: number): void {
+    this.tokens += count
+  }
 
   text(segments: PathSegment[], value: unknown, kind: 'text' | 'json' = 'text'): void {
     if (typeof value !== 'string' || value.length === 0) return
@@ -129,6 +157,7 @@ class Collector {
       throw tooComplex(`Body has more than ${this.limits.maxParts} text parts to scan`)
     }
     this.parts.push({ path: formatPath(segments), segments: [...segments], text, kind })
+    this.texts.push(text)
   }
 
   /** Iterative (no recursion), so a hostile 100,000-level object cannot overflow the stack. */
@@ -149,199 +178,19 @@ class Collector {
   }
 }
 
-// ---------------------------------------------------------------------------------------------------- walkers
-
-const TEXT_PART_TYPES = new Set(['text', 'input_text', 'output_text', 'summary_text'])
-
-/** OpenAI-style content: a string, or parts of which the text ones count. */
-function openAiContent(c: Collector, path: PathSegment[], content: unknown): void {
-  if (typeof content === 'string') c.text(path, content)
-  else if (Array.isArray(content)) {
-    content.forEach((part, j) => {
-      if (!isObject(part)) return
-      if (typeof part.type === 'string' && TEXT_PART_TYPES.has(part.type))
-        c.text([...path, j, 'text'], part.text)
-      else if (part.type === 'refusal') c.text([...path, j, 'refusal'], part.refusal)
-    })
-  }
-}
-
-function openAiToolCalls(c: Collector, path: PathSegment[], msg: Record<string, unknown>): void {
-  if (isObject(msg.function_call))
-    c.text([...path, 'function_call', 'arguments'], msg.function_call.arguments, 'json')
-  if (Array.isArray(msg.tool_calls)) {
-    msg.tool_calls.forEach((call, k) => {
-      if (!isObject(call)) return
-      if (isObject(call.function))
-        c.text([...path, 'tool_calls', k, 'function', 'arguments'], call.function.arguments, 'json')
-      if (isObject(call.custom)) c.text([...path, 'tool_calls', k, 'custom', 'input'], call.custom.input)
-    })
-  }
-}
-
-function openAiChatRequest(c: Collector, body: Record<string, unknown>): void {
-  if (!Array.isArray(body.messages)) return
-  body.messages.forEach((msg, i) => {
-    if (!isObject(msg)) return
-    const path: PathSegment[] = ['messages', i]
-    openAiContent(c, [...path, 'content'], msg.content)
-    c.text([...path, 'refusal'], msg.refusal)
-    openAiToolCalls(c, path, msg)
-  })
-}
-
-function openAiChatResponse(c: Collector, body: Record<string, unknown>): void {
-  if (!Array.isArray(body.choices)) return
-  body.choices.forEach((choice, i) => {
-    if (!isObject(choice) || !isObject(choice.message)) return
-    const path: PathSegment[] = ['choices', i, 'message']
-    openAiContent(c, [...path, 'content'], choice.message.content)
-    c.text([...path, 'refusal'], choice.message.refusal)
-    openAiToolCalls(c, path, choice.message)
-  })
-}
-
-/** One item of a Responses API `input` or `output` list. */
-function responsesItem(c: Collector, path: PathSegment[], item: unknown): void {
-  if (typeof item === 'string') {
-    c.text(path, item)
-    return
-  }
-  if (!isObject(item)) return
-  const type = item.type
-  if ('content' in item && (type === undefined || type === 'message'))
-    openAiContent(c, [...path, 'content'], item.content)
-  if (type === 'function_call' || type === 'mcp_call') c.text([...path, 'arguments'], item.arguments, 'json')
-  if (type === 'custom_tool_call') c.text([...path, 'input'], item.input)
-  if (
-    type === 'function_call_output' ||
-    type === 'custom_tool_call_output' ||
-    type === 'local_shell_call_output' ||
-    type === 'mcp_call'
-  ) {
-    openAiContent(c, [...path, 'output'], item.output)
-  }
-}
-
-function openAiResponsesRequest(c: Collector, body: Record<string, unknown>): void {
-  c.text(['instructions'], body.instructions)
-  if (typeof body.input === 'string') c.text(['input'], body.input)
-  else if (Array.isArray(body.input)) {
-    body.input.forEach((item, i) => {
-      responsesItem(c, ['input', i], item)
-    })
-  }
-}
-
-function openAiResponsesResponse(c: Collector, body: Record<string, unknown>): void {
-  if (!Array.isArray(body.output)) return
-  body.output.forEach((item, i) => {
-    responsesItem(c, ['output', i], item)
-  })
-}
-
-function embeddingsRequest(c: Collector, body: Record<string, unknown>): void {
-  if (typeof body.input === 'string') c.text(['input'], body.input)
-  else if (Array.isArray(body.input)) {
-    body.input.forEach((v, i) => {
-      c.text(['input', i], v)
-    })
-  }
-}
-
-/** Anthropic text-ish blocks (text, and the text inside documents and search results). */
-function anthropicTextBlocks(c: Collector, path: PathSegment[], blocks: unknown): void {
-  if (typeof blocks === 'string') {
-    c.text(path, blocks)
-    return
-  }
-  if (!Array.isArray(blocks)) return
-  blocks.forEach((block, j) => {
-    if (!isObject(block)) return
-    const p = [...path, j]
-    switch (block.type) {
-      case 'text':
-        c.text([...p, 'text'], block.text)
-        break
-      case 'tool_use':
-      case 'server_tool_use':
-        c.object([...p, 'input'], block.input)
-        break
-      case 'tool_result':
-        anthropicTextBlocks(c, [...p, 'content'], block.content)
-        break
-      case 'document':
-        if (isObject(block.source)) {
-          if (block.source.type === 'text') c.text([...p, 'source', 'data'], block.source.data)
-          else if (block.source.type === 'content' && p.length < 8)
-            anthropicTextBlocks(c, [...p, 'source', 'content'], block.source.content)
-        }
-        break
-      case 'search_result':
-        if (p.length < 8) anthropicTextBlocks(c, [...p, 'content'], block.content)
-        break
-      default:
-        // image, thinking / redacted_thinking (signed: editing them would make the API reject the request), ...
-        break
-    }
-  })
-}
-
-function anthropicRequest(c: Collector, body: Record<string, unknown>): void {
-  anthropicTextBlocks(c, ['system'], body.system)
-  if (!Array.isArray(body.messages)) return
-  body.messages.forEach((msg, i) => {
-    if (isObject(msg)) anthropicTextBlocks(c, ['messages', i, 'content'], msg.content)
-  })
-}
-
-function anthropicResponse(c: Collector, body: Record<string, unknown>): void {
-  anthropicTextBlocks(c, ['content'], body.content)
-}
-
-const REQUEST_WALKERS: Record<BodyApi, (c: Collector, body: Record<string, unknown>) => void> = {
-  'openai-chat': openAiChatRequest,
-  'openai-responses': openAiResponsesRequest,
-  'openai-embeddings': embeddingsRequest,
-  'anthropic-messages': anthropicRequest,
-}
-const RESPONSE_WALKERS: Record<BodyApi, (c: Collector, body: Record<string, unknown>) => void> = {
-  'openai-chat': openAiChatResponse,
-  'openai-responses': openAiResponsesResponse,
-  'openai-embeddings': () => {},
-  'anthropic-messages': anthropicResponse,
-}
-
-function collect(
-  walkers: Record<BodyApi, (c: Collector, body: Record<string, unknown>) => void>,
-  api: BodyApi,
-  body: unknown,
-  limits: BodyLimits,
-): TextPart[] {
-  const walker = walkers[api]
-  if (!walker)
-    throw new IronError('SAFETY_BODY_API', `Unknown API '${String(api)}'`, {
-      hint: `One of ${BODY_APIS.join(', ')}`,
-    })
-  const c = new Collector({ ...DEFAULT_BODY_LIMITS, ...definedOnly(limits) })
-  if (isObject(body)) walker(c, body)
-  return c.parts
-}
+// ---------------------------------------------------------------------------------------------------- walking
 
 const definedOnly = (limits: BodyLimits): BodyLimits =>
   Object.fromEntries(Object.entries(limits).filter(([k, v]) => v !== undefined && k in DEFAULT_BODY_LIMITS))
 
 /**
- * Every user-visible text of a request body, in document order. Throws IronError SAFETY_BODY_TOO_COMPLEX
- * beyond the limits. Bodies of an unexpected shape yield the texts that are where the API puts them.
+ * Walk a body once with its API's walker. Throws IronError SAFETY_BODY_TOO_COMPLEX beyond the limits.
+ * Bodies of an unexpected shape yield the texts that are where the API puts them.
  */
-export function textPartsOfRequest(api: BodyApi, body: unknown, limits: BodyLimits = {}): TextPart[] {
-  return collect(REQUEST_WALKERS, api, body, limits)
-}
-
-/** Every text of a (non-streamed) response body; stream deltas go through StreamRedactor instead. */
-export function textPartsOfResponse(api: BodyApi, body: unknown, limits: BodyLimits = {}): TextPart[] {
-  return collect(RESPONSE_WALKERS, api, body, limits)
+export function walkBody(walker: BodyWalker, body: unknown, limits: BodyLimits = {}): WalkedBody {
+  const c = new Collector({ ...DEFAULT_BODY_LIMITS, ...definedOnly(limits) })
+  if (isObject(body)) walker(c, body)
+  return { parts: c.parts, texts: c.texts, tokenIds: c.tokens }
 }
 
 // ---------------------------------------------------------------------------------------------------- JSON text
@@ -550,25 +399,18 @@ function redactBody(
 }
 
 /**
- * Scans and redacts a request body with the policy's input side. Returns a new body (the input is not
- * modified), the findings with their paths, and the categories blocked / redacted / logged. Never throws:
- * beyond the limits or on a detector failure the result carries `error` and blocks (fail closed).
+ * Scans and redacts a body, given its parts (from `walkBody`, or a function that walks it, so that a
+ * body too complex to walk is refused like one that fails to scan), with the policy's side for
+ * `direction`. Returns a new body (the input is not modified), the findings with their paths, and the
+ * categories blocked / redacted / logged. Never throws: beyond the limits or on a detector failure the
+ * result carries `error` and blocks (fail closed).
  */
-export function redactRequest(
-  api: BodyApi,
+export function redactParts(
+  parts: TextPart[] | (() => TextPart[]),
   body: unknown,
+  direction: Direction,
   policy: Readonly<SafetyPolicy> = DEFAULT_POLICY,
   options: RedactBodyOptions = {},
 ): BodyResult {
-  return redactBody(() => textPartsOfRequest(api, body, options), body, 'input', policy, options)
-}
-
-/** Same for a (non-streamed) response body, with the policy's output side. */
-export function redactResponse(
-  api: BodyApi,
-  body: unknown,
-  policy: Readonly<SafetyPolicy> = DEFAULT_POLICY,
-  options: RedactBodyOptions = {},
-): BodyResult {
-  return redactBody(() => textPartsOfResponse(api, body, options), body, 'output', policy, options)
+  return redactBody(typeof parts === 'function' ? parts : () => parts, body, direction, policy, options)
 }

@@ -4,21 +4,20 @@
  */
 export { type EvaluateOptions, type Evaluation, evaluate, redactSpans } from './apply.js'
 export {
-  BODY_APIS,
-  type BodyApi,
   type BodyFinding,
   type BodyLimits,
   type BodyResult,
+  type BodyWalker,
   DEFAULT_BODY_LIMITS,
   formatPath,
   type PathSegment,
   type RedactBodyOptions,
   redactJsonText,
-  redactRequest,
-  redactResponse,
+  redactParts,
   type TextPart,
-  textPartsOfRequest,
-  textPartsOfResponse,
+  type TextSink,
+  type WalkedBody,
+  walkBody,
 } from './bodies.js'
 export type { DetectContext, Detector, RawFinding } from './detectors/detector.js'
 export {

@@ -2,6 +2,7 @@ import { IronConfig } from '../../src/config/config.js'
 import { MemoryVault } from '../../src/config/vault.js'
 import { type RunningGateway, startGateway } from '../../src/gateway/server.js'
 import { LocalContext } from '../../src/services/context.js'
+import { LocalGatewayControl } from '../../src/services/local/gateway-control.js'
 import { createLocalControlPlane } from '../../src/services/local/index.js'
 import { startMockProvider } from '../../src/testing/mock-provider.js'
 import { tempDirs } from './temp.js'
@@ -48,7 +49,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}) {
   const token = (await cp.tokens.issue('bot')).token
   const gatewayCtx = new LocalContext({ config, env: {}, vault })
   const running: RunningGateway = await startGateway({
-    ctx: gatewayCtx,
+    control: new LocalGatewayControl(gatewayCtx),
     host: '127.0.0.1',
     port: 0,
     dataDir: dirs.dataDir,
@@ -103,4 +104,27 @@ export function requestRecords(db: import('../../src/store/db.js').Db): Array<Re
     .pluck()
     .all() as string[]
   return ids.map((id) => requestRecord(db, id)!)
+}
+
+/** Another gateway on the same store as `g` (its own connection, as another process would have). */
+export async function startSiblingGateway(
+  g: { dirs: ReturnType<typeof tempDirs>; vault: MemoryVault },
+  options: Partial<Parameters<typeof startGateway>[0]> = {},
+): Promise<{ running: RunningGateway; ctx: LocalContext; close(): Promise<void> }> {
+  const ctx = new LocalContext({ config: await IronConfig.load(g.dirs, {}), env: {}, vault: g.vault })
+  const running = await startGateway({
+    control: new LocalGatewayControl(ctx),
+    host: '127.0.0.1',
+    port: 0,
+    dataDir: g.dirs.dataDir,
+    ...options,
+  })
+  return {
+    running,
+    ctx,
+    async close() {
+      await running.close()
+      ctx.close()
+    },
+  }
 }

@@ -1,18 +1,12 @@
 import { request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
-import { IronConfig } from '../../src/config/config.js'
-import { type RunningGateway, startGateway } from '../../src/gateway/server.js'
-import { LocalContext } from '../../src/services/context.js'
-import { startTestGateway } from '../helpers/gateway.js'
+import { startSiblingGateway, startTestGateway } from '../helpers/gateway.js'
 
 type Gw = Awaited<ReturnType<typeof startTestGateway>>
 let gw: Gw | undefined
-const extra: Array<{ running: RunningGateway; ctx: LocalContext }> = []
+const extra: Array<{ close(): Promise<void> }> = []
 afterEach(async () => {
-  for (const e of extra.splice(0)) {
-    await e.running.close()
-    e.ctx.close()
-  }
+  for (const e of extra.splice(0)) await e.close()
   await gw?.close()
   gw = undefined
 })
@@ -41,10 +35,9 @@ describe('three gateways on one budget', () => {
     })
     const gateways = [g.running]
     for (let i = 0; i < 2; i++) {
-      const ctx = new LocalContext({ config: await IronConfig.load(g.dirs, {}), env: {}, vault: g.vault })
-      const running = await startGateway({ ctx, host: '127.0.0.1', port: 0, dataDir: g.dirs.dataDir })
-      extra.push({ running, ctx })
-      gateways.push(running)
+      const sibling = await startSiblingGateway(g)
+      extra.push(sibling)
+      gateways.push(sibling.running)
     }
 
     /** OpenAI chat with several choices, as JSON or as a stream read to its end. */
@@ -120,10 +113,7 @@ describe('three gateways on one budget', () => {
     expect(outcomes.filter((o) => o.status === 402).length).toBeGreaterThan(0)
     expect(outcomes.filter((o) => o.status === 200).length).toBeGreaterThan(20)
 
-    for (const e of extra.splice(0)) {
-      await e.running.close()
-      e.ctx.close()
-    }
+    for (const e of extra.splice(0)) await e.close()
     await g.running.close()
 
     const check = await g.cp.budgets.check('bot', { verify: true })

@@ -1,18 +1,12 @@
 import { request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
-import { IronConfig } from '../../src/config/config.js'
-import { type RunningGateway, startGateway } from '../../src/gateway/server.js'
-import { LocalContext } from '../../src/services/context.js'
-import { startTestGateway } from '../helpers/gateway.js'
+import { startSiblingGateway, startTestGateway } from '../helpers/gateway.js'
 
 type Gw = Awaited<ReturnType<typeof startTestGateway>>
 let gw: Gw | undefined
-const extra: Array<{ running: RunningGateway; ctx: LocalContext }> = []
+const extra: Array<{ close(): Promise<void> }> = []
 afterEach(async () => {
-  for (const e of extra.splice(0)) {
-    await e.running.close()
-    e.ctx.close()
-  }
+  for (const e of extra.splice(0)) await e.close()
   await gw?.close()
   gw = undefined
 })
@@ -35,9 +29,9 @@ const call = async (url: string, token: string) => {
 describe('gateway leases', () => {
   it('two gateways on one store, at the edge of one budget: spent stays within the limit', async () => {
     gw = await startTestGateway({ limitMicros: 600 })
-    const ctx = new LocalContext({ config: await IronConfig.load(gw.dirs, {}), env: {}, vault: undefined })
-    const second = await startGateway({ ctx, host: '127.0.0.1', port: 0, dataDir: gw.dirs.dataDir })
-    extra.push({ running: second, ctx })
+    const sibling = await startSiblingGateway(gw)
+    extra.push(sibling)
+    const second = sibling.running
     const g = gw
     const statuses = await Promise.all(
       Array.from({ length: 300 }, (_, i) => call(i % 2 ? second.url : g.url, g.token)),

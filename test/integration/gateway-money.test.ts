@@ -2,11 +2,14 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
-import { IronConfig } from '../../src/config/config.js'
-import { startGateway } from '../../src/gateway/server.js'
 import { costMicros } from '../../src/pricing/index.js'
-import { LocalContext } from '../../src/services/context.js'
-import { requestRecord, requestRecords, startTestGateway, UPSTREAM_KEY } from '../helpers/gateway.js'
+import {
+  requestRecord,
+  requestRecords,
+  startSiblingGateway,
+  startTestGateway,
+  UPSTREAM_KEY,
+} from '../helpers/gateway.js'
 
 /** Attacks on money and secrets through HTTP: every number a request carries, every byte an upstream sends. */
 
@@ -447,18 +450,10 @@ describe('gateways on one store', () => {
   it('each keeps its own registration: stopping one leaves the others notified of a revocation', async () => {
     gw = await startTestGateway({ limitMicros: 1_000_000 })
     const g = gw
-    const ctx = new LocalContext({ config: await IronConfig.load(g.dirs, {}), env: {}, vault: g.vault })
-    const second = await startGateway({ ctx, host: '127.0.0.1', port: 0, dataDir: g.dirs.dataDir })
-    const third = await startGateway({
-      ctx: new LocalContext({ config: await IronConfig.load(g.dirs, {}), env: {}, vault: g.vault }),
-      host: '127.0.0.1',
-      port: 0,
-      dataDir: g.dirs.dataDir,
-    })
-    cleanups.push(async () => {
-      await second.close()
-      ctx.close()
-    })
+    const sibling = await startSiblingGateway(g)
+    cleanups.push(() => sibling.close())
+    const second = sibling.running
+    const third = await startSiblingGateway(g)
     const { readdirSync } = await import('node:fs')
     const { join } = await import('node:path')
     expect(readdirSync(join(g.dirs.dataDir, 'gateways'))).toHaveLength(3)

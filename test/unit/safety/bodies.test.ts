@@ -2,15 +2,17 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { IronError } from '../../../src/core/errors.js'
 import {
+  redactRequest,
+  redactResponse,
+  textPartsOfRequest,
+  textPartsOfResponse,
+} from '../../../src/gateway/adapters/index.js'
+import {
   DETECTORS,
   type Detector,
   formatPath,
   parsePolicy,
   redactJsonText,
-  redactRequest,
-  redactResponse,
-  textPartsOfRequest,
-  textPartsOfResponse,
 } from '../../../src/safety/index.js'
 
 const KEY = 'sk-proj-Ab3dEfGh1jKlMn0pQrStUvWxYz0123456789AbCdEfGh'
