@@ -67,6 +67,17 @@ export interface TokenCount {
   method: 'tokenizer' | 'estimate' | 'bytes'
 }
 
+/**
+ * A sure upper bound of the input tokens of a request's texts, without a tokenizer: no token is shorter
+ * than a byte, and every estimate here errs high of the byte count / 3. Cheap (no counting), so the
+ * gateway admits by it whenever the worst case it gives fits what it holds anyway.
+ */
+export function inputTokenBound(texts: readonly string[]): number {
+  let bytes = 0
+  for (const text of texts) bytes += Buffer.byteLength(text)
+  return bytes + FRAMING_TOKENS * texts.length + 3
+}
+
 /** Input tokens of a request's texts, with framing; an upper bound whenever exact counting is not possible. */
 export function countInputTokens(texts: readonly string[], model: string, provider: string): TokenCount {
   const chars = texts.reduce((n, t) => n + t.length, 0)

@@ -1,8 +1,10 @@
+import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
   countInputTokens,
   countOutputTokens,
   encodingFor,
+  inputTokenBound,
   loadTokenizers,
 } from '../../src/gateway/tokenizer.js'
 
@@ -37,5 +39,24 @@ describe('token counting', () => {
     expect(countOutputTokens('', 'gpt-4o', 'openai')).toBe(0)
     expect(countOutputTokens('a', 'claude-sonnet-4-5', 'anthropic')).toBe(1)
     expect(countOutputTokens('hello world', 'gpt-4o', 'openai')).toBe(2)
+  })
+
+  it('the byte bound is never below a count, whatever the text and the model (admission relies on it)', () => {
+    const models = [
+      ['gpt-4o-mini', 'openai'],
+      ['gpt-3.5-turbo', 'openai'],
+      ['claude-haiku-4-5', 'anthropic'],
+      ['llama-3', 'openai-compatible'],
+    ] as const
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 300 }), { maxLength: 6 }), (texts) => {
+        for (const [model, provider] of models)
+          expect(inputTokenBound(texts)).toBeGreaterThanOrEqual(
+            countInputTokens(texts, model, provider).tokens,
+          )
+      }),
+      { numRuns: 300 },
+    )
+    expect(inputTokenBound(['héllo', 'world'])).toBe(6 + 5 + 4 * 2 + 3)
   })
 })

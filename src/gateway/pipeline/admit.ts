@@ -1,5 +1,6 @@
 import { formatMoney } from '../../core/money.js'
 import { MAX_TOKEN_COUNT, maxOutputTokensWithin, worstCaseMicros } from '../../pricing/index.js'
+import { countedInput, inputBound } from './count.js'
 import { type Exchange, type GatewayDeps, type Refusal, refusal } from './exchange.js'
 
 /**
@@ -9,7 +10,6 @@ import { type Exchange, type GatewayDeps, type Refusal, refusal } from './exchan
  */
 export async function admit(deps: GatewayDeps, ex: Exchange): Promise<Refusal | undefined> {
   const { info, price, agent } = ex as Required<Pick<typeof ex, 'info' | 'agent'>> & typeof ex
-  const input = ex.input!
   const choices = info.choices
   ex.outputCap =
     info.producesOutput && price
@@ -23,6 +23,13 @@ export async function admit(deps: GatewayDeps, ex: Exchange): Promise<Refusal | 
     )
   }
   if (!info.billable) return undefined
+  // Far from the budget's edge, the byte bound's worst case fits what the lease holds free: no need to count.
+  let input = ex.counted ?? inputBound(ex)
+  if (ex.counted === undefined && price && agent.budgeted) {
+    const rough = worstCaseMicros(price, input, ex.outputCap * choices)
+    if (rough > deps.leases.freeFor(agent.id)) input = countedInput(ex)
+  }
+  ex.input = input
   const worst = price ? worstCaseMicros(price, input, ex.outputCap * choices) : 0
   let clampedTo: number | undefined
   const admission = await deps.leases.admit(

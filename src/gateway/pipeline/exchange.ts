@@ -54,8 +54,10 @@ export interface Exchange {
   walked?: WalkedBody
   /** Whether the agent's policy checks anything on input, on output. */
   checks?: { policy: SafetyPolicy; input: boolean; output: boolean }
-  /** Input tokens as counted before sending (an upper bound when not counted exactly). */
+  /** Input tokens the admission held for: counted, or a sure upper bound when far from the budget's edge. */
   input?: number
+  /** Input tokens counted with the tokenizer, once something needed them. */
+  counted?: number
   /** Output tokens allowed per choice, as reserved (and sent upstream). */
   outputCap: number
   /** What the request holds of the budget until it is settled or released. */

@@ -4,6 +4,7 @@ import type { SettleResult } from '../../services/api.js'
 import type { Usage } from '../adapters/types.js'
 import { finishTimes } from '../record.js'
 import { countOutputTokens } from '../tokenizer.js'
+import { countedInput } from './count.js'
 import type { Exchange, GatewayDeps } from './exchange.js'
 import { writeRecord } from './respond.js'
 
@@ -33,7 +34,7 @@ export async function settle(
     )
   const final: Usage = saneUsage(
     usage ?? {
-      input_tokens: ex.input ?? 0,
+      input_tokens: ex.walked ? countedInput(ex) : 0,
       output_tokens: info!.producesOutput ? estimate() : 0,
       cached_input_tokens: 0,
       cache_write_tokens: 0,
