@@ -65,14 +65,22 @@ const url = `http://127.0.0.1:${server.address().port}`
 let sent = 0
 const emitter = setInterval(() => {
   for (let i = 0; i < rate / 20; i++) {
+    // The shape of a gateway's request event (src/services/gateway-events.ts): `iron top` skips any other.
     const event = {
       type: 'request',
       at: new Date().toISOString(),
+      id: `req_bench${sent}`,
       agent: agents[sent % agents.length],
+      agent_id: `agent_${sent % agents.length}`,
       model: 'gpt-4o-mini',
+      provider: 'openai',
       status: sent % 50 === 0 ? 402 : 200,
       outcome: sent % 50 === 0 ? 'budget_exceeded' : 'ok',
+      stream: false,
+      input_tokens: 250,
+      output_tokens: 60,
       cost_micros: 40 + (sent % 30),
+      latency_ms: 1.5,
     }
     const text = `event: request\ndata: ${JSON.stringify(event)}\n\n`
     for (const res of watchers) res.write(text)

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { IronError } from '../core/errors.js'
 import type { Budget } from '../services/api.js'
+import { type GatewayEvent, parseGatewayEvent } from '../services/gateway-events.js'
 import { GATEWAY_FILE, type GatewayRegistration } from '../services/gateways.js'
 
 /** A gateway to watch: its URL and the admin token of its `/_iron/*` routes. */
@@ -17,13 +18,6 @@ export interface GatewayStats {
   spend_micros_total: number
   in_flight: number
   budgets: Budget[]
-}
-
-/** One event of `/_iron/events`. */
-export interface WatchedEvent {
-  type: 'request' | 'alert' | 'safety'
-  at: string
-  [key: string]: unknown
 }
 
 /** The local gateway, from `gateway.json` in the data dir, or the one at `url` with its token from there. */
@@ -92,7 +86,7 @@ export async function watchGateway(
   source: GatewaySource,
   handlers: {
     onSnapshot(stats: GatewayStats): void
-    onEvent(event: WatchedEvent): void
+    onEvent(event: GatewayEvent): void
     onStatus(status: WatchStatus): void
   },
   signal: AbortSignal,
@@ -123,11 +117,9 @@ export async function watchGateway(
             .map((line) => line.slice(5).trimStart())
             .join('\n')
           buffer = buffer.slice(end + 2)
-          if (data) {
-            try {
-              handlers.onEvent(JSON.parse(data) as WatchedEvent)
-            } catch {}
-          }
+          // An event this watcher cannot read (a newer gateway's kind, say) is skipped, not guessed at.
+          const event = data ? parseGatewayEvent(data) : undefined
+          if (event) handlers.onEvent(event)
           end = buffer.indexOf('\n\n')
         }
       }

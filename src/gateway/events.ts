@@ -1,11 +1,5 @@
 import type { ServerResponse } from 'node:http'
-
-/** One event of `/_iron/events`: a finished request, a budget alert, or a safety finding. */
-export interface GatewayEvent {
-  type: 'request' | 'alert' | 'safety'
-  at: string
-  [key: string]: unknown
-}
+import type { GatewayEvent } from '../services/gateway-events.js'
 
 const MAX_BUFFERED_BYTES = 1024 * 1024
 

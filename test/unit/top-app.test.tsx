@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { GatewayStats } from '../../src/client/gateway-watch.js'
+import type { RequestEvent } from '../../src/services/gateway-events.js'
 import { TopApp } from '../../tui/components/TopApp.js'
 import type { FeedHandlers } from '../../tui/hooks/use-feed.js'
 import { renderInk } from '../helpers/ink.js'
@@ -41,8 +42,24 @@ function fakeSource() {
   }
   return {
     subscribe,
-    emit: (event: Record<string, unknown>) =>
-      handlers?.onEvent({ type: 'request', at: new Date().toISOString(), ...event }),
+    emit: (event: Partial<RequestEvent>) =>
+      handlers?.onEvent({
+        type: 'request',
+        at: new Date().toISOString(),
+        id: 'req_test',
+        agent: 'support-bot',
+        agent_id: 'agent_test',
+        model: null,
+        provider: 'openai',
+        status: 200,
+        outcome: 'ok',
+        stream: false,
+        input_tokens: null,
+        output_tokens: null,
+        cost_micros: null,
+        latency_ms: 1,
+        ...event,
+      }),
     status: (s: Parameters<FeedHandlers['onStatus']>[0]) => handlers?.onStatus(s),
   }
 }

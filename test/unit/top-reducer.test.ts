@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import type { GatewayStats, WatchedEvent } from '../../src/client/gateway-watch.js'
+import type { GatewayStats } from '../../src/client/gateway-watch.js'
+import type { RequestEvent } from '../../src/services/gateway-events.js'
 import {
   BUCKET_MS,
   BUCKETS,
@@ -38,14 +39,21 @@ const stats = (budgets: ReturnType<typeof budget>[]): GatewayStats => ({
   in_flight: 0,
   budgets,
 })
-const request = (agent: string, cost: number, status = 200, outcome = 'ok'): WatchedEvent => ({
+const request = (agent: string, cost: number, status = 200, outcome = 'ok'): RequestEvent => ({
   type: 'request',
   at: new Date(T0).toISOString(),
+  id: 'req_test',
   agent,
+  agent_id: `agent_${agent}`,
   model: 'gpt-4o-mini',
+  provider: 'openai',
   status,
   outcome,
+  stream: false,
+  input_tokens: 10,
+  output_tokens: 20,
   cost_micros: cost,
+  latency_ms: 1,
 })
 const start = () =>
   reduce(initialState('http://gw', T0), {
@@ -140,6 +148,7 @@ describe('iron top state', () => {
         type: 'alert',
         at: new Date(T0).toISOString(),
         agent: 'alpha',
+        agent_id: 'agent_alpha',
         threshold_pct: 80,
         remaining_micros: 2_000_000,
       },

@@ -1,10 +1,11 @@
 import { type Dispatch, useEffect, useRef } from 'react'
-import type { GatewayStats, WatchedEvent, WatchStatus } from '../../src/client/gateway-watch.js'
+import type { GatewayStats, WatchStatus } from '../../src/client/gateway-watch.js'
+import type { GatewayEvent } from '../../src/services/gateway-events.js'
 import type { TopAction } from '../state/reducer.js'
 
 export interface FeedHandlers {
   onSnapshot(stats: GatewayStats): void
-  onEvent(event: WatchedEvent): void
+  onEvent(event: GatewayEvent): void
   onStatus(status: WatchStatus): void
 }
 
@@ -16,7 +17,7 @@ export type Subscribe = (handlers: FeedHandlers, signal: AbortSignal) => Promise
  * refreshes and applied in one action, so the screen redraws at the refresh rate, not per event.
  */
 export function useFeed(subscribe: Subscribe, dispatch: Dispatch<TopAction>, intervalMs: number): void {
-  const pending = useRef<Array<{ event: WatchedEvent; at: number }>>([])
+  const pending = useRef<Array<{ event: GatewayEvent; at: number }>>([])
   useEffect(() => {
     const controller = new AbortController()
     void subscribe(

@@ -1,6 +1,8 @@
-import type { GatewayStats, WatchedEvent, WatchStatus } from '../../src/client/gateway-watch.js'
+import type { GatewayStats, WatchStatus } from '../../src/client/gateway-watch.js'
+import { formatMoney } from '../../src/core/money.js'
 import { escapeControls } from '../../src/core/terminal-text.js'
 import type { Budget } from '../../src/services/api.js'
+import type { GatewayEvent, GatewayEventType } from '../../src/services/gateway-events.js'
 import type { KeyAction } from './keymap.js'
 
 /** Spend history: 60 buckets of 10 s (ten minutes), for the sparkline and burn rates. */
@@ -28,7 +30,7 @@ export interface FeedItem {
   /** Increasing number, a stable key for the screen. */
   seq: number
   at: string
-  kind: 'request' | 'safety' | 'alert'
+  kind: GatewayEventType
   agent: string
   text: string
   tone: 'ok' | 'warn' | 'error'
@@ -63,9 +65,9 @@ export interface TopState {
 
 export type TopAction =
   | { type: 'snapshot'; stats: GatewayStats; at: number }
-  | { type: 'event'; event: WatchedEvent; at: number }
+  | { type: 'event'; event: GatewayEvent; at: number }
   /** Events gathered between two refreshes, applied at once (one render for many events). */
-  | { type: 'events'; events: Array<{ event: WatchedEvent; at: number }> }
+  | { type: 'events'; events: Array<{ event: GatewayEvent; at: number }> }
   | { type: 'status'; status: WatchStatus }
   | { type: 'tick'; now: number }
   | { type: 'key'; action: KeyAction }
@@ -137,8 +139,6 @@ function fromBudget(agent: AgentState, budget: Budget): AgentState {
   }
 }
 
-const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
-
 /** The dashboard's state: pure, so every transition is tested without a terminal. */
 export function reduce(state: TopState, action: TopAction): TopState {
   switch (action.type) {
@@ -183,7 +183,7 @@ export function reduce(state: TopState, action: TopAction): TopState {
  * Apply events to a copy of the state made once per batch (hundreds of events a second arrive between two
  * refreshes): the result is a new state, the input is never changed.
  */
-function applyEvents(state: TopState, events: ReadonlyArray<{ event: WatchedEvent; at: number }>): TopState {
+function applyEvents(state: TopState, events: ReadonlyArray<{ event: GatewayEvent; at: number }>): TopState {
   let draft = writable(state)
   let owned = new Set<string>()
   const items: FeedItem[] = []
@@ -218,34 +218,31 @@ function writable(state: TopState): TopState {
  * text are kept with control characters escaped, as every other command shows them: Ink would drop them
  * silently, and `gpt-4\u0000o` would pass for gpt-4o.
  */
-function applyEvent(draft: TopState, event: WatchedEvent, owned: Set<string>): FeedItem {
-  const name = typeof event.agent === 'string' ? escapeControls(event.agent) : '(unknown)'
+function applyEvent(draft: TopState, event: GatewayEvent, owned: Set<string>): FeedItem {
+  const name = escapeControls(event.agent)
   const last = BUCKETS - 1
   draft.feedSeq++
-  if (event.type !== 'request') {
-    const text =
-      event.type === 'alert'
-        ? `budget at ${num(event.threshold_pct)}% (${event.remaining_micros === null ? 'no limit' : `$${(num(event.remaining_micros) / 1e6).toFixed(2)} left`})`
-        : `safety ${String(event.action ?? 'finding')}: ${Array.isArray(event.categories) ? event.categories.join(', ') : String(event.category ?? '')}`
+  const item = { seq: draft.feedSeq, at: event.at, kind: event.type, agent: name }
+  if (event.type === 'alert') {
+    const left = event.remaining_micros === null ? 'no limit' : `${formatMoney(event.remaining_micros)} left`
+    return { ...item, text: `budget at ${event.threshold_pct}% (${left})`, tone: 'warn' }
+  }
+  if (event.type === 'safety') {
     return {
-      seq: draft.feedSeq,
-      at: event.at,
-      kind: event.type,
-      agent: name,
-      text: escapeControls(text),
-      tone: event.type === 'alert' ? 'warn' : 'error',
+      ...item,
+      text: escapeControls(`safety ${event.action} (${event.direction}): ${event.categories.join(', ')}`),
+      tone: 'error',
     }
   }
-  const cost = num(event.cost_micros)
-  const status = num(event.status)
-  const failed = status >= 400
+  const cost = event.cost_micros ?? 0
+  const failed = event.status >= 400
   const blocked = event.outcome === 'budget_exceeded' || event.outcome === 'safety_blocked'
   draft.spend[last] = (draft.spend[last] ?? 0) + cost
   draft.requests[last] = (draft.requests[last] ?? 0) + 1
   draft.totals.requests++
   draft.totals.errors += failed ? 1 : 0
   draft.totals.spendMicros += cost
-  if (name !== '(unauthenticated)') {
+  if (event.agent_id !== null) {
     if (!owned.has(name)) {
       const current = agentOf(draft, name)
       draft.agents[name] = { ...current, buckets: [...current.buckets] }
@@ -260,12 +257,9 @@ function applyEvent(draft: TopState, event: WatchedEvent, owned: Set<string>): F
     agent.blocked += blocked ? 1 : 0
   }
   return {
-    seq: draft.feedSeq,
-    at: event.at,
-    kind: 'request',
-    agent: name,
+    ...item,
     text: escapeControls(
-      `${event.model ?? '-'} ${status} ${event.outcome}${cost ? ` $${(cost / 1e6).toFixed(cost < 10_000 ? 6 : 4)}` : ''}`,
+      `${event.model ?? '-'} ${event.status} ${event.outcome}${cost ? ` ${formatMoney(cost)}` : ''}`,
     ),
     tone: blocked ? 'warn' : failed ? 'error' : 'ok',
   }
