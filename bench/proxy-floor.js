@@ -7,6 +7,7 @@
 // and the added latency is the median of the per-round differences.
 //
 //   node bench/proxy-floor.js [--quick] [--rounds 5] [--requests N] [--concurrency 1,16,64] [--chunk-delay MS]
+//                             [--prompt-chars N]   (the user message padded to N characters of prose)
 //                             [--cpus driver,mock,proxy] [--no-pin] [--json]
 //                             [--gateway '<command>' --gateway-header 'name: value' ...] [--iron]
 //
@@ -44,6 +45,7 @@ const { values } = parseArgs({
     cpus: { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
     'chunk-delay': { type: 'string', default: '0' },
+    'prompt-chars': { type: 'string', default: '0' },
     json: { type: 'boolean', default: false },
     gateway: { type: 'string' },
     'gateway-header': { type: 'string', multiple: true, default: [] },
@@ -137,7 +139,7 @@ try {
     model: 'gpt-4o-mini',
     messages: [
       { role: 'system', content: 'You are a terse assistant. Answer in one short sentence.' },
-      { role: 'user', content: 'Say something short about benchmarks.' },
+      { role: 'user', content: userPrompt(Number(values['prompt-chars'])) },
     ],
     max_tokens: 16,
   }
@@ -268,4 +270,17 @@ try {
   }
 } finally {
   await stopAll()
+}
+
+/** The user message: a short question, or prose of about `chars` characters (varied words, like a real prompt). */
+function userPrompt(chars) {
+  const question = 'Say something short about benchmarks.'
+  if (!(chars > question.length)) return question
+  const words = (
+    'the quarterly report shows revenue growth in three regions while costs stayed flat and the team ' +
+    'expects demand to rise after the product launch so please summarise the main risks and the next steps'
+  ).split(' ')
+  let text = `${question} Context:`
+  for (let i = 0; text.length < chars; i++) text += ` ${words[(i * 7) % words.length]}`
+  return text.slice(0, chars)
 }
