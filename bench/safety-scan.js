@@ -2,8 +2,11 @@
 // Throughput of the safety scanner (SPEC §7): MB/s of scan() on one core over ~20 MB of mixed realistic text
 // (prose, code, JSON, logs, a little non-ASCII, and a sprinkling of PII, secrets and injections).
 // Target: ≥ 50 MB/s per core (median of the runs).
-//   npm run build && node bench/safety-scan.js [--mb 20] [--runs 7]
-import { DEFAULT_POLICY, evaluate, scan } from '../dist/src/safety/index.js'
+// Also the stream redactor (the output firewall on streams) over the first --stream-mb of that text and over as
+// much prose alone, fed in pieces of 4 characters (a token, as providers stream) and 64, and as 200-character
+// answers, each its own stream: reported, no target.
+//   npm run build && node bench/safety-scan.js [--mb 20] [--runs 7] [--stream-mb 2]
+import { DEFAULT_POLICY, evaluate, parsePolicy, StreamRedactor, scan } from '../dist/src/safety/index.js'
 import { summarize } from '../dist/src/testing/stats.js'
 
 const arg = (name, fallback) => {
@@ -12,6 +15,7 @@ const arg = (name, fallback) => {
 }
 const MB = arg('--mb', 20)
 const RUNS = arg('--runs', 7)
+const STREAM_MB = arg('--stream-mb', 2)
 const TARGET = 50
 
 // Deterministic pseudo-random numbers (mulberry32), so every run scans the same text.
@@ -121,23 +125,77 @@ function measure(fn) {
   return summarize(samples)
 }
 
+/** Streams `texts` through the redactor in pieces of `piece` characters; returns the characters emitted. */
+function streamThrough(texts, policy, piece) {
+  let emitted = 0
+  for (const t of texts) {
+    const r = new StreamRedactor(policy)
+    for (let i = 0; i < t.length; i += piece) emitted += r.push(t.slice(i, i + piece)).emit.length
+    emitted += r.end().emit.length
+  }
+  return emitted
+}
+const streamed = [text.slice(0, STREAM_MB * 1_000_000)]
+const streamMb = Buffer.byteLength(streamed[0], 'utf8') / 1e6
+const answersOf = (t) =>
+  Array.from({ length: Math.floor(t.length / 200) }, (_, i) => t.slice(i * 200, i * 200 + 200))
+const answers = answersOf(streamed[0])
+// Prose alone, as most model answers are: words, no digits, no code.
+let proseText = ''
+while (proseText.length < STREAM_MB * 1_000_000) proseText += prose()
+const proseStreamed = [proseText]
+const proseMb = Buffer.byteLength(proseText, 'utf8') / 1e6
+const proseAnswers = answersOf(proseText)
+const redactAll = parsePolicy({ output: { all: 'redact' } })
+
 const cases = [
   { name: 'scan (all categories)', fn: () => scan(text) },
   { name: 'evaluate (default input policy)', fn: () => evaluate(text, 'input', DEFAULT_POLICY) },
+  {
+    name: 'stream, default output policy, 4-char pieces',
+    fn: () => streamThrough(streamed, DEFAULT_POLICY, 4),
+    mb: streamMb,
+  },
+  {
+    name: 'stream, default output policy, 64-char pieces',
+    fn: () => streamThrough(streamed, DEFAULT_POLICY, 64),
+    mb: streamMb,
+  },
+  {
+    name: 'stream, all redacted (injection too), 4-char pieces',
+    fn: () => streamThrough(streamed, redactAll, 4),
+    mb: streamMb,
+  },
+  {
+    name: 'stream, 200-char answers, 4-char pieces',
+    fn: () => streamThrough(answers, DEFAULT_POLICY, 4),
+    mb: streamMb,
+  },
+  {
+    name: 'stream, prose, 4-char pieces',
+    fn: () => streamThrough(proseStreamed, DEFAULT_POLICY, 4),
+    mb: proseMb,
+  },
+  {
+    name: 'stream, 200-char prose answers, 4-char pieces',
+    fn: () => streamThrough(proseAnswers, DEFAULT_POLICY, 4),
+    mb: proseMb,
+  },
 ]
 const rows = []
 let failed = false
 for (const c of cases) {
   const s = measure(c.fn)
-  const rate = mb / (s.p50 / 1000)
-  const ok = rate >= TARGET
+  const size = c.mb ?? mb
+  const rate = size / (s.p50 / 1000)
+  const ok = c.mb !== undefined || rate >= TARGET
   failed ||= !ok
   rows.push({
     case: c.name,
     'MB/s (median)': rate.toFixed(1),
-    'MB/s (best)': (mb / (s.min / 1000)).toFixed(1),
+    'MB/s (best)': (size / (s.min / 1000)).toFixed(1),
     'median ms': s.p50.toFixed(0),
-    target: `≥ ${TARGET} MB/s ${ok ? 'ok' : 'MISSED'}`,
+    target: c.mb !== undefined ? '-' : `≥ ${TARGET} MB/s ${ok ? 'ok' : 'MISSED'}`,
   })
 }
 console.log(

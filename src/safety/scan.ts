@@ -93,13 +93,17 @@ export function resolveOverlaps(candidates: RawFinding[]): RawFinding[] {
 /** Runs the detectors, isolating failures, and returns sorted, hashed findings. */
 export function scanDetailed(
   text: string,
-  options: ScanOptions & { detectors?: readonly Detector[] } = {},
+  options: ScanOptions & {
+    detectors?: readonly Detector[]
+    /** What the detectors share during the scan, kept for the caller (the stream redactor reads the signals). */
+    memo?: Map<string, unknown>
+  } = {},
 ): DetailedScan {
   const categories = options.categories ?? ALL
   const ctx: DetectContext = {
     categories,
     injectionThreshold: options.injectionThreshold ?? DEFAULT_INJECTION_THRESHOLD,
-    memo: new Map(),
+    memo: options.memo ?? new Map(),
   }
   const raw: RawFinding[] = []
   const injections: RawFinding[] = []
@@ -155,6 +159,43 @@ export function scan(text: string, options: ScanOptions = {}): Finding[] {
     )
   }
   return findings
+}
+
+/** How far before a finding the built-in PII and secret detectors read: labels ("social security number is "),
+ * the word before a dotted quad ("version 1.2.3.4"), the character before a key. */
+export const LOOKBEHIND = 64
+/**
+ * How far before a value assigned to a password-like name the detectors read: the value starts up to 80
+ * characters after its ':' or '=', the name (up to 64 characters) ends up to ~20 before it.
+ */
+export const ASSIGNMENT_LOOKBEHIND = 200
+/** Whitespace-free runs this long may be keys or tokens (the shortest, an AWS access key, is 20). */
+export const SHORTEST_TOKEN = 16
+const isSpaceCode = (c: number): boolean => c === 32 || (c >= 9 && c <= 13)
+
+/**
+ * Whether no finding of the built-in PII and secret detectors can start in text[from..to): each of them holds a
+ * digit, an '@' or '-----', or is a run of 16 or more non-whitespace characters, or is a value less than 90
+ * characters after a ':' or '='. Lets the stream redactor send plain words without scanning them.
+ */
+export function noFindingCanStart(text: string, from: number, to: number): boolean {
+  for (let i = Math.max(0, from - 90); i < to; i++) {
+    const c = text.charCodeAt(i)
+    if ((c >= 48 && c <= 57) || c === 64 /* @ */ || c === 58 /* : */ || c === 61 /* = */) return false
+  }
+  const dashes = text.indexOf('-----', from)
+  if (dashes !== -1 && dashes < to) return false
+  // Every run that overlaps text[from..to), counted whole.
+  let run = 0
+  while (from - run > 0 && !isSpaceCode(text.charCodeAt(from - run - 1)))
+    if (++run >= SHORTEST_TOKEN) return false
+  for (let i = from; i < to; i++) {
+    if (isSpaceCode(text.charCodeAt(i))) run = 0
+    else if (++run >= SHORTEST_TOKEN) return false
+  }
+  for (let i = to; run > 0 && i < text.length && !isSpaceCode(text.charCodeAt(i)); i++)
+    if (++run >= SHORTEST_TOKEN) return false
+  return true
 }
 
 /**

@@ -1685,6 +1685,7 @@ function injectionFindings(
   structureSignals(text, signals)
   invisibleSignals(text, signals, depth)
   encodedSignals(text, signals, threshold, depth, ctx)
+  if (depth === 0) ctx?.memo?.set(SIGNALS_MEMO, signals)
   return signals.length === 0 ? [] : score(signals, threshold)
 }
 
@@ -1694,4 +1695,92 @@ export const injectionDetector: Detector = {
   detect(text: string, ctx: DetectContext, out: RawFinding[]) {
     for (const f of injectionFindings(text, ctx.injectionThreshold, 0, ctx)) out.push(f)
   },
+}
+
+// ---------------------------------------------------------------------------------------------------- streams
+
+const SIGNALS_MEMO = 'injection-signals'
+
+/** Every signal the scan that used this memo found (weak ones included), as spans. */
+export function recordedSignals(
+  memo: ReadonlyMap<string, unknown>,
+): ReadonlyArray<{ start: number; end: number }> {
+  return (memo.get(SIGNALS_MEMO) as Signal[] | undefined) ?? []
+}
+
+/**
+ * How far back a phrase can still grow into text yet to come: the longest match a phrase rule makes is under 250
+ * characters, and a few words after it are looked at (`ignore previous instructions` + ` warnings`).
+ */
+export const MAX_PHRASE_CHARS = 320
+/** Longest line a role-line signal (`System: you must ...`) reads: indent, role, qualifier, colon, 160 more. */
+const MAX_ROLE_LINE_CHARS = 260
+/** Longest HTML comment the comment rule reads before its AI word. */
+const MAX_COMMENT_CHARS = 250
+const ROLE_LINE_RE =
+  /^[ \t]{0,8}(?:#|(?:\*\*|__)?(?:system|assistant|developer|admin(?:istrator)?|ai)(?![A-Za-z0-9_]))/i
+const ROLE_WORDS = ['system', 'assistant', 'developer', 'administrator', 'ai']
+
+/** Whether a line (so far) is, or may still become, a role line or header that LINE_RE reads whole. */
+function roleLineCandidate(line: string): boolean {
+  if (ROLE_LINE_RE.test(line)) return true
+  const word = line.replace(/^[ \t]{0,8}(?:\*\*?|__?)?/, '').toLowerCase()
+  return /^[a-z]*$/.test(word) && ROLE_WORDS.some((w) => w.startsWith(word))
+}
+
+/**
+ * For the stream redactor: the earliest place where text still to come can add or change a prompt-injection
+ * signal. A phrase never spans a full stop (except the ones in "a.i.") and is shorter than MAX_PHRASE_CHARS; role
+ * lines and HTML comments are read whole; `tail` is where the text's trailing run of non-whitespace characters
+ * starts (an encoded payload or a run of tag characters still growing).
+ */
+export function injectionContextStart(text: string, tail: number): number {
+  const n = text.length
+  let base = Math.max(0, n - MAX_PHRASE_CHARS)
+  for (let i = n - 1; i >= base; i--) {
+    if (text.charCodeAt(i) !== 46 /* . */) continue
+    const before = text.charCodeAt(i - 1) | 0x20
+    if (before === 0x61 /* a */ && (i + 1 === n || (text.charCodeAt(i + 1) | 0x20) === 0x69)) continue // "a." of "a.i."
+    if (before === 0x69 /* i */ && text.charCodeAt(i - 2) === 46 && (text.charCodeAt(i - 3) | 0x20) === 0x61)
+      continue
+    base = i + 1
+    break
+  }
+  base = Math.min(base, tail)
+  let lineStart = n
+  while (lineStart > 0 && n - lineStart <= MAX_ROLE_LINE_CHARS && text.charCodeAt(lineStart - 1) !== 10)
+    lineStart--
+  if (n - lineStart <= MAX_ROLE_LINE_CHARS && roleLineCandidate(text.slice(lineStart)))
+    base = Math.min(base, lineStart)
+  // The first comment still open: a match starts at any "<!--" with no '>' after it.
+  let c = text.indexOf('<!--', Math.max(0, n - MAX_COMMENT_CHARS))
+  while (c !== -1 && c < base) {
+    const close = text.indexOf('>', c + 4)
+    if (close === -1) base = c
+    c = close === -1 ? -1 : text.indexOf('<!--', close)
+  }
+  return base
+}
+
+/**
+ * Where to hold back so that signals still to come (from `base` on, see injectionContextStart) cannot change the
+ * findings before it: a signal combines with any signal within COMBINE_GAP, so each one within reach of `base` is
+ * held from its start, and so is each one overlapping what is held (overlapping findings are merged).
+ */
+export function heldSignalsStart(
+  base: number,
+  signals: ReadonlyArray<{ start: number; end: number }>,
+): number {
+  let cut = base
+  for (const s of signals) if (s.end + COMBINE_GAP >= base && s.start < cut) cut = s.start
+  for (let moved = true; moved; ) {
+    moved = false
+    for (const s of signals) {
+      if (s.start < cut && s.end > cut) {
+        cut = s.start
+        moved = true
+      }
+    }
+  }
+  return cut
 }

@@ -571,6 +571,42 @@ function detectIpv6(text: string, out: RawFinding[]): void {
   }
 }
 
+// ---------------------------------------------------------------------------------------------------- streams
+
+const isSpaceCode = (c: number): boolean => c === 32 || (c >= 9 && c <= 13)
+
+/**
+ * No number finding spans more than this: a card is at most 19 digits with a separator between each, a phone 15
+ * digits in at most 8 groups, an IBAN 34 characters in groups of four.
+ */
+const MAX_NUMBER_CHARS = 64
+
+/**
+ * For the stream redactor: where the number that ends at `runStart` (the start of a text's trailing run of
+ * non-whitespace characters) begins. Cards, phones, SSNs and IBANs are read across single spaces between groups
+ * (`4111 1111`, `+44 20 7946`, `(415) 555`, `GB29 NWBK`), so text still to come can turn groups sent several
+ * words ago into one; those groups are held back together, as far as a number can reach back from the end.
+ * Returns `runStart` when no group joins it.
+ */
+export function numberGroupsStart(text: string, runStart: number): number {
+  let h = runStart
+  while (h >= 2 && runStart - h < MAX_NUMBER_CHARS && text.charCodeAt(h - 1) === 32) {
+    let l = h - 1
+    while (l > 0 && runStart - l <= MAX_NUMBER_CHARS && !isSpaceCode(text.charCodeAt(l - 1))) l--
+    if (runStart - l > MAX_NUMBER_CHARS) break
+    if (l === h - 1) break // two spaces: no detector reads across them
+    const last = text.charCodeAt(h - 2)
+    const next = text.charCodeAt(h) // NaN at the end: anything may come
+    const open = h === text.length
+    const digits = (isDigitAt(text, h - 2) || last === 41) && (open || isDigitAt(text, h) || next === 40)
+    let iban = h - 1 - l === 4 && (open || isIbanChar(next))
+    for (let i = l; iban && i < h - 1; i++) iban = isIbanChar(text.charCodeAt(i))
+    if (!digits && !iban) break
+    h = l
+  }
+  return h
+}
+
 // ---------------------------------------------------------------------------------------------------- detectors
 
 export const piiDetectors: Detector[] = [

@@ -326,16 +326,23 @@ function countBase64(text: string, from: number, to: number): number {
 }
 
 /**
- * Start of the last private-key header in text[from..] whose footer has not appeared, or -1: the stream redactor
- * holds text back from there until the block is complete (or MAX_PRIVATE_KEY_CHARS long).
+ * Start of the first private-key block in text[from..] that is not complete yet (its footer has not arrived, or
+ * only part of it), or -1: the stream redactor holds text back from there until the block is complete (or
+ * MAX_PRIVATE_KEY_CHARS long), since the block is redacted whole, footer included.
  */
 export function openPrivateKeyStart(text: string, from: number): number {
-  const p = text.lastIndexOf('-----BEGIN ')
-  if (p < from || text.length - p > MAX_PRIVATE_KEY_CHARS) return -1
-  PK_BEGIN_RE.lastIndex = p
-  // A header still being streamed ("-----BEGIN RSA PRI") counts as open too.
-  if (!PK_BEGIN_RE.test(text) && text.length - p > 80) return -1
-  return text.indexOf('-----END ', p) === -1 ? p : -1
+  const reach = Math.max(from, text.length - MAX_PRIVATE_KEY_CHARS)
+  for (let p = text.indexOf('-----BEGIN ', reach); p !== -1; p = text.indexOf('-----BEGIN ', p + 1)) {
+    PK_BEGIN_RE.lastIndex = p
+    // A header still being streamed ("-----BEGIN RSA PRI") counts as open too.
+    if (!PK_BEGIN_RE.test(text) && text.length - p > 80) continue
+    const end = text.indexOf('-----END ', p)
+    if (end === -1) return p
+    // The block ends with the footer's closing dashes if they come within 90 characters (detectPrivateKeys).
+    const close = text.indexOf('-----', end + 9)
+    if ((close === -1 || close + 5 > end + 90) && text.length < end + 90) return p
+  }
+  return -1
 }
 
 // ---------------------------------------------------------------------------------------------------- generic
@@ -467,6 +474,41 @@ function detectAssignments(text: string, out: RawFinding[]): void {
     out.push({ category: 'generic_secret', start, end, confidence: confidenceFor(value) })
     ASSIGN_GATE_RE.lastIndex = Math.max(ASSIGN_GATE_RE.lastIndex, end)
   }
+}
+
+/**
+ * Start of a quoted value assigned to a password/secret/token-like name whose closing quote has not arrived yet
+ * (`password = "correct horse`), or -1. A quoted value may contain spaces, so the stream redactor holds it back
+ * from its start until it closes, or can no longer be one (a line break, or longer than 200 characters).
+ */
+export function openQuotedSecretStart(text: string): number {
+  // An open value is on the last line, at most 200 characters long: without a quote there, none is open.
+  let quote = -1
+  for (let i = text.length - 1; i >= 0 && text.length - i <= 202; i--) {
+    const c = text.charCodeAt(i)
+    if (c === 10 || c === 13) break
+    if (c === 34 || c === 39 || c === 96) quote = i
+  }
+  if (quote === -1) return -1
+  // Its '=' or ':' is at most 82 characters before the quote.
+  ASSIGN_GATE_RE.lastIndex = Math.max(0, quote - 90)
+  for (let m = ASSIGN_GATE_RE.exec(text); m; m = ASSIGN_GATE_RE.exec(text)) {
+    let p = m.index + 1
+    if (text.charCodeAt(p) === 61 /* = */ || text.charCodeAt(p) === 62 /* > */) p++
+    while (p < text.length && p - m.index < 80 && (text.charCodeAt(p) === 32 || text.charCodeAt(p) === 9)) p++
+    const q = text.charCodeAt(p)
+    if (q !== 34 && q !== 39 && q !== 96) continue
+    // The same walk as detectAssignments: open when it runs off the end of the text.
+    const start = p + 1
+    let end = start
+    while (end < text.length && end - start <= 200) {
+      const c = text.charCodeAt(end)
+      if (c === 10 || c === 13 || c === q) break
+      end += c === 92 /* \ */ ? 2 : 1
+    }
+    if (end >= text.length && end - start <= 200) return start
+  }
+  return -1
 }
 
 function detectBearer(text: string, ctx: DetectContext, out: RawFinding[]): void {
