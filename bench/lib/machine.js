@@ -21,7 +21,8 @@ function machineTicks() {
 }
 
 /**
- * CPU ticks (user + system) of the processes with one of `pids`, or in one of the process groups `groups`.
+ * CPU ticks (user + system) of the processes with one of `pids`, or in one of the process groups `groups`,
+ * with those of the children they have waited for (so a worker that exits during a measurement still counts).
  * @param {Set<number>} pids
  * @param {Set<number>} groups
  */
@@ -42,11 +43,13 @@ function ourTicks(pids, groups) {
     } catch {
       continue // exited meanwhile
     }
-    // Fields after the command name (which may contain spaces): state ppid pgrp ... utime(14) stime(15).
+    // Fields after the command name (which may contain spaces): state ppid pgrp ... utime(14) stime(15)
+    // cutime(16) cstime(17).
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     const pid = Number(entry)
     const pgrp = Number(rest[2])
-    if (pids.has(pid) || groups.has(pgrp)) ticks += Number(rest[11]) + Number(rest[12])
+    if (pids.has(pid) || groups.has(pgrp))
+      ticks += Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14])
   }
   return ticks
 }
