@@ -184,57 +184,14 @@ export interface LedgerEntry {
   note: string | null
 }
 
-export interface ReserveRequest {
-  agent_id: string
-  /** Worst-case cost of the request. */
-  amount_micros: number
-  /** Idempotency key; the request id (req_…) in the gateway. Generated when absent. */
-  reservation_id?: string
-  /** Who holds the reservation (a gateway's runtime id), so a restart can release its leftovers. */
-  holder?: string
-  /**
-   * With on_insufficient=clamp: given what is available, the largest amount the caller can make do with
-   * (by lowering max tokens), or undefined to be refused. Runs inside the ledger transaction.
-   */
-  fit?: (available_micros: number) => number | undefined
-}
-
-export type ReserveResult =
-  | {
-      ok: true
-      reservation_id: string
-      amount_micros: number
-      clamped: boolean
-      remaining_micros: number | null
-    }
-  | {
-      ok: false
-      reason: 'budget_exceeded' | 'agent_suspended' | 'agent_deleted'
-      remaining_micros: number
-      limit_micros: number | null
-    }
-
-export interface CommitRequest {
-  reservation_id: string
-  actual_micros: number
-  /** False when the model's price is unknown (usage is recorded, cost shown as unknown). */
-  cost_known?: boolean
-  model?: string
-  provider?: string
-  input_tokens?: number
-  output_tokens?: number
-  cached_tokens?: number
-}
-
 /** A gateway asks for part of an agent's budget to admit requests in memory. */
 export interface LeaseRequest {
   agent_id: string
   /** What the request at hand needs (its worst case). */
   min_micros: number
-  /** What the gateway would like to hold (default: a twentieth of the limit, $0.01 to $10). */
+  /** What the gateway would like to hold (default: about the agent's spend over the last minute). */
   want_micros?: number
   holder: string
-  fit?: (available_micros: number) => number | undefined
   /**
    * Grow this open lease rather than open another: `free_micros` is what it holds beyond the worst cases
    * of the requests in flight on it, so the request needs only the difference.
@@ -257,8 +214,6 @@ export type LeaseGrant =
       granted_micros: number
       /** The period the lease (and every draw on it) counts in. */
       counted_at: number
-      /** With clamp: the smaller worst case that `fit` accepted. */
-      clamped_micros: number | null
     })
   | (LeaseBase & {
       ok: false
@@ -269,7 +224,8 @@ export type LeaseGrant =
       leased_elsewhere_micros?: number
     })
 
-export interface DrawRequest extends Omit<CommitRequest, 'reservation_id'> {
+/** A request's cost, charged to its agent's budget: drawn from the lease it was admitted on. */
+export interface DrawRequest {
   /** The request id (req_…): one draw per request. */
   reservation_id: string
   agent_id: string
@@ -277,14 +233,21 @@ export interface DrawRequest extends Omit<CommitRequest, 'reservation_id'> {
   counted_at: number
   /** What the lease holds for this draw; a cost beyond it is drawn from what the budget has free. */
   room_micros: number
+  actual_micros: number
   holder?: string
+  /** False when the model's price is unknown (usage is recorded, cost shown as unknown). */
+  cost_known?: boolean
+  model?: string
+  provider?: string
+  input_tokens?: number
+  output_tokens?: number
+  cached_tokens?: number
 }
 
 export interface SettleResult {
   reservation_id: string
   agent_id: string
   charged_micros: number
-  released_micros: number
   overrun_micros: number
   remaining_micros: number | null
   /** The highest alert threshold (percent) newly crossed by this movement, if any. */
@@ -366,9 +329,6 @@ export interface BudgetsApi {
   check(agentRef: string, options?: { verify?: boolean }): Promise<BudgetCheck>
   history(agentRef: string, options?: { limit?: number; since?: number }): Promise<LedgerEntry[]>
   adjust(agentRef: string, input: { amount_micros: number; reason: string }): Promise<Budget>
-  reserve(request: ReserveRequest): Promise<ReserveResult>
-  commit(request: CommitRequest): Promise<SettleResult>
-  release(reservation_id: string): Promise<SettleResult>
 }
 
 export interface PricingApi {

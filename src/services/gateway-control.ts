@@ -26,7 +26,7 @@ export interface GatewayControl {
   budgets(): Promise<Budget[]>
 
   /** Lend part of an agent's budget, or grow a lease (`top_up`). */
-  grantLease(request: Omit<LeaseRequest, 'fit'>): Promise<LeaseGrant>
+  grantLease(request: LeaseRequest): Promise<LeaseGrant>
   /** Charge a request and write its record, together (one savepoint locally). */
   settle(draw: DrawRequest, record: RequestRecord): Promise<SettleResult>
   /** Give back what a lease did not spend (derived from what was drawn on it). */

@@ -43,7 +43,7 @@ export interface LedgerRow {
 }
 
 export interface BudgetWithStatus extends BudgetRow {
-  /** The agent's status: only active agents may reserve. */
+  /** The agent's status: only active agents are lent budget. */
   status: string
 }
 
@@ -92,7 +92,7 @@ export interface SpendRow {
   at: number
 }
 
-/** Budgets and their ledger. Statements are prepared once: reserve and commit are on the gateway's hot path. */
+/** Budgets and their ledger. Statements are prepared once: grants and draws are on the gateway's hot path. */
 export class LedgerRepo {
   readonly #budget: Statement
   readonly #agentStatus: Statement
@@ -268,7 +268,7 @@ export class LedgerRepo {
     return lease.leased_delta + moved
   }
 
-  /** Reservations no commit or release has closed (for a holder, or all). */
+  /** Reservations (written by gateways from before leases) no commit or release has closed (for a holder, or all). */
   openReservations(holder?: string): LedgerRow[] {
     const byHolder = holder === undefined ? '' : 'AND r.holder = ?'
     return this.db

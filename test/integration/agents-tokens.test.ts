@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { IronError } from '../../src/core/errors.js'
 import { isWellFormedSecret } from '../../src/core/secrets.js'
 import { tempControlPlane } from '../helpers/control-plane.js'
+import { gatewayLedger } from '../helpers/ledger.js'
 
 const rejects = async (promise: Promise<unknown>, code: string, exitCode?: number) => {
   const error = await promise.then(
@@ -75,10 +76,8 @@ describe('agents', () => {
     const agent = await cp.agents.create({ name: 'doomed' })
     await cp.budgets.set('doomed', { limit_micros: 10_000_000 })
     const token = await cp.tokens.issue('doomed')
-    const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 1_000 })
-    expect(r.ok).toBe(true)
-    if (r.ok)
-      await cp.budgets.commit({ reservation_id: r.reservation_id, actual_micros: 700, model: 'mock-small' })
+    const gw = gatewayLedger(cp, agent.id)
+    gw.draw(gw.grant(1_000), 700, { room_micros: 1_000, model: 'mock-small' })
     await rejects(cp.agents.delete('doomed', { force: false }), 'AGENT_HAS_LIVE_TOKEN', 2)
     const deleted = await cp.agents.delete('doomed', { force: true })
     expect(deleted.revoked_token).toBe(token.id)
@@ -116,8 +115,8 @@ describe('IC tokens', () => {
     const agent = await cp.agents.create({ name: 'bot' })
     await cp.budgets.set('bot', { limit_micros: 5_000_000, period: 'monthly' })
     const first = await cp.tokens.issue('bot')
-    const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 2_000 })
-    if (r.ok) await cp.budgets.commit({ reservation_id: r.reservation_id, actual_micros: 1_500 })
+    const gw = gatewayLedger(cp, agent.id)
+    gw.draw(gw.grant(2_000), 1_500, { room_micros: 2_000 })
     const before = await cp.budgets.get('bot')
     const second = await cp.tokens.rotate('bot')
     expect(second.token).not.toBe(first.token)

@@ -2,100 +2,94 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { IronError } from '../../src/core/errors.js'
 import { tempControlPlane } from '../helpers/control-plane.js'
+import { gatewayLedger, HOLDER, legacyReservation } from '../helpers/ledger.js'
 
 const code = async (p: Promise<unknown>) => ((await p.catch((e: unknown) => e)) as IronError).code
 
+/** An agent with a budget, and one gateway's admission path on it (see gatewayLedger). */
+async function budgeted(limit: number, options: { period?: 'monthly'; start?: number; ttlMs?: number } = {}) {
+  const t = await tempControlPlane(options.start)
+  const agent = await t.cp.agents.create({ name: 'bot' })
+  await t.cp.budgets.set('bot', { limit_micros: limit, period: options.period })
+  return { ...t, agent, gw: gatewayLedger(t.cp, agent.id, { ttlMs: options.ttlMs }) }
+}
+
 describe('budgets and the ledger', () => {
-  it('reserve, commit and release move spent and reserved, one row each', async () => {
-    const { cp } = await tempControlPlane()
-    const agent = await cp.agents.create({ name: 'bot' })
-    await cp.budgets.set('bot', { limit_micros: 1_000_000, period: 'monthly' })
-    const a = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 300_000 })
-    const b = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 300_000 })
-    expect(a.ok && b.ok).toBe(true)
+  it('a lease, a draw and the return move leased and spent, one row each', async () => {
+    const { cp, gw } = await budgeted(1_000_000, { period: 'monthly' })
+    const lease = gw.grant(300_000, { want_micros: 600_000 })
+    expect(lease.granted_micros).toBe(600_000)
+    // Two requests of $0.30 in flight on it, as the gateway's heartbeat says.
+    gw.hold(lease, 600_000)
     expect(await cp.budgets.get('bot')).toMatchObject({
       spent_micros: 0,
-      reserved_micros: 600_000,
+      leased_micros: 600_000,
+      in_flight_micros: 600_000,
       remaining_micros: 400_000,
     })
-    if (!a.ok || !b.ok) return
-    const settled = await cp.budgets.commit({
-      reservation_id: a.reservation_id,
-      actual_micros: 120_000,
+    const settled = gw.draw(lease, 120_000, {
+      room_micros: 300_000,
       model: 'gpt-4o',
       input_tokens: 10,
       output_tokens: 5,
     })
-    expect(settled).toMatchObject({
-      charged_micros: 120_000,
-      released_micros: 180_000,
-      overrun_micros: 0,
-      remaining_micros: 580_000,
-    })
-    await cp.budgets.release(b.reservation_id)
+    expect(settled).toMatchObject({ charged_micros: 120_000, overrun_micros: 0, remaining_micros: 400_000 })
+    // The other request is never charged (refused upstream): nothing is written, the lease goes back whole.
+    gw.hold(lease, 0)
+    expect(gw.giveBack(lease)).toBe(480_000)
     expect(await cp.budgets.get('bot')).toMatchObject({
       spent_micros: 120_000,
-      reserved_micros: 0,
+      leased_micros: 0,
+      in_flight_micros: 0,
       remaining_micros: 880_000,
     })
     const history = await cp.budgets.history('bot')
-    expect(history.map((h) => h.kind)).toEqual(['release', 'commit', 'reserve', 'reserve'])
-    expect((await cp.budgets.check('bot', { verify: true })).verify).toMatchObject({ ok: true, rows: 4 })
+    expect(history.map((h) => h.kind)).toEqual(['lease_return', 'commit', 'lease_grant'])
+    expect(history[1]).toMatchObject({ model: 'gpt-4o', input_tokens: 10, output_tokens: 5 })
+    expect((await cp.budgets.check('bot', { verify: true })).verify).toMatchObject({ ok: true, rows: 3 })
   })
 
-  it('refuses what does not fit, with what remains; clamps only when the policy says clamp', async () => {
-    const { cp } = await tempControlPlane()
-    const agent = await cp.agents.create({ name: 'bot' })
-    await cp.budgets.set('bot', { limit_micros: 1_000 })
-    const fit = (available: number) => available
-    expect(await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 1_500, fit })).toEqual({
+  it('refuses what does not fit, with what remains and the policy, so that a gateway clamps only when it says clamp', async () => {
+    const { cp, agent, gw } = await budgeted(1_000)
+    expect(gw.ask(1_500)).toEqual({
       ok: false,
       reason: 'budget_exceeded',
       remaining_micros: 1_000,
+      leased_elsewhere_micros: 0,
+      agent_id: agent.id,
       limit_micros: 1_000,
+      period_end: null,
+      on_insufficient: 'reject',
     })
     await cp.budgets.set('bot', { on_insufficient: 'clamp' })
-    const clamped = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 1_500, fit })
-    expect(clamped).toMatchObject({ ok: true, amount_micros: 1_000, clamped: true, remaining_micros: 0 })
-    const none = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 10, fit: () => undefined })
-    expect(none).toMatchObject({ ok: false, remaining_micros: 0 })
+    expect(gw.ask(1_500)).toMatchObject({ ok: false, remaining_micros: 1_000, on_insufficient: 'clamp' })
+    // The gateway lowers max tokens to fit what remains and asks again.
+    expect(gw.ask(1_000)).toMatchObject({ ok: true, granted_micros: 1_000 })
+    expect(gw.ask(10)).toMatchObject({ ok: false, remaining_micros: 0 })
   })
 
-  it('is idempotent per reservation id, and refuses a second, different settlement', async () => {
-    const { cp } = await tempControlPlane()
-    const agent = await cp.agents.create({ name: 'bot' })
-    await cp.budgets.set('bot', { limit_micros: 10_000 })
-    const first = await cp.budgets.reserve({
-      agent_id: agent.id,
-      amount_micros: 4_000,
-      reservation_id: 'req_01jd8x4k3m5n6p7q8r9s0t1v2w',
-    })
-    const again = await cp.budgets.reserve({
-      agent_id: agent.id,
-      amount_micros: 4_000,
-      reservation_id: 'req_01jd8x4k3m5n6p7q8r9s0t1v2w',
-    })
-    expect(again).toEqual({ ...first, remaining_micros: 6_000 })
-    expect((await cp.budgets.get('bot')).reserved_micros).toBe(4_000)
-    await cp.budgets.commit({ reservation_id: 'req_01jd8x4k3m5n6p7q8r9s0t1v2w', actual_micros: 3_000 })
-    await cp.budgets.commit({ reservation_id: 'req_01jd8x4k3m5n6p7q8r9s0t1v2w', actual_micros: 3_000 })
-    expect(
-      await code(
-        cp.budgets.commit({ reservation_id: 'req_01jd8x4k3m5n6p7q8r9s0t1v2w', actual_micros: 2_000 }),
-      ),
-    ).toBe('RESERVATION_CLOSED')
-    expect(await code(cp.budgets.release('req_01jd8x4k3m5n6p7q8r9s0t1v2w'))).toBe('RESERVATION_CLOSED')
-    expect(await code(cp.budgets.release('req_nope'))).toBe('RESERVATION_NOT_FOUND')
-    expect((await cp.budgets.get('bot')).spent_micros).toBe(3_000)
+  it('a lease goes back once: returning it again, or a lease that does not exist, gives back nothing', async () => {
+    const { cp, agent, gw } = await budgeted(10_000)
+    const lease = gw.grant(4_000)
+    gw.draw(lease, 3_000)
+    expect(gw.giveBack(lease)).toBe(7_000)
+    expect(gw.giveBack(lease)).toBe(0)
+    expect(cp.budgets.returnLeaseSync({ lease_id: 'lease_nope', agent_id: agent.id, holder: HOLDER })).toBe(0)
+    expect(await cp.budgets.get('bot')).toMatchObject({ spent_micros: 3_000, leased_micros: 0 })
+    expect((await cp.budgets.history('bot')).map((h) => h.kind)).toEqual([
+      'lease_return',
+      'commit',
+      'lease_grant',
+    ])
+    expect((await cp.budgets.check('bot', { verify: true })).verify?.ok).toBe(true)
   })
 
-  it('charges what the upstream billed beyond the reservation, notes what passed the limit, and refuses what follows', async () => {
-    const { cp } = await tempControlPlane()
-    const agent = await cp.agents.create({ name: 'bot' })
-    await cp.budgets.set('bot', { limit_micros: 1_000 })
-    const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 800 })
-    if (!r.ok) throw new Error('expected a reservation')
-    const settled = await cp.budgets.commit({ reservation_id: r.reservation_id, actual_micros: 1_300 })
+  it('charges what the upstream billed beyond the worst case, notes what passed the limit, and refuses what follows', async () => {
+    const { cp, gw } = await budgeted(1_000)
+    const lease = gw.grant(800)
+    expect(lease.granted_micros).toBe(1_000)
+    // The lease pays what it holds (all of it: nothing else is in flight); the rest passes the limit.
+    const settled = gw.draw(lease, 1_300, { room_micros: 1_000 })
     expect(settled).toMatchObject({ charged_micros: 1_300, overrun_micros: 300, remaining_micros: 0 })
     const check = await cp.budgets.check('bot', { verify: true })
     expect(check.over).toBe(true)
@@ -105,45 +99,43 @@ describe('budgets and the ledger', () => {
       spent_delta_micros: 1_300,
       overrun_micros: 300,
     })
-    expect(await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 1 })).toMatchObject({
-      ok: false,
-      reason: 'budget_exceeded',
-    })
+    const topUp = { lease_id: lease.lease_id!, counted_at: lease.counted_at, free_micros: 0 }
+    expect(gw.ask(1, { top_up: topUp })).toMatchObject({ ok: false, reason: 'budget_exceeded' })
+    expect(gw.ask(1)).toMatchObject({ ok: false, reason: 'budget_exceeded' })
   })
 
   it('refuses suspended agents and reports alert thresholds once each', async () => {
-    const { cp } = await tempControlPlane()
-    const agent = await cp.agents.create({ name: 'bot' })
-    await cp.budgets.set('bot', { limit_micros: 100_000, alert_thresholds: [50, 80] })
-    const spend = async (amount: number) => {
-      const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: amount })
-      if (!r.ok) throw new Error(r.reason)
-      return (await cp.budgets.commit({ reservation_id: r.reservation_id, actual_micros: amount })).alert_pct
+    const { cp, gw } = await budgeted(100_000)
+    await cp.budgets.set('bot', { alert_thresholds: [50, 80] })
+    const spend = (amount: number) => {
+      const lease = gw.grant(amount)
+      const { alert_pct } = gw.draw(lease, amount)
+      gw.giveBack(lease)
+      return alert_pct
     }
-    expect(await spend(40_000)).toBeNull()
-    expect(await spend(15_000)).toBe(50)
-    expect(await spend(1_000)).toBeNull()
-    expect(await spend(30_000)).toBe(80)
+    expect(spend(40_000)).toBeNull()
+    expect(spend(15_000)).toBe(50)
+    expect(spend(1_000)).toBeNull()
+    expect(spend(30_000)).toBe(80)
     await cp.agents.update('bot', { status: 'suspended' })
-    expect(await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 1 })).toMatchObject({
-      ok: false,
-      reason: 'agent_suspended',
-    })
+    expect(gw.ask(1)).toMatchObject({ ok: false, reason: 'agent_suspended' })
   })
 
-  it('starts each calendar period at zero, keeps history, and counts a request in the period it began', async () => {
-    const { cp, clock } = await tempControlPlane(Date.parse('2026-03-31T23:59:00Z'))
-    const agent = await cp.agents.create({ name: 'bot' })
-    await cp.budgets.set('bot', { limit_micros: 10_000, period: 'monthly' })
-    const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 5_000 })
+  it('starts each calendar period at zero, keeps history, and counts a request in the period its lease began', async () => {
+    const { cp, clock, gw } = await budgeted(10_000, {
+      period: 'monthly',
+      start: Date.parse('2026-03-31T23:59:00Z'),
+    })
+    const lease = gw.grant(5_000)
     clock.now = Date.parse('2026-04-01T00:01:00Z')
     expect(await cp.budgets.get('bot')).toMatchObject({
       spent_micros: 0,
       reserved_micros: 0,
+      leased_micros: 0,
       period_start: '2026-04-01T00:00:00.000Z',
       period_end: '2026-05-01T00:00:00.000Z',
     })
-    if (r.ok) await cp.budgets.commit({ reservation_id: r.reservation_id, actual_micros: 4_000 })
+    gw.draw(lease, 4_000)
     expect((await cp.budgets.get('bot')).spent_micros).toBe(0)
     clock.now = Date.parse('2026-03-31T23:59:30Z')
     expect((await cp.budgets.get('bot')).spent_micros).toBe(4_000)
@@ -170,11 +162,8 @@ describe('budgets and the ledger', () => {
   })
 
   it('a limit below current spend needs confirmation and says what happens', async () => {
-    const { cp } = await tempControlPlane()
-    const agent = await cp.agents.create({ name: 'bot' })
-    await cp.budgets.set('bot', { limit_micros: 50_000_000, period: 'monthly' })
-    const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 12_000_000 })
-    if (r.ok) await cp.budgets.commit({ reservation_id: r.reservation_id, actual_micros: 12_000_000 })
+    const { cp, gw } = await budgeted(50_000_000, { period: 'monthly' })
+    gw.draw(gw.grant(12_000_000), 12_000_000)
     const error = (await cp.budgets
       .set('bot', { limit_micros: 10_000_000 })
       .catch((e: unknown) => e)) as IronError
@@ -188,12 +177,12 @@ describe('budgets and the ledger', () => {
   })
 
   it('check projects the period-end spend from the burn rate', async () => {
-    const { cp, clock } = await tempControlPlane(Date.parse('2026-03-01T00:00:00Z'))
-    const agent = await cp.agents.create({ name: 'bot' })
-    await cp.budgets.set('bot', { limit_micros: 100_000_000, period: 'monthly' })
+    const { cp, clock, gw } = await budgeted(100_000_000, {
+      period: 'monthly',
+      start: Date.parse('2026-03-01T00:00:00Z'),
+    })
     clock.now = Date.parse('2026-03-11T00:00:00Z')
-    const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 24_000_000 })
-    if (r.ok) await cp.budgets.commit({ reservation_id: r.reservation_id, actual_micros: 24_000_000 })
+    gw.draw(gw.grant(24_000_000), 24_000_000)
     const check = await cp.budgets.check('bot')
     expect(check.burn_rate_micros_per_hour).toBe(100_000)
     expect(check.projected_period_spend_micros).toBe(24_000_000 + 100_000 * 21 * 24)
@@ -202,20 +191,61 @@ describe('budgets and the ledger', () => {
   })
 
   it('check --verify recomputes balances from the rows and names a mismatch', async () => {
-    const { cp, ctx } = await tempControlPlane()
-    const agent = await cp.agents.create({ name: 'bot' })
-    await cp.budgets.set('bot', { limit_micros: 10_000 })
-    const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 1_000 })
-    if (r.ok) await cp.budgets.commit({ reservation_id: r.reservation_id, actual_micros: 900 })
+    const { cp, ctx, gw } = await budgeted(10_000)
+    const lease = gw.grant(1_000)
+    gw.draw(lease, 900)
     expect((await cp.budgets.check('bot', { verify: true })).verify?.ok).toBe(true)
     ctx.db().prepare('UPDATE budgets SET spent_micros = 500').run()
     const tampered = (await cp.budgets.check('bot', { verify: true })).verify!
     expect(tampered.ok).toBe(false)
     expect(tampered.problems[0]).toContain('spent: balance $0.0005 but the rows sum to $0.0009')
     ctx.db().prepare('UPDATE budgets SET spent_micros = 900').run()
-    ctx.db().prepare("UPDATE ledger SET reserved_delta = -10 WHERE kind = 'commit'").run()
+    gw.giveBack(lease)
+    expect((await cp.budgets.check('bot', { verify: true })).verify?.ok).toBe(true)
+    ctx.db().prepare("UPDATE ledger SET leased_delta = leased_delta + 5 WHERE kind = 'lease_return'").run()
     const rows = (await cp.budgets.check('bot', { verify: true })).verify!
-    expect(rows.problems.join('\n')).toContain('does not release what it reserved')
+    expect(rows.problems).toContain(
+      `lease ${lease.lease_id}: granted $0.01, drew $0.0009, returned $0.009095`,
+    )
+  })
+
+  it('reservations that gateways from before leases left open count in flight until they go back with their holder, and --verify checks them', async () => {
+    const { cp, ctx, clock, agent } = await budgeted(1_000_000)
+    const unregistered = legacyReservation(ctx, agent.id, 100_000, 'gw:old-host:42:7')
+    expect(await cp.budgets.get('bot')).toMatchObject({
+      reserved_micros: 100_000,
+      in_flight_micros: 100_000,
+      remaining_micros: 900_000,
+    })
+    // A gateway from before heartbeats never registered: its reservation goes back.
+    expect(cp.budgets.reclaimUnregistered()).toBe(1)
+    expect((await cp.budgets.history('bot'))[0]).toMatchObject({
+      kind: 'release',
+      reservation_id: unregistered,
+      reserved_delta_micros: -100_000,
+      spent_delta_micros: 0,
+    })
+    // A registered holder's go back when it stops, or when its heartbeat runs out.
+    cp.holders.register({ holder: 'gw:stopped:1:1:bbbbbb', host: 'stopped', pid: 1, ttl_ms: 15_000 })
+    legacyReservation(ctx, agent.id, 200_000, 'gw:stopped:1:1:bbbbbb')
+    cp.holders.register({ holder: 'gw:stalled:1:1:cccccc', host: 'stalled', pid: 1, ttl_ms: 15_000 })
+    legacyReservation(ctx, agent.id, 300_000, 'gw:stalled:1:1:cccccc')
+    expect((await cp.budgets.get('bot')).reserved_micros).toBe(500_000)
+    cp.holders.end('gw:stopped:1:1:bbbbbb')
+    expect((await cp.budgets.get('bot')).reserved_micros).toBe(300_000)
+    clock.now += 15_001
+    expect(cp.budgets.reclaimExpired()).toBe(1)
+    expect(await cp.budgets.get('bot')).toMatchObject({ reserved_micros: 0, remaining_micros: 1_000_000 })
+    expect(cp.budgets.releaseOpen()).toBe(0)
+    expect((await cp.budgets.check('bot', { verify: true })).verify).toMatchObject({ ok: true, rows: 6 })
+    ctx
+      .db()
+      .prepare("UPDATE ledger SET reserved_delta = -10 WHERE reservation_id = ? AND kind = 'release'")
+      .run(unregistered)
+    const rows = (await cp.budgets.check('bot', { verify: true })).verify!
+    expect(rows.problems.join('\n')).toContain(
+      `reservation ${unregistered}: its settlement does not release what it reserved`,
+    )
   })
 
   it('adjustments are rows with a reason', async () => {
@@ -240,44 +270,135 @@ describe('budgets and the ledger', () => {
     })
   })
 
-  it('property: any interleaving keeps spent + reserved ≤ limit (beyond it only what was billed over a reservation, as overrun) and balances equal the rows', async () => {
+  it('property: two gateways admitting, settling and returning in any interleaving keep spent + in flight ≤ limit (beyond it only what was billed over a worst case, as overrun), lend no more than is free, and balances equal the rows', async () => {
+    const gateway = fc.integer({ min: 0, max: 1 })
     const op = fc.oneof(
-      fc.record({ type: fc.constant('reserve' as const), amount: fc.integer({ min: 0, max: 400 }) }),
       fc.record({
-        type: fc.constant('commit' as const),
+        type: fc.constant('admit' as const),
+        gw: gateway,
+        worst: fc.integer({ min: 0, max: 4_000 }),
+      }),
+      fc.record({
+        type: fc.constant('settle' as const),
         pick: fc.nat(),
-        actual: fc.integer({ min: 0, max: 600 }),
+        actual: fc.integer({ min: 0, max: 6_000 }),
       }),
       fc.record({ type: fc.constant('release' as const), pick: fc.nat() }),
+      fc.record({ type: fc.constant('retire' as const), gw: gateway }),
     )
+    interface Lease {
+      lease_id: string
+      counted_at: number
+      granted: number
+      drawn: number
+      held: number
+      retired: boolean
+      returned: boolean
+    }
     await fc.assert(
       fc.asyncProperty(
-        fc.integer({ min: 0, max: 1_000 }),
+        fc.integer({ min: 0, max: 30_000 }),
         fc.array(op, { maxLength: 40 }),
         async (limit, ops) => {
-          const { cp, ctx } = await tempControlPlane()
-          const agent = await cp.agents.create({ name: 'p' })
-          await cp.budgets.set('p', { limit_micros: limit })
-          const open: string[] = []
+          const { cp, ctx, agent } = await budgeted(limit)
+          // Each gateway as its LeaseBook runs it: one current lease, grown in place; retired ones go
+          // back once nothing is in flight on them.
+          const gateways = [0, 1].map((n) => ({
+            ledger: gatewayLedger(cp, agent.id, { holder: `gw:test-host:${n}:1:aaaaaa` }),
+            current: undefined as Lease | undefined,
+            leases: [] as Lease[],
+          }))
+          type Gateway = (typeof gateways)[number]
+          const inFlight: Array<{ gateway: Gateway; lease: Lease; worst: number }> = []
+          const free = (lease: Lease) => lease.granted - lease.drawn - lease.held
+          const closeIfDone = (gateway: Gateway, lease: Lease) => {
+            if (!lease.retired || lease.held > 0 || lease.returned) return
+            expect(gateway.ledger.giveBack(lease)).toBe(lease.granted - lease.drawn)
+            lease.returned = true
+          }
           let overrun = 0
           for (const o of ops) {
-            if (o.type === 'reserve') {
-              const before = await cp.budgets.get('p')
-              const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: o.amount })
-              if (r.ok) open.push(r.reservation_id)
-              expect(r.ok).toBe(before.spent_micros + before.reserved_micros + o.amount <= limit)
-            } else if (open.length > 0) {
-              const [id] = open.splice(o.pick % open.length, 1)
-              if (o.type === 'commit')
-                overrun += (await cp.budgets.commit({ reservation_id: id!, actual_micros: o.actual }))
-                  .overrun_micros
-              else await cp.budgets.release(id!)
+            if (o.type === 'admit') {
+              const gateway = gateways[o.gw]!
+              let lease = gateway.current
+              if (!lease || free(lease) < o.worst) {
+                const before = await cp.budgets.get('bot')
+                const available = Math.max(
+                  limit - before.spent_micros - before.reserved_micros - before.leased_micros,
+                  0,
+                )
+                const own = lease ? free(lease) : 0
+                const top_up = lease && {
+                  lease_id: lease.lease_id,
+                  counted_at: lease.counted_at,
+                  free_micros: own,
+                }
+                const grant = gateway.ledger.ask(o.worst, { top_up })
+                expect(grant.ok).toBe(available + own >= o.worst)
+                if (!grant.ok) continue
+                expect(grant.granted_micros).toBeLessThanOrEqual(available)
+                if (lease && grant.lease_id === lease.lease_id) lease.granted += grant.granted_micros
+                else {
+                  if (lease) {
+                    lease.retired = true
+                    closeIfDone(gateway, lease)
+                  }
+                  lease = {
+                    lease_id: grant.lease_id!,
+                    counted_at: grant.counted_at,
+                    granted: grant.granted_micros,
+                    drawn: 0,
+                    held: 0,
+                    retired: false,
+                    returned: false,
+                  }
+                  gateway.current = lease
+                  gateway.leases.push(lease)
+                }
+              }
+              expect(free(lease)).toBeGreaterThanOrEqual(o.worst)
+              lease.held += o.worst
+              inFlight.push({ gateway, lease, worst: o.worst })
+            } else if (o.type === 'retire') {
+              const gateway = gateways[o.gw]!
+              if (gateway.current) {
+                gateway.current.retired = true
+                closeIfDone(gateway, gateway.current)
+                gateway.current = undefined
+              }
+            } else if (inFlight.length > 0) {
+              const { gateway, lease, worst } = inFlight.splice(o.pick % inFlight.length, 1)[0]!
+              const room = lease.granted - lease.drawn - (lease.held - worst)
+              lease.held -= worst
+              if (o.type === 'settle') {
+                lease.drawn += Math.min(o.actual, Math.max(room, 0))
+                overrun += gateway.ledger.draw(lease, o.actual, { room_micros: room }).overrun_micros
+              }
+              closeIfDone(gateway, lease)
             }
-            const b = await cp.budgets.get('p')
-            expect(b.spent_micros + b.reserved_micros).toBeLessThanOrEqual(limit + overrun)
+            // Each gateway's heartbeat: what is in flight on each of its open leases.
+            for (const gateway of gateways) {
+              const holds = gateway.leases
+                .filter((l) => !l.returned)
+                .map((l) => ({ lease_id: l.lease_id, agent_id: agent.id, held_micros: l.held }))
+              cp.budgets.recordHolds(gateway.ledger.holder, holds)
+            }
+            const b = await cp.budgets.get('bot')
+            expect(b.in_flight_micros).toBe(inFlight.reduce((sum, r) => sum + r.worst, 0))
+            expect(b.spent_micros + b.in_flight_micros).toBeLessThanOrEqual(limit + overrun)
+            expect(b.spent_micros + b.reserved_micros + b.leased_micros).toBeLessThanOrEqual(limit + overrun)
           }
-          const check = await cp.budgets.check('p', { verify: true })
+          const check = await cp.budgets.check('bot', { verify: true })
           expect(check.verify?.ok, check.verify?.problems.join('; ')).toBe(true)
+          // Both gateways stop: what was in flight is not charged, every lease goes back, nothing stays leased.
+          for (const { lease } of inFlight.splice(0)) lease.held = 0
+          for (const gateway of gateways) {
+            if (gateway.current) gateway.current.retired = true
+            for (const lease of gateway.leases) closeIfDone(gateway, lease)
+          }
+          const stopped = await cp.budgets.check('bot', { verify: true })
+          expect(stopped.verify?.ok, stopped.verify?.problems.join('; ')).toBe(true)
+          expect(stopped.budget).toMatchObject({ leased_micros: 0, reserved_micros: 0 })
           ctx.close()
         },
       ),
@@ -288,29 +409,16 @@ describe('budgets and the ledger', () => {
 
 describe('lease holds: what gateways have in flight on their leases', () => {
   const TTL = 15_000
-  const HOLDER = 'gw:test-host:1:1:aaaaaa'
 
   async function withLease(limit = 50_000_000) {
-    const t = await tempControlPlane()
-    const agent = await t.cp.agents.create({ name: 'bot' })
-    await t.cp.budgets.set('bot', { limit_micros: limit, period: 'monthly' })
-    t.cp.holders.register({ holder: HOLDER, host: 'test-host', pid: 1, ttl_ms: TTL })
-    const lease = (want = 2_500_000, holder = HOLDER) => {
-      const grant = t.cp.budgets.grantLeaseSync({
-        agent_id: agent.id,
-        min_micros: 1_000,
-        want_micros: want,
-        holder,
-      })
-      if (!grant.ok || grant.lease_id === null) throw new Error('expected a lease')
-      return grant
-    }
+    const t = await budgeted(limit, { period: 'monthly', ttlMs: TTL })
+    const lease = () => t.gw.grant(1_000, { want_micros: 2_500_000 })
     const rows = () =>
       t.ctx
         .db()
         .prepare('SELECT lease_id, holder, held_micros FROM lease_holds ORDER BY lease_id')
         .all() as Array<{ lease_id: string; holder: string; held_micros: number }>
-    return { ...t, agent, lease, rows }
+    return { ...t, lease, rows }
   }
 
   it('recordHolds replaces what the holder wrote before: upserts the given leases, deletes the others', async () => {
@@ -370,40 +478,20 @@ describe('lease holds: what gateways have in flight on their leases', () => {
 
 describe('what people see: spent, in flight and available; leases are not spend', () => {
   const TTL = 15_000
-  const HOLDER = 'gw:test-host:1:1:aaaaaa'
 
   /** An agent with a $50 monthly budget and a gateway holding a $2.50 lease on it. */
   async function leased() {
-    const t = await tempControlPlane()
-    const agent = await t.cp.agents.create({ name: 'bot' })
-    await t.cp.budgets.set('bot', { limit_micros: 50_000_000, period: 'monthly' })
-    t.cp.holders.register({ holder: HOLDER, host: 'test-host', pid: 1, ttl_ms: TTL })
-    const grant = t.cp.budgets.grantLeaseSync({
-      agent_id: agent.id,
-      min_micros: 1_000,
-      want_micros: 2_500_000,
-      holder: HOLDER,
-    })
-    if (!grant.ok || grant.lease_id === null) throw new Error('expected a lease')
+    const t = await budgeted(50_000_000, { period: 'monthly', ttlMs: TTL })
+    const grant = t.gw.grant(1_000, { want_micros: 2_500_000 })
     expect(grant.granted_micros).toBe(2_500_000)
-    const draw = (id: string, micros: number) =>
-      t.cp.budgets.drawSync({
-        reservation_id: id,
-        agent_id: agent.id,
-        lease_id: grant.lease_id,
-        counted_at: grant.counted_at,
-        room_micros: micros,
-        actual_micros: micros,
-        holder: HOLDER,
-      })
-    const hold = (held_micros: number) =>
-      t.cp.budgets.recordHolds(HOLDER, [{ lease_id: grant.lease_id!, agent_id: agent.id, held_micros }])
-    return { ...t, agent, grant, draw, hold }
+    const draw = (micros: number) => t.gw.draw(grant, micros)
+    const hold = (held: number) => t.gw.hold(grant, held)
+    return { ...t, grant, draw, hold }
   }
 
   it('after one $0.0004 request: nothing in flight, $49.9996 available, the lease only as its own field', async () => {
     const { cp, draw } = await leased()
-    draw('req_01jd8x4k3m5n6p7q8r9s0t1v2w', 400)
+    draw(400)
     const budget = await cp.budgets.get('bot')
     expect(budget).toMatchObject({
       spent_micros: 400,
@@ -421,7 +509,7 @@ describe('what people see: spent, in flight and available; leases are not spend'
 
   it('a limit just above what was spent is not refused because of the lease, and is not over', async () => {
     const { cp, draw } = await leased()
-    draw('req_01jd8x4k3m5n6p7q8r9s0t1v2w', 400)
+    draw(400)
     const set = await cp.budgets.set('bot', { limit_micros: 1_000 })
     expect(set).toMatchObject({ spent_micros: 400, in_flight_micros: 0, remaining_micros: 600, used_pct: 40 })
     const check = await cp.budgets.check('bot')
@@ -430,11 +518,10 @@ describe('what people see: spent, in flight and available; leases are not spend'
     expect((await cp.budgets.set('bot', { limit_micros: 2_000 })).used_pct).toBe(20)
   })
 
-  it('in flight is open reservations plus what gateways hold on open leases, as of their last heartbeat', async () => {
-    const { cp, agent, draw, hold, grant } = await leased()
-    draw('req_01jd8x4k3m5n6p7q8r9s0t1v2w', 400)
-    const r = await cp.budgets.reserve({ agent_id: agent.id, amount_micros: 100_000 })
-    if (!r.ok) throw new Error('expected a reservation')
+  it('in flight is open reservations (of gateways from before leases) plus what gateways hold on open leases, as of their last heartbeat', async () => {
+    const { cp, ctx, agent, draw, hold, grant } = await leased()
+    draw(400)
+    legacyReservation(ctx, agent.id, 100_000, 'gw:old-host:42:7')
     hold(300_000)
     const budget = await cp.budgets.get('bot')
     expect(budget).toMatchObject({
@@ -456,7 +543,7 @@ describe('what people see: spent, in flight and available; leases are not spend'
 
   it('a limit below spent + in flight needs --yes and names both; leases alone never do', async () => {
     const { cp, draw, hold } = await leased()
-    draw('req_01jd8x4k3m5n6p7q8r9s0t1v2w', 400)
+    draw(400)
     hold(300_000)
     const error = (await cp.budgets
       .set('bot', { limit_micros: 200_000 })
@@ -484,34 +571,10 @@ describe('what people see: spent, in flight and available; leases are not spend'
 })
 
 describe('lease sizing: about a minute of the agent’s recent spend', () => {
-  const HOLDER = 'gw:test-host:1:1:aaaaaa'
-
   async function agentWith(limit: number) {
-    const t = await tempControlPlane()
-    const agent = await t.cp.agents.create({ name: 'bot' })
-    await t.cp.budgets.set('bot', { limit_micros: limit, period: 'monthly' })
-    t.cp.holders.register({ holder: HOLDER, host: 'test-host', pid: 1, ttl_ms: 24 * 3_600_000 })
-    const grant = (min: number, extra: { want_micros?: number; top_up?: LeaseTopUp } = {}) => {
-      const g = t.cp.budgets.grantLeaseSync({ agent_id: agent.id, min_micros: min, holder: HOLDER, ...extra })
-      if (!g.ok || g.lease_id === null) throw new Error('expected a lease')
-      return g
-    }
-    let n = 0
-    const draw = (lease: { lease_id: string | null; counted_at: number }, micros: number) =>
-      t.cp.budgets.drawSync({
-        reservation_id: `req_${String(n++).padStart(26, '0')}`,
-        agent_id: agent.id,
-        lease_id: lease.lease_id,
-        counted_at: lease.counted_at,
-        room_micros: micros,
-        actual_micros: micros,
-        holder: HOLDER,
-      })
-    const giveBack = (lease: { lease_id: string | null }) =>
-      t.cp.budgets.returnLeaseSync({ lease_id: lease.lease_id!, agent_id: agent.id, holder: HOLDER })
-    return { ...t, agent, grant, draw, giveBack }
+    const t = await budgeted(limit, { period: 'monthly' })
+    return { ...t, ...t.gw }
   }
-  type LeaseTopUp = { lease_id: string; counted_at: number; free_micros: number }
 
   it('an idle agent’s first lease is $0.01, or two worst cases when those are more, whatever its limit', async () => {
     const { grant, giveBack } = await agentWith(50_000_000)

@@ -13,14 +13,11 @@ import type {
   BudgetCheck,
   BudgetInput,
   BudgetsApi,
-  CommitRequest,
   DrawRequest,
   LeaseGrant,
   LeaseRequest,
   LedgerEntry,
   LedgerVerification,
-  ReserveRequest,
-  ReserveResult,
   SettleResult,
 } from '../api.js'
 import { changes, type LocalAudit } from './audit.js'
@@ -43,7 +40,8 @@ export const LEASE_SPEND_ROWS = 256
 /**
  * Budgets and the ledger. Every movement is a row written in one BEGIN IMMEDIATE transaction together
  * with the budget's cached balances, so spent + reserved + leased never passes the limit, whatever the
- * number of processes writing to the same store.
+ * number of processes writing to the same store. Gateways admit requests on leases (grant, draw, return);
+ * reservations are only read and released, as gateways from before leases left them.
  */
 export class LocalBudgets implements BudgetsApi {
   readonly writer: GroupCommit
@@ -317,103 +315,10 @@ export class LocalBudgets implements BudgetsApi {
     })
   }
 
-  reserve(request: ReserveRequest): Promise<ReserveResult> {
-    return this.writer.run(() => this.reserveSync(request))
-  }
-
-  /** Synchronous form for the gateway's hot path (same transaction, no promise). */
-  reserveSync(request: ReserveRequest): ReserveResult {
-    checkAmount(request.amount_micros, 'reservation')
-    const reservationId = request.reservation_id ?? newId('req')
-    return this.#tx(() => {
-      const existing = this.ledger.reservation(reservationId).open
-      if (existing) {
-        if (existing.agent_id !== request.agent_id) {
-          throw usageError('RESERVATION_CONFLICT', `Reservation ${reservationId} belongs to another agent`)
-        }
-        const row = this.#current(existing.agent_id)
-        return {
-          ok: true,
-          reservation_id: reservationId,
-          amount_micros: existing.reserved_delta,
-          clamped: false,
-          remaining_micros: remainingOf(row),
-        }
-      }
-      const found = this.ledger.budgetWithStatus(request.agent_id)
-      if (!found) throw notFound('AGENT_NOT_FOUND', `No agent ${request.agent_id}`)
-      const { status, ...row } = found
-      this.#rollTo(row, this.now(), false)
-      if (status !== 'active') {
-        return {
-          ok: false,
-          reason: status === 'deleted' ? 'agent_deleted' : 'agent_suspended',
-          remaining_micros: Math.max(remainingOf(row) ?? 0, 0),
-          limit_micros: row.limit_micros,
-        }
-      }
-      const available = remainingOf(row)
-      let amount = request.amount_micros
-      let clamped = false
-      if (available !== null && amount > available) {
-        const fitted =
-          row.on_insufficient === 'clamp' && request.fit ? request.fit(Math.max(available, 0)) : undefined
-        if (fitted === undefined || !Number.isSafeInteger(fitted) || fitted < 0 || fitted > available) {
-          return {
-            ok: false,
-            reason: 'budget_exceeded',
-            remaining_micros: Math.max(available, 0),
-            limit_micros: row.limit_micros,
-          }
-        }
-        amount = fitted
-        clamped = true
-      }
-      const now = this.now()
-      this.ledger.append(
-        ledgerRow(request.agent_id, 'reserve', {
-          reservation_id: reservationId,
-          reserved_delta: amount,
-          counted_at: now,
-          at: now,
-          holder: request.holder ?? null,
-        }),
-      )
-      row.reserved_micros += amount
-      row.updated_at = now
-      this.ledger.saveBalances(row)
-      return {
-        ok: true,
-        reservation_id: reservationId,
-        amount_micros: amount,
-        clamped,
-        remaining_micros: remainingOf(row),
-      }
-    })
-  }
-
-  commit(request: CommitRequest): Promise<SettleResult> {
-    return this.writer.run(() => this.commitSync(request))
-  }
-
-  /** Charge the actual cost and release the rest of the reservation, in one row. */
-  commitSync(request: CommitRequest): SettleResult {
-    checkAmount(request.actual_micros, 'cost')
-    return this.#settle(request.reservation_id, 'commit', request)
-  }
-
-  release(reservationId: string): Promise<SettleResult> {
-    return this.writer.run(() => this.releaseSync(reservationId))
-  }
-
-  releaseSync(reservationId: string): SettleResult {
-    return this.#settle(reservationId, 'release', undefined)
-  }
-
   /**
-   * Release every open reservation and return every open lease of a holder whose heartbeat expired (or of
-   * everyone). What a lease gives back is derived from its rows, not from what the holder believed.
-   * Returns how many were closed.
+   * Return every open lease of a holder whose heartbeat expired (or of everyone), and release its open
+   * reservations (rows left by gateways from before leases). What a lease gives back is derived from its
+   * rows, not from what the holder believed. Returns how many were closed.
    */
   releaseOpen(
     holder?: string | ((holder: string | null) => boolean),
@@ -424,8 +329,7 @@ export class LocalBudgets implements BudgetsApi {
     let released = 0
     for (const row of this.ledger.openReservations(byName)) {
       if (!keep(row.holder)) continue
-      this.#settle(row.reservation_id!, 'release', undefined)
-      released++
+      if (this.#release(row)) released++
     }
     for (const lease of this.ledger.openLeases(byName)) {
       if (!keep(lease.holder)) continue
@@ -447,8 +351,8 @@ export class LocalBudgets implements BudgetsApi {
    * their settlement. With `top_up`, the gateway's open lease grows instead (a request never waits for
    * a second lease while the first still holds money). The request needs `min` (its worst case) beyond
    * what the lease holds free; the grant is at least that, about `want` (default: the agent's spend over
-   * the last minute, at least $0.01 or two worst cases), at most what remains. With on_insufficient=clamp,
-   * `fit` may accept less.
+   * the last minute, at least $0.01 or two worst cases), at most what remains. A refusal says what was
+   * available and the budget's policy: with on_insufficient=clamp the gateway asks again for less.
    */
   grantLeaseSync(request: LeaseRequest): LeaseGrant {
     checkAmount(request.min_micros, 'lease')
@@ -469,8 +373,7 @@ export class LocalBudgets implements BudgetsApi {
         return { ...base, ok: false, reason, remaining_micros: Math.max(remainingOf(row) ?? 0, 0) }
       }
       const available = remainingOf(row)
-      if (available === null)
-        return { ...base, ok: true, lease_id: null, granted_micros: 0, counted_at: now, clamped_micros: null }
+      if (available === null) return { ...base, ok: true, lease_id: null, granted_micros: 0, counted_at: now }
       // A lease is topped up only while it is open and counts in this period; otherwise a new one starts.
       const top = request.top_up
       const opening = top ? this.ledger.reservation(top.lease_id) : undefined
@@ -480,23 +383,16 @@ export class LocalBudgets implements BudgetsApi {
           : undefined
       const free = topUp ? Math.max(topUp.free_micros, 0) : 0
       const room = Math.max(available, 0) + free
-      let worst = request.min_micros
-      let clamped: number | null = null
+      const worst = request.min_micros
       if (worst > room) {
-        const fitted =
-          row.on_insufficient === 'clamp' && request.fit ? request.fit(Math.max(room, 0)) : undefined
-        if (fitted === undefined || !Number.isSafeInteger(fitted) || fitted < 0 || fitted > room) {
-          const own = topUp ? this.ledger.leaseOutstanding(topUp.row) : 0
-          return {
-            ...base,
-            ok: false,
-            reason: 'budget_exceeded',
-            remaining_micros: room,
-            leased_elsewhere_micros: Math.max(row.leased_micros - own, 0),
-          }
+        const own = topUp ? this.ledger.leaseOutstanding(topUp.row) : 0
+        return {
+          ...base,
+          ok: false,
+          reason: 'budget_exceeded',
+          remaining_micros: room,
+          leased_elsewhere_micros: Math.max(row.leased_micros - own, 0),
         }
-        worst = fitted
-        clamped = fitted
       }
       const need = Math.max(worst - free, 0)
       const size =
@@ -545,7 +441,6 @@ export class LocalBudgets implements BudgetsApi {
         lease_id: leaseId,
         granted_micros: granted,
         counted_at: countedAt,
-        clamped_micros: clamped,
       }
     })
   }
@@ -608,7 +503,6 @@ export class LocalBudgets implements BudgetsApi {
         reservation_id: request.reservation_id,
         agent_id: request.agent_id,
         charged_micros: request.actual_micros,
-        released_micros: 0,
         overrun_micros: overrun,
         remaining_micros: remaining === null ? null : Math.max(remaining, 0),
         alert_pct: alert,
@@ -660,75 +554,38 @@ export class LocalBudgets implements BudgetsApi {
     })
   }
 
-  #settle(reservationId: string, kind: 'commit' | 'release', usage: CommitRequest | undefined): SettleResult {
+  /**
+   * Release a reservation a gateway from before leases left open: a release row gives back what it
+   * reserved, counted in its period. False if it was closed meanwhile.
+   */
+  #release(reserve: LedgerRow): boolean {
     return this.#tx(() => {
-      const { open: reserve, close: closed } = this.ledger.reservation(reservationId)
-      if (reserve?.kind !== 'reserve') {
-        throw notFound('RESERVATION_NOT_FOUND', `No reservation ${reservationId}`)
-      }
+      if (this.ledger.reservation(reserve.reservation_id!).close) return false
+      // Rolled into the current period before the row is written, so the row is counted once.
       const row = this.#current(reserve.agent_id)
-      if (closed) {
-        const same =
-          closed.kind === kind &&
-          (kind === 'release' || closed.spent_delta + (closed.overrun_micros ?? 0) === usage?.actual_micros)
-        if (!same) {
-          throw new IronError(
-            'RESERVATION_CLOSED',
-            `Reservation ${reservationId} was already settled (${closed.kind})`,
-          )
-        }
-        return settled(reservationId, closed, reserve, row, null)
-      }
       const now = this.now()
       const held = reserve.reserved_delta
-      const inWindow =
-        reserve.counted_at >= row.period_start &&
-        (row.period_end === null || reserve.counted_at < row.period_end)
-      const charge = kind === 'commit' ? usage!.actual_micros : 0
-      let overrun = 0
-      if (charge > held && row.limit_micros !== null) {
-        // Charged as billed; what goes beyond the limit is noted as overrun (and refuses what comes next).
-        const sums = inWindow
-          ? { spent: row.spent_micros, reserved: row.reserved_micros, leased: row.leased_micros }
-          : this.#windowSums(row, reserve.counted_at)
-        const room = Math.max(row.limit_micros - (sums.spent + sums.reserved - held + sums.leased), held)
-        overrun = Math.max(charge - room, 0)
-      }
-      const entry = ledgerRow(reserve.agent_id, kind, {
-        reservation_id: reservationId,
-        spent_delta: charge,
-        reserved_delta: -held,
-        counted_at: reserve.counted_at,
-        at: now,
-        holder: reserve.holder,
-        model: usage?.model ?? null,
-        provider: usage?.provider ?? null,
-        input_tokens: usage?.input_tokens ?? null,
-        output_tokens: usage?.output_tokens ?? null,
-        cached_tokens: usage?.cached_tokens ?? null,
-        cost_known: usage ? (usage.cost_known === false ? 0 : 1) : null,
-        overrun_micros: overrun || null,
-      })
-      this.ledger.append(entry)
-      let alert: number | null = null
-      if (inWindow) {
-        row.spent_micros += charge
+      this.ledger.append(
+        ledgerRow(reserve.agent_id, 'release', {
+          reservation_id: reserve.reservation_id,
+          reserved_delta: -held,
+          counted_at: reserve.counted_at,
+          at: now,
+          holder: reserve.holder,
+        }),
+      )
+      if (inPeriod(row, reserve.counted_at)) {
         row.reserved_micros -= held
-        alert = crossedThreshold(row)
-        if (alert !== null) {
-          row.alerted_pct = alert
-          this.#alert(row, alert)
-        }
         row.updated_at = now
         this.ledger.saveBalances(row)
       }
-      return settled(reservationId, entry, reserve, row, alert)
+      return true
     })
   }
 
   /**
    * About what the agent spent over the last minute, from its newest ledger rows: those counted in the
-   * minute (reservations, adjustments, draws on leases opened in it) and, for a top-up of an older lease,
+   * minute (adjustments, draws on leases opened in it) and, for a top-up of an older lease,
    * the lease's own draws (a draw counts at its lease's opening). Draws on other gateways' older leases
    * are not seen: each gateway's top-ups size its own lease.
    */
@@ -798,6 +655,7 @@ export class LocalBudgets implements BudgetsApi {
         )
       }
     }
+    // Reservations are what gateways wrote before leases: each settled one released exactly what it held.
     const mismatched = this.db
       .prepare(
         `SELECT r.reservation_id FROM ledger r JOIN ledger c ON c.reservation_id = r.reservation_id AND c.lease_id IS NULL AND c.kind IN ('commit', 'release')
@@ -942,25 +800,6 @@ function crossedThreshold(row: BudgetRow): number | null {
   const thresholds = parseThresholds(row.alert_thresholds)
   const crossed = thresholds.filter((t) => t <= pct && t > row.alerted_pct)
   return crossed.length ? Math.max(...crossed) : null
-}
-
-function settled(
-  id: string,
-  entry: LedgerRow,
-  reserve: LedgerRow,
-  row: BudgetRow,
-  alert: number | null,
-): SettleResult {
-  const remaining = remainingOf(row)
-  return {
-    reservation_id: id,
-    agent_id: reserve.agent_id,
-    charged_micros: entry.spent_delta,
-    released_micros: Math.max(reserve.reserved_delta - entry.spent_delta, 0),
-    overrun_micros: entry.overrun_micros ?? 0,
-    remaining_micros: remaining === null ? null : Math.max(remaining, 0),
-    alert_pct: alert,
-  }
 }
 
 function ledgerRow(
