@@ -16,6 +16,7 @@ export class GroupCommit {
   readonly #run: Transaction<(fn: () => unknown) => unknown>
   #queue: QueuedOp[] = []
   #scheduled = false
+  #busySince: number | undefined
 
   constructor(private readonly db: Db) {
     this.#run = db.transaction((fn: () => unknown) => fn())
@@ -41,22 +42,30 @@ export class GroupCommit {
     this.#scheduled = false
     const batch = this.#queue
     this.#queue = []
+    // Set once the transaction has begun: a failure before that (the lock is busy) wrote nothing.
+    let began = false
     if (batch.length === 1) {
       // Alone in its transaction, an op needs no savepoint: if it fails, the transaction rolls back.
       const item = batch[0]!
       let value: unknown
       try {
-        value = this.#run.immediate(item.op)
+        value = this.#run.immediate(() => {
+          began = true
+          return item.op()
+        })
       } catch (error) {
+        if (!began && this.#retryLater(batch, error)) return
         item.reject(error)
         return
       }
+      this.#busySince = undefined
       item.resolve(value)
       return
     }
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = []
     try {
       this.#run.immediate(() => {
+        began = true
         for (const item of batch) {
           try {
             outcomes.push({ ok: true, value: this.#run(item.op) })
@@ -66,16 +75,40 @@ export class GroupCommit {
         }
       })
     } catch (error) {
+      if (!began && this.#retryLater(batch, error)) return
       for (const item of batch) item.reject(error)
       return
     }
+    this.#busySince = undefined
     batch.forEach((item, i) => {
       const outcome = outcomes[i]!
       if (outcome.ok) item.resolve(outcome.value)
       else item.reject(outcome.error)
     })
   }
+
+  /**
+   * Another process held the store's write lock past the busy timeout (writers on one file can starve each
+   * other under load). Nothing was written: the batch goes back to the front of the queue and is tried again
+   * shortly, so a request is never lost to a busy store, for up to a minute.
+   */
+  #retryLater(batch: QueuedOp[], error: unknown): boolean {
+    if (!String((error as { code?: unknown }).code ?? '').startsWith('SQLITE_BUSY')) return false
+    const now = Date.now()
+    this.#busySince ??= now
+    if (now - this.#busySince > MAX_BUSY_MS) {
+      this.#busySince = undefined
+      return false
+    }
+    this.#queue = [...batch, ...this.#queue]
+    this.#scheduled = true
+    setTimeout(() => this.#flush(), 5 + Math.floor(Math.random() * 20))
+    return true
+  }
 }
+
+/** How long a batch keeps trying a busy store before its writes fail. */
+const MAX_BUSY_MS = 60_000
 
 const writers = new WeakMap<Db, GroupCommit>()
 

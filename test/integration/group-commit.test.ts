@@ -46,4 +46,30 @@ describe('group commit', () => {
     ).rejects.toThrow('fails after a write')
     expect(texts()).toEqual(['alone'])
   })
+
+  it('a store another process keeps locked past the busy timeout delays writes, never loses them', async () => {
+    const path = join(tempDir('iron-group-commit'), 'busy.db')
+    const db = openDb(path, {
+      busyTimeoutMs: 20,
+      migrations: [
+        { version: 1, name: 'notes', sql: 'CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)' },
+      ],
+    })
+    const insert = db.prepare('INSERT INTO notes (text) VALUES (?)')
+    const writer = new GroupCommit(db)
+    // Another process's writer, holding the lock.
+    const other = new Database(path, { timeout: 0 })
+    other.exec('BEGIN IMMEDIATE')
+    const first = writer.run(() => insert.run('first'))
+    const together = [writer.run(() => insert.run('a')), writer.run(() => insert.run('b'))]
+    let settled = false
+    void Promise.allSettled([first, ...together]).then(() => (settled = true))
+    // Several busy timeouts pass with the lock held: the writes wait.
+    for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 20))
+    expect(settled).toBe(false)
+    other.exec('COMMIT')
+    await Promise.all([first, ...together])
+    expect(db.prepare('SELECT text FROM notes ORDER BY id').pluck().all()).toEqual(['first', 'a', 'b'])
+    other.close()
+  })
 })
