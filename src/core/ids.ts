@@ -49,7 +49,8 @@ function randomPool(size: number): Buffer {
 }
 
 let lastTime = -1
-let lastRandom: number[] = []
+let lastTimeText = ''
+const lastRandom = new Uint8Array(16)
 
 function encodeTime(ms: number): string {
   let out = ''
@@ -62,27 +63,29 @@ function encodeTime(ms: number): string {
 }
 
 /** 16 random base32 digits; within one millisecond the previous value + 1, so IDs stay sortable. */
-function nextRandom(now: number): number[] {
+function nextRandom(now: number): Uint8Array {
   if (now === lastTime) {
-    const next = [...lastRandom]
-    for (let i = next.length - 1; i >= 0; i--) {
-      if (next[i]! < 31) {
-        next[i]!++
-        lastRandom = next
-        return next
+    for (let i = lastRandom.length - 1; i >= 0; i--) {
+      if (lastRandom[i]! < 31) {
+        lastRandom[i]!++
+        return lastRandom
       }
-      next[i] = 0
+      lastRandom[i] = 0
     }
   }
   lastTime = now
-  lastRandom = Array.from(randomPool(16), (b) => b & 31)
+  lastTimeText = encodeTime(now)
+  const fresh = randomPool(16)
+  for (let i = 0; i < 16; i++) lastRandom[i] = fresh[i]! & 31
   return lastRandom
 }
 
 /** A new ID: prefix, underscore, 26 lowercase Crockford base32 characters (48-bit ms time + 80 random bits). */
 export function newId(prefix: IdPrefix, now: number = Date.now()): string {
   const random = nextRandom(now)
-  return `${prefix}_${encodeTime(now)}${random.map((d) => ALPHABET[d]).join('')}`
+  let text = `${prefix}_${lastTimeText}`
+  for (let i = 0; i < random.length; i++) text += ALPHABET[random[i]!]
+  return text
 }
 
 export function isId(value: string, prefix: IdPrefix): boolean {

@@ -134,7 +134,22 @@ export class Gateway {
       t0,
       upstreamMs: 0,
       recorded: false,
+      // Every field from the start, so that exchanges share one shape (V8 keeps property access fast).
+      agent: undefined,
+      raw: undefined,
+      body: undefined,
+      info: undefined,
+      provider: undefined,
+      price: undefined,
+      model: undefined,
+      redacted: false,
+      walked: undefined,
+      checks: undefined,
+      input: undefined,
+      counted: undefined,
       outputCap: 0,
+      admission: undefined,
+      outgoing: undefined,
       clientWantsUsage: false,
     }
     const deps = this.#deps

@@ -21,6 +21,32 @@ const labelText = (labels: Record<string, string>) =>
     .map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`)
     .join(',')
 
+/** A request's label sets, built once per agent, model, status and outcome (the same few, request after request). */
+interface RequestLabels {
+  requests: string
+  errors: string
+  spend: string
+  input: string
+  output: string
+}
+const requestLabels = new Map<string, RequestLabels>()
+function labelsOf(agent: string, model: string, status: number, outcome: string): RequestLabels {
+  const key = `${agent}\u0000${model}\u0000${status}\u0000${outcome}`
+  let labels = requestLabels.get(key)
+  if (!labels) {
+    if (requestLabels.size > 10_000) requestLabels.clear()
+    labels = {
+      requests: labelText({ agent, model, status: String(status) }),
+      errors: labelText({ agent, reason: outcome }),
+      spend: labelText({ agent, model }),
+      input: labelText({ agent, model, direction: 'input' }),
+      output: labelText({ agent, model, direction: 'output' }),
+    }
+    requestLabels.set(key, labels)
+  }
+  return labels
+}
+
 export class Metrics {
   readonly startedAt = Date.now()
   readonly #requests = new Map<string, number>()
@@ -36,24 +62,12 @@ export class Metrics {
     cost: number,
     tokens: { input: number; output: number },
   ): void {
-    bump(
-      this.#requests,
-      labelText({ agent: labels.agent, model: labels.model, status: String(labels.status) }),
-    )
-    if (labels.status >= 400) bump(this.#errors, labelText({ agent: labels.agent, reason: labels.outcome }))
-    if (cost > 0) bump(this.#spend, labelText({ agent: labels.agent, model: labels.model }), cost)
-    if (tokens.input)
-      bump(
-        this.#tokens,
-        labelText({ agent: labels.agent, model: labels.model, direction: 'input' }),
-        tokens.input,
-      )
-    if (tokens.output)
-      bump(
-        this.#tokens,
-        labelText({ agent: labels.agent, model: labels.model, direction: 'output' }),
-        tokens.output,
-      )
+    const l = labelsOf(labels.agent, labels.model, labels.status, labels.outcome)
+    bump(this.#requests, l.requests)
+    if (labels.status >= 400) bump(this.#errors, l.errors)
+    if (cost > 0) bump(this.#spend, l.spend, cost)
+    if (tokens.input) bump(this.#tokens, l.input, tokens.input)
+    if (tokens.output) bump(this.#tokens, l.output, tokens.output)
   }
 
   get totalRequests(): number {

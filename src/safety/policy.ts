@@ -213,11 +213,21 @@ export function parsePolicy(json: unknown, base: Readonly<SafetyPolicy> = DEFAUL
   return mergePolicy(base, parsePartialPolicy(json))
 }
 
-/** Categories a direction does not switch off (the ones worth scanning for). */
+const enabledCache = new WeakMap<object, ReadonlySet<Category>>()
+
+/**
+ * Categories a direction does not switch off (the ones worth scanning for). Remembered per policy side (a
+ * gateway asks for the same agent's policy on every request); policies are not changed in place.
+ */
 export function enabledCategories(
   policy: Readonly<SafetyPolicy>,
   direction: 'input' | 'output',
-): Set<Category> {
+): ReadonlySet<Category> {
   const actions = policy[direction]
-  return new Set(CATEGORIES.filter((c) => actions[c] !== 'off'))
+  let enabled = enabledCache.get(actions)
+  if (!enabled) {
+    enabled = new Set(CATEGORIES.filter((c) => actions[c] !== 'off'))
+    enabledCache.set(actions, enabled)
+  }
+  return enabled
 }

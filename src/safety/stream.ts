@@ -77,7 +77,7 @@ export class StreamRedactor {
   private readonly window: number
   private readonly maxHold: number
   private readonly detectors: readonly Detector[] | undefined
-  private readonly categories: Set<Category>
+  private readonly categories: ReadonlySet<Category>
   /** Looked for before text is sent: every category, except prompt injection when it is only logged. */
   private readonly textCategories: Set<Category>
   /** Prompt injection changes the text (redact or block): the text waits for it. */

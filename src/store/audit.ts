@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import type { Statement } from 'better-sqlite3'
 import { canonicalJson } from '../core/canonical-json.js'
 import { newId } from '../core/ids.js'
@@ -60,7 +60,7 @@ export function eventPayload(row: Omit<AuditRow, 'prev_hash' | 'hash'>): string 
 }
 
 export const chainHash = (prevHash: string, payload: string): string =>
-  createHash('sha256').update(prevHash).update(payload).digest('hex')
+  hash('sha256', prevHash + payload, 'hex')
 
 const COLUMNS =
   'seq, id, at, actor, action, resource_type, resource_id, agent_id, outcome, data, prev_hash, hash'

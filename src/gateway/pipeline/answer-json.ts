@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { redactParts, walkBody } from '../../safety/index.js'
 import { outputText } from '../adapters/index.js'
 import type { Json } from '../adapters/types.js'
@@ -83,7 +83,7 @@ export async function answerJson(
       ),
     )
   }
-  ex.record.response_sha256 = createHash('sha256').update(text).digest('hex')
+  ex.record.response_sha256 = hash('sha256', text, 'hex')
   const status = blocked ? 400 : 200
   const outcome = blocked ? 'safety_blocked' : 'ok'
   const result = await settle(deps, ex, usage, usage ? '' : outputText(ex.adapter, parsed), outcome, status)

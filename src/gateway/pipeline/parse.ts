@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import type { Json } from '../adapters/types.js'
 import { readBody } from '../http.js'
 import { route } from '../routing.js'
@@ -8,18 +8,21 @@ import { type Exchange, type GatewayDeps, type Refusal, refusal } from './exchan
 export const MAX_BODY_DEPTH = 400
 
 /**
- * Whether a parsed body nests deeper than `max` levels. Iterative: a hostile body 100,000 levels deep must
- * be refused, not overflow the stack of whatever walks it next (JSON.stringify, the firewall, the counter).
+ * Whether a parsed body nests deeper than `max` levels, before anything else walks it (JSON.stringify, the
+ * firewall, the counter): a hostile body 100,000 levels deep is refused, not left to overflow their stacks.
+ * This walk itself never recurses more than `max` + 1 frames (JSON.parse builds such bodies without recursing).
  */
-export function nestsDeeperThan(value: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]]
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!
-    if (node === null || typeof node !== 'object') continue
-    if (depth > max) return true
-    const children = Array.isArray(node) ? node : Object.values(node as Json)
-    for (const child of children)
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1])
+export function nestsDeeperThan(value: unknown, max: number, depth = 1): boolean {
+  if (value === null || typeof value !== 'object') return false
+  if (depth > max) return true
+  if (Array.isArray(value)) {
+    for (const item of value)
+      if (typeof item === 'object' && item !== null && nestsDeeperThan(item, max, depth + 1)) return true
+    return false
+  }
+  for (const key in value as Json) {
+    const item = (value as Json)[key]
+    if (typeof item === 'object' && item !== null && nestsDeeperThan(item, max, depth + 1)) return true
   }
   return false
 }
@@ -49,7 +52,7 @@ export async function parse(deps: GatewayDeps, ex: Exchange): Promise<Refusal | 
   }
   if (raw === 'aborted') return 'aborted'
   ex.raw = raw
-  ex.record.prompt_sha256 = createHash('sha256').update(raw).digest('hex')
+  ex.record.prompt_sha256 = hash('sha256', raw, 'hex')
   let body: Json
   try {
     const parsed = JSON.parse(raw.toString('utf8')) as unknown

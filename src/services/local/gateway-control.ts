@@ -143,7 +143,7 @@ export class LocalGatewayControl implements GatewayControl {
     return this.#cp.budgets.list()
   }
 
-  grantLease(request: Omit<LeaseRequest, 'fit'>): Promise<LeaseGrant> {
+  grantLease(request: LeaseRequest): Promise<LeaseGrant> {
     return this.#writer.run(() => this.#cp.budgets.grantLeaseSync(request))
   }
 
