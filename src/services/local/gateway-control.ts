@@ -30,6 +30,39 @@ interface CachedToken {
   expires_at: number | null
 }
 
+/** A request record's fields that go into its audit event's data (the ids and time have their own columns). */
+const RECORD_FIELDS = [
+  'token_id',
+  'api',
+  'model',
+  'provider',
+  'stream',
+  'status',
+  'outcome',
+  'error_code',
+  'input_tokens',
+  'output_tokens',
+  'cached_tokens',
+  'cost_micros',
+  'cost_known',
+  'reserved_micros',
+  'latency_ms',
+  'upstream_ms',
+  'overhead_ms',
+  'prompt_sha256',
+  'response_sha256',
+  'findings',
+  'holder',
+] as const satisfies ReadonlyArray<keyof RequestRecord>
+const RECORD_DATA_KEYS = [...RECORD_FIELDS].sort()
+// Every field of a record is in its event (a field added to RequestRecord and not listed fails to compile).
+const everyField: [
+  Exclude<keyof RequestRecord, (typeof RECORD_FIELDS)[number] | 'id' | 'agent_id' | 'started_at'>,
+] extends [never]
+  ? true
+  : never = true
+void everyField
+
 const CHECK_EVERY_MS = 100
 const TOUCH_EVERY_MS = 60_000
 
@@ -247,8 +280,13 @@ export class LocalGatewayControl implements GatewayControl {
   /** The request's record is its audit event. */
   #record(record: RequestRecord): void {
     if (!this.#audit) return
-    const { id, agent_id, started_at, ...fields } = record
+    const { id, agent_id, started_at } = record
     const status = record.status
+    // The event's data with its keys already in canonical order, so hashing it needs no sort.
+    const data: Record<string, unknown> = {}
+    for (const key of RECORD_DATA_KEYS) data[key] = record[key]
+    data.stream = record.stream === 1
+    data.cost_known = record.cost_known === null ? null : record.cost_known === 1
     this.#cp.audit.record({
       actor: agent_id ? `agent:${agent_id}` : 'anonymous',
       action: 'gateway.request',
@@ -262,11 +300,7 @@ export class LocalGatewayControl implements GatewayControl {
             ? 'success'
             : 'failure',
       at: started_at,
-      data: {
-        ...fields,
-        stream: fields.stream === 1,
-        cost_known: fields.cost_known === null ? null : fields.cost_known === 1,
-      },
+      data,
     })
   }
 }
