@@ -10,7 +10,12 @@ export function agentState(deps: GatewayDeps, ex: Exchange): Refusal | undefined
       429,
       'rate_limited',
       `Agent ${agent.name} is over its ${limits.limit.replaceAll('_', ' ')} limit; retry in ${limits.retryAfterSeconds}s`,
-      { headers: { 'retry-after': String(limits.retryAfterSeconds) } },
+      {
+        headers: {
+          'retry-after': String(limits.retryAfterSeconds),
+          'retry-after-ms': String(limits.retryAfterMs),
+        },
+      },
     )
   }
   return undefined

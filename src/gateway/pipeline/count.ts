@@ -28,7 +28,12 @@ export function count(deps: GatewayDeps, ex: Exchange): Refusal | undefined {
       429,
       'rate_limited',
       `Agent ${agent.name} is over its tokens per minute limit; retry in ${limits.retryAfterSeconds}s`,
-      { headers: { 'retry-after': String(limits.retryAfterSeconds) } },
+      {
+        headers: {
+          'retry-after': String(limits.retryAfterSeconds),
+          'retry-after-ms': String(limits.retryAfterMs),
+        },
+      },
     )
   }
   return undefined
