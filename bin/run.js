@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// Colour is decided before anything loads: --json, NO_COLOR and TERM=dumb turn it off everywhere.
-import { enableCompileCache } from 'node:module'
+// The Node.js version first: nothing else is imported until it is known to be new enough.
+await import('./check-node.js')
+const { enableCompileCache } = await import('node:module')
 
 enableCompileCache?.()
 // React (iron top) runs its production build unless asked otherwise: the development build costs CPU.
-process.env.NODE_ENV ??= 'production'
+if (process.env.NODE_ENV === undefined) process.env.NODE_ENV = 'production'
+// Colour is decided before anything loads: --json, NO_COLOR and TERM=dumb turn it off everywhere.
 const argv = process.argv.slice(2)
 const json =
   argv.includes('--json') && (argv.indexOf('--') === -1 || argv.indexOf('--json') < argv.indexOf('--'))

@@ -48,7 +48,8 @@ export interface DoctorResult {
   checks: DoctorCheck[]
 }
 
-const MIN_NODE_MAJOR = 22
+/** The oldest Node.js iron runs on (what its dependencies declare; bin/check-node.js and package.json agree). */
+export const MIN_NODE_VERSION = '22.19'
 
 /** `iron doctor`: what is set up and what is wrong, each with what to do. Read-only. */
 export function runDoctor(ctx: LocalContext, nodeVersion: string = process.versions.node): DoctorResult {
@@ -60,14 +61,15 @@ export function runDoctor(ctx: LocalContext, nodeVersion: string = process.versi
 }
 
 function checkNode(version: string): DoctorCheck {
-  const major = Number(version.split('.')[0])
-  return major >= MIN_NODE_MAJOR
+  const [major = 0, minor = 0] = version.split('.').map(Number)
+  const [needMajor = 0, needMinor = 0] = MIN_NODE_VERSION.split('.').map(Number)
+  return major > needMajor || (major === needMajor && minor >= needMinor)
     ? { name: 'node', status: 'ok', detail: `Node.js ${version}` }
     : {
         name: 'node',
         status: 'fail',
-        detail: `Node.js ${version} is older than ${MIN_NODE_MAJOR}`,
-        hint: `Install Node.js ${MIN_NODE_MAJOR} or newer (https://nodejs.org)`,
+        detail: `Node.js ${version} is older than ${MIN_NODE_VERSION}`,
+        hint: `Install Node.js ${MIN_NODE_VERSION} or newer (https://nodejs.org)`,
       }
 }
 

@@ -66,6 +66,8 @@ describe('init and doctor', () => {
     initStore(ctx)
     ctx.close()
     expect(runDoctor(ctx, '20.11.0').checks[0]).toMatchObject({ name: 'node', status: 'fail' })
+    expect(runDoctor(ctx, '22.18.0').checks[0]).toMatchObject({ name: 'node', status: 'fail' })
+    expect(runDoctor(ctx, '22.19.0').checks[0]).toMatchObject({ name: 'node', status: 'ok' })
 
     const { LocalContext } = await import('../../src/services/context.js')
     const lost = new LocalContext({ config: ctx.config, env: {}, vault: new MemoryVault() })
