@@ -3,7 +3,23 @@ import { formatDuration } from '../src/core/time.js'
 
 export const money = (micros: number | null) => (micros === null ? '-' : formatMoney(micros))
 export const rate = (microsPerHour: number) => `${formatMoney(Math.round(microsPerHour))}/h`
-export const eta = (seconds: number | null) => (seconds === null ? '-' : formatDuration(seconds * 1000))
+
+/**
+ * When an agent's budget runs out at its current burn: `now` once nothing is left, `–` where no projection
+ * means anything (no limit, or nothing spent lately), `<1s` rather than a rounded `0ms`.
+ */
+export function runsOut(agent: {
+  limitMicros: number | null
+  remainingMicros: number | null
+  exhaustsInS: number | null
+}): string {
+  if (agent.limitMicros === null) return '–'
+  if (agent.remainingMicros !== null && agent.remainingMicros <= 0) return 'now'
+  if (agent.exhaustsInS === null) return '–'
+  if (agent.exhaustsInS < 1) return '<1s'
+  if (agent.exhaustsInS > 365 * 86_400) return '>1y'
+  return formatDuration(Math.round(agent.exhaustsInS) * 1000)
+}
 
 const BLOCKS = ' ▁▂▃▄▅▆▇█'
 

@@ -90,7 +90,7 @@ describe('iron top state', () => {
     const alpha = visibleAgents(s).find((a) => a.name === 'alpha')!
     expect(alpha.burnPerHour).toBe(burnPerHour(s.agents.alpha!.buckets))
     expect(alpha.burnPerHour).toBe((1_200_000 / (2 * BUCKET_MS)) * 3_600_000)
-    expect(alpha.exhaustsInS).toBe(Math.round((alpha.remainingMicros! / alpha.burnPerHour) * 3600))
+    expect(alpha.exhaustsInS).toBe((alpha.remainingMicros! / alpha.burnPerHour) * 3600)
     s = reduce(s, { type: 'tick', now: T0 + BUCKETS * BUCKET_MS * 2 })
     expect(s.spend.every((b) => b === 0)).toBe(true)
     expect(requestsPerSecond(s)).toBe(0)
@@ -154,7 +154,7 @@ describe('iron top state', () => {
       },
       at: T0,
     })
-    expect(s.alerts[0]?.text).toBe('budget at 80% ($2.00 left)')
+    expect(s.alerts[0]?.text).toBe('budget at 80% of $10.00: $2.00 left')
     s = reduce(s, { type: 'status', status: { state: 'reconnecting', inSeconds: 2, reason: 'fetch failed' } })
     expect(s.connection).toEqual({ state: 'reconnecting', inSeconds: 2, reason: 'fetch failed' })
   })

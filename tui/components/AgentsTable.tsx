@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink'
-import { bar, clip, eta, money, rate } from '../format.js'
+import { bar, clip, money, rate, runsOut } from '../format.js'
 import type { AgentView } from '../state/reducer.js'
 import { theme } from '../theme.js'
 
@@ -29,7 +29,7 @@ const COLUMNS: Column[] = [
     cell: (a) => `${bar(a.usedPct, 10)} ${a.usedPct === null ? '' : `${Math.round(a.usedPct)}%`}`,
   },
   { header: 'BURN', width: 12, priority: 7, right: true, cell: (a) => rate(a.burnPerHour) },
-  { header: 'RUNS OUT', width: 9, priority: 8, right: true, cell: (a) => eta(a.exhaustsInS) },
+  { header: 'RUNS OUT', width: 9, priority: 8, right: true, cell: runsOut },
   { header: 'REQS', width: 7, priority: 2, right: true, cell: (a) => String(a.requests) },
   { header: 'ERR', width: 5, priority: 5, right: true, cell: (a) => String(a.errors) },
   { header: 'BLK', width: 5, priority: 6, right: true, cell: (a) => String(a.blocked) },
@@ -74,7 +74,9 @@ export function AgentsTable({
         {columns.map((c) => pad(c.header, c)).join(' ')}
       </Text>
       {agents.length === 0 ? (
-        <Text color={theme.muted}>No agents yet: traffic through the gateway shows here.</Text>
+        <Text color={theme.muted} wrap="truncate">
+          No agents yet: traffic through the gateway shows here.
+        </Text>
       ) : null}
       {shown.map((agent, i) => {
         const isSelected = focused && first + i === selected
@@ -93,7 +95,9 @@ export function AgentsTable({
         )
       })}
       {agents.length > rows ? (
-        <Text color={theme.muted}>… {agents.length - rows} more (↑/↓ to scroll, / to filter)</Text>
+        <Text color={theme.muted} wrap="truncate">
+          … {agents.length - rows} more (↑/↓ to scroll, / to filter)
+        </Text>
       ) : null}
     </Box>
   )

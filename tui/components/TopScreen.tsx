@@ -1,4 +1,5 @@
 import { Box, Text } from 'ink'
+import { screenLayout } from '../state/layout.js'
 import { spendPerHour, type TopState, visibleAgents } from '../state/reducer.js'
 import { theme } from '../theme.js'
 import { AgentsTable } from './AgentsTable.js'
@@ -8,15 +9,19 @@ import { Header } from './Header.js'
 import { HelpOverlay, KeyHints } from './HelpOverlay.js'
 import { Sparkline } from './Sparkline.js'
 
-/** The whole dashboard, from state alone: sized to the terminal it is given. */
+/** The whole dashboard, from state alone: sized to the terminal it is given, never taller. */
 export function TopScreen({ state, width, height }: { state: TopState; width: number; height: number }) {
   const agents = visibleAgents(state)
   const selected = agents[Math.min(state.selected, agents.length - 1)]
-  const alerts = state.alerts.slice(0, 3)
-  const fixed = 6 + alerts.length + (alerts.length ? 1 : 0)
-  const room = Math.max(height - fixed, 4)
-  const agentRows = Math.max(Math.min(agents.length || 1, Math.floor(room / 2)), 1)
-  const feedRows = Math.max(room - agentRows - 2, 1)
+  const details = state.details && selected !== undefined
+  const recent = details ? state.feed.filter((item) => item.agent === selected.name) : []
+  const rows = screenLayout(height, {
+    agents: agents.length,
+    alerts: state.alerts.length,
+    details,
+    recent: recent.length,
+  })
+  const alerts = state.alerts.slice(0, rows.alertRows)
   if (state.help) {
     return (
       <Box flexDirection="column" width={width}>
@@ -28,14 +33,19 @@ export function TopScreen({ state, width, height }: { state: TopState; width: nu
   return (
     <Box flexDirection="column" width={width}>
       <Header state={state} />
+      <Text color={theme.muted} wrap="truncate">
+        spend: this budget period · reqs, err, blk: since top opened at {clock(state.openedAt)}
+      </Text>
       <AgentsTable
         agents={agents}
         selected={state.selected}
         width={width}
         focused={state.panel === 'agents'}
-        rows={agentRows}
+        rows={rows.agentRows}
       />
-      {state.details && selected ? <Details agent={selected} feed={state.feed} /> : null}
+      {details ? (
+        <Details agent={selected} recent={recent.slice(0, rows.recentRows)} since={clock(state.openedAt)} />
+      ) : null}
       <Sparkline series={state.spend} width={width} perHour={spendPerHour(state)} />
       {alerts.length ? (
         <Box flexDirection="column">
@@ -52,7 +62,7 @@ export function TopScreen({ state, width, height }: { state: TopState; width: nu
       <Feed
         title="RECENT"
         items={state.feed}
-        rows={feedRows}
+        rows={rows.feedRows}
         width={width}
         focused={state.panel === 'feed'}
       />
@@ -60,3 +70,6 @@ export function TopScreen({ state, width, height }: { state: TopState; width: nu
     </Box>
   )
 }
+
+/** A time as the feed shows its own (UTC, to the second). */
+const clock = (ms: number) => new Date(ms).toISOString().slice(11, 19)

@@ -2,7 +2,7 @@ import type { GatewayStats, WatchStatus } from '../../src/client/gateway-watch.j
 import { formatMoney } from '../../src/core/money.js'
 import { escapeControls } from '../../src/core/terminal-text.js'
 import type { Budget } from '../../src/services/api.js'
-import type { GatewayEvent, GatewayEventType } from '../../src/services/gateway-events.js'
+import type { AlertEvent, GatewayEvent, GatewayEventType } from '../../src/services/gateway-events.js'
 import type { KeyAction } from './keymap.js'
 
 /** Spend history: 60 buckets of 10 s (ten minutes), for the sparkline and burn rates. */
@@ -38,6 +38,8 @@ export interface FeedItem {
 
 export interface TopState {
   source: string
+  /** When the dashboard opened: requests, errors and blocks per agent are counted from then. */
+  openedAt: number
   connection: WatchStatus
   uptimeS: number
   snapshotAt: number
@@ -76,6 +78,7 @@ export type TopAction =
 export function initialState(source: string, now: number): TopState {
   return {
     source,
+    openedAt: now,
     connection: { state: 'connecting' },
     uptimeS: 0,
     snapshotAt: now,
@@ -223,10 +226,7 @@ function applyEvent(draft: TopState, event: GatewayEvent, owned: Set<string>): F
   const last = BUCKETS - 1
   draft.feedSeq++
   const item = { seq: draft.feedSeq, at: event.at, kind: event.type, agent: name }
-  if (event.type === 'alert') {
-    const left = event.remaining_micros === null ? 'no limit' : `${formatMoney(event.remaining_micros)} left`
-    return { ...item, text: `budget at ${event.threshold_pct}% (${left})`, tone: 'warn' }
-  }
+  if (event.type === 'alert') return { ...item, text: alertText(draft.agents[name], event), tone: 'warn' }
   if (event.type === 'safety') {
     return {
       ...item,
@@ -263,6 +263,25 @@ function applyEvent(draft: TopState, event: GatewayEvent, owned: Set<string>): F
     ),
     tone: blocked ? 'warn' : failed ? 'error' : 'ok',
   }
+}
+
+/**
+ * An alert as a person can act on it: the threshold, the limit, and what is left. The gateway's figure
+ * leaves out what its own lease holds unspent (for a small budget, often all of it: "$0.00 left"), so what
+ * is left is the limit less the spend seen here, and at most the share above the threshold (the alert can
+ * arrive before the request that crossed it).
+ */
+function alertText(agent: AgentState | undefined, event: AlertEvent): string {
+  const pct = event.threshold_pct
+  if (!agent || agent.limitMicros === null) {
+    return event.remaining_micros
+      ? `budget at ${pct}% (${formatMoney(event.remaining_micros)} left)`
+      : `budget at ${pct}%`
+  }
+  const limit = agent.limitMicros
+  const aboveThreshold = Math.floor((limit * (100 - pct)) / 100)
+  const left = Math.max(Math.min(limit - agent.spentMicros, aboveThreshold), event.remaining_micros ?? 0, 0)
+  return `budget at ${pct}% of ${formatMoney(limit)}: ${left > 0 ? `${formatMoney(left)} left` : 'nothing left'}`
 }
 
 function onKey(state: TopState, action: KeyAction): TopState {
@@ -315,8 +334,7 @@ export function visibleAgents(state: TopState): AgentView[] {
         ...a,
         burnPerHour: burn,
         usedPct: a.limitMicros ? Math.min((a.spentMicros / a.limitMicros) * 100, 999) : null,
-        exhaustsInS:
-          a.remainingMicros !== null && burn > 0 ? Math.round((a.remainingMicros / burn) * 3600) : null,
+        exhaustsInS: a.remainingMicros !== null && burn > 0 ? (a.remainingMicros / burn) * 3600 : null,
       }
     })
   const by: Record<Sort, (a: AgentView, b: AgentView) => number> = {
