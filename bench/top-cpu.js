@@ -100,7 +100,7 @@ tmux(
   '160',
   '-y',
   '50',
-  `exec env TERM=xterm-256color '${process.execPath}' ${process.env.TOP_PROF ? '--cpu-prof --cpu-prof-dir=/tmp/topprof' : ''} '${bin}' top --gateway ${url} --admin-token ${token} --interval 250`,
+  `exec env TERM=xterm-256color '${process.execPath}' ${process.env.TOP_PROF ? '--cpu-prof --cpu-prof-dir=/tmp/topprof' : ''} '${bin}' top --gateway ${url} --admin-token ${token} --interval 250ms`,
 )
 const pid = Number(tmux('display', '-p', '-t', session, '#{pane_pid}').trim())
 const cpuOf = () => {

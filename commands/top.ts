@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core'
 import { IronCommand } from '../src/cli/base-command.js'
+import { durationFlag } from '../src/cli/duration-flag.js'
 import { budgetColumns } from '../src/cli/views.js'
 import { fetchStats, type GatewayStats, locateGateway, watchGateway } from '../src/client/gateway-watch.js'
 
@@ -15,7 +16,7 @@ export default class Top extends IronCommand<TopSnapshot | undefined> {
     'a terminal, or with --json, prints one snapshot and exits.'
   static override examples = [
     '<%= config.bin %> top',
-    '<%= config.bin %> top --interval 1000',
+    '<%= config.bin %> top --interval 1s',
     '<%= config.bin %> top --json | jq .budgets',
   ]
   static override flags = {
@@ -24,9 +25,9 @@ export default class Top extends IronCommand<TopSnapshot | undefined> {
       description: "That gateway's admin token (default: from gateway.json)",
       env: 'IRON_GATEWAY_ADMIN_TOKEN',
     }),
-    interval: Flags.integer({
-      description: 'Screen refresh interval, in ms',
-      default: 250,
+    interval: durationFlag({
+      description: 'Screen refresh interval (250ms, 1s; a number alone is seconds)',
+      default: '250ms',
       min: 50,
       max: 10_000,
     }),

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Flags } from '@oclif/core'
 import { auditFilterFlags, auditQuery } from '../../src/cli/audit-flags.js'
 import { IronCommand, storeFlags } from '../../src/cli/base-command.js'
+import { durationFlag } from '../../src/cli/duration-flag.js'
 import { auditLine } from '../../src/cli/views.js'
 
 export default class AuditTail extends IronCommand<void> {
@@ -15,10 +16,11 @@ export default class AuditTail extends IronCommand<void> {
   static override flags = {
     ...auditFilterFlags,
     lines: Flags.integer({ description: 'Events to show first', default: 10, min: 0, max: 1000 }),
-    interval: Flags.integer({
-      description: 'How often to look for new events, in ms',
-      default: 250,
+    interval: durationFlag({
+      description: 'How often to look for new events (250ms, 2s; a number alone is seconds)',
+      default: '250ms',
       min: 50,
+      max: 60_000,
     }),
     ...storeFlags,
   }

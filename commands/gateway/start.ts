@@ -1,5 +1,7 @@
 import { Flags } from '@oclif/core'
 import { IronCommand, storeFlags } from '../../src/cli/base-command.js'
+import { durationFlag } from '../../src/cli/duration-flag.js'
+import { formatDuration } from '../../src/core/time.js'
 import { type GatewayInfo, startGateway } from '../../src/gateway/server.js'
 import { LocalGatewayControl } from '../../src/services/local/gateway-control.js'
 
@@ -27,9 +29,9 @@ export default class GatewayStart extends IronCommand<GatewayInfo> {
       default: 16 * 1024 * 1024,
       min: 1024,
     }),
-    'drain-timeout': Flags.integer({
-      description: 'Seconds to let requests in flight finish on shutdown',
-      default: 10,
+    'drain-timeout': durationFlag({
+      description: 'How long to let requests in flight finish on shutdown (10, 10s, 2m)',
+      default: '10s',
       min: 0,
     }),
     audit: Flags.boolean({
@@ -68,7 +70,7 @@ export default class GatewayStart extends IronCommand<GatewayInfo> {
       port: Number(ctx.config.get('gateway.port', flags.port)),
       dataDir: ctx.config.dirs.dataDir,
       maxBodyBytes: flags['max-body'],
-      drainMs: flags['drain-timeout'] * 1000,
+      drainMs: flags['drain-timeout'],
       mock: { chunkDelayMs: flags['mock-chunk-delay'] },
       leaseTtlMs: Number(ctx.config.get('gateway.lease_ttl')) * 1000,
       firewall: flags.firewall,
@@ -80,7 +82,9 @@ export default class GatewayStart extends IronCommand<GatewayInfo> {
       )
     this.out.note(`iron gateway listening on ${info.url} (store ${ctx.dbPath}; Ctrl-C to stop)`)
     const signal = await stopped
-    this.out.note(`Stopping: letting requests in flight finish (up to ${flags['drain-timeout']}s)…`)
+    this.out.note(
+      `Stopping: letting requests in flight finish (up to ${formatDuration(flags['drain-timeout'])})…`,
+    )
     await close()
     this.out.note('Stopped.')
     if (signal === 'SIGINT') this.setExitCode(130)

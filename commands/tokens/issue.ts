@@ -1,11 +1,12 @@
-import { Args, Flags } from '@oclif/core'
+import { Args } from '@oclif/core'
 import { IronCommand, storeFlags } from '../../src/cli/base-command.js'
-import { parseDuration } from '../../src/core/time.js'
+import { durationFlag } from '../../src/cli/duration-flag.js'
 import type { IssuedToken } from '../../src/services/api.js'
 
 export const expiresFlag = {
-  'expires-in': Flags.string({
-    description: 'Expire the token after this long (e.g. 30d, 12h); default never',
+  'expires-in': durationFlag({
+    description: 'Expire the token after this long (30d, 12h, 3600 for seconds); default never',
+    max: 10 * 365 * 86_400_000,
   }),
 }
 
@@ -22,8 +23,9 @@ export default class TokensIssue extends IronCommand<IssuedToken> {
 
   async run(): Promise<IssuedToken> {
     const { args, flags } = await this.parse(TokensIssue)
-    const expires = flags['expires-in'] ? parseDuration(flags['expires-in'], 'expiry') : undefined
-    const issued = await (await this.services(flags)).tokens.issue(args.agent, { expires_in_ms: expires })
+    const issued = await (await this.services(flags)).tokens.issue(args.agent, {
+      expires_in_ms: flags['expires-in'],
+    })
     this.out.line(issued.token)
     this.out.warn(
       `This is the only time the token is shown; store it as the agent's API key (${issued.agent_name}).`,

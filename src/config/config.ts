@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type Conf from 'conf'
 import { z } from 'zod'
 import { IronError, usageError } from '../core/errors.js'
+import { parseDuration } from '../core/time.js'
 import { CONFIG_FILE, type Env, type IronDirs, STORE_FILE } from './paths.js'
 
 const timezone = z.string().refine(
@@ -21,6 +22,24 @@ const httpUrl = z
   .string()
   .url({ message: 'not a URL' })
   .refine((u) => /^https?:\/\//.test(u), { message: 'must start with http:// or https://' })
+
+/** Whole seconds, typed as a length of time (`15`, `15s`, `2m`) like every duration flag. */
+const seconds = (min: number, max: number) =>
+  z.preprocess(
+    (value) => {
+      if (typeof value !== 'string') return value
+      try {
+        return parseDuration(value, 'value', { min: 0 }) / 1_000
+      } catch {
+        return Number.NaN
+      }
+    },
+    z
+      .number({ error: 'must be a length of time, such as 15, 15s or 2m' })
+      .int('must be a whole number of seconds')
+      .min(min, `must be at least ${min}s`)
+      .max(max, `must be at most ${max}s`),
+  )
 
 interface KeyDef {
   schema: z.ZodType
@@ -54,7 +73,7 @@ export const CONFIG_KEYS = {
     default: () => 8788,
   },
   'gateway.lease_ttl': {
-    schema: z.coerce.number().int('must be a whole number of seconds').min(3).max(3600),
+    schema: seconds(3, 3600),
     description:
       "Seconds a gateway's leases outlive its last heartbeat; after a crash, its budget comes back this long after",
     default: () => 15,
@@ -66,7 +85,8 @@ export const CONFIG_KEYS = {
   },
   server: {
     schema: httpUrl,
-    description: 'URL of an `iron serve` control plane (team mode); unset means the local store',
+    description:
+      'URL of an `iron serve` control plane (team mode, not available yet: `config set server` is refused)',
     default: () => undefined,
   },
 } satisfies Record<string, KeyDef>
@@ -201,6 +221,7 @@ export class IronConfig {
 
   /** Validate and store a value; returns the stored (typed) value. Nothing is written if it is invalid. */
   async set(key: ConfigKey, raw: string): Promise<string | number> {
+    if (key === 'server') throw teamModeUnavailable(this)
     const value = parseValue(key, raw, '')
     await this.#write({ ...this.#file, [key]: value })
     return value
@@ -225,6 +246,14 @@ export class IronConfig {
     this.#file = values
   }
 }
+
+/** Saying yes to a server would leave every command silently on the local store: refuse until team mode exists. */
+const teamModeUnavailable = (config: IronConfig) =>
+  usageError(
+    'TEAM_MODE_UNAVAILABLE',
+    'iron cannot use a server yet: team mode (iron serve, iron login) is not built, so commands would keep using the local store',
+    `Leave server unset; commands use the local store (${config.getString('db')})`,
+  )
 
 const firstLine = (error: unknown) => ((error as Error).message ?? String(error)).split('\n')[0]
 

@@ -68,7 +68,7 @@ describe('iron audit (spawned)', () => {
     expect((await iron(['agents', 'update', 'bot', '--description', 'before the tail'])).code).toBe(0)
     const child = spawn(
       process.execPath,
-      [BIN, 'audit', 'tail', '--json', '--lines', '1', '--interval', '50'],
+      [BIN, 'audit', 'tail', '--json', '--lines', '1', '--interval', '50ms'],
       {
         env: { ...process.env, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -88,7 +88,7 @@ describe('values an agent controls reach the terminal escaped (spawned)', () => 
     expectInert(show)
     expect(show.stdout).toContain('"model": "ok\\u001b]0;HACKED\\u0007')
 
-    const tail = spawn(process.execPath, [BIN, 'audit', 'tail', '--lines', '5', '--interval', '50'], {
+    const tail = spawn(process.execPath, [BIN, 'audit', 'tail', '--lines', '5', '--interval', '50ms'], {
       env: { ...process.env, ...env, FORCE_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     })

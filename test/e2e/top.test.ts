@@ -96,7 +96,7 @@ describe('iron top', () => {
   })
 
   it('runs live in a terminal: shows traffic as it happens, answers keys, quits on q', async () => {
-    const command = [process.execPath, BIN, 'top', '--interval', '100'].map((a) => `'${a}'`).join(' ')
+    const command = [process.execPath, BIN, 'top', '--interval', '100ms'].map((a) => `'${a}'`).join(' ')
     const envs = Object.entries({
       HOME: env.HOME,
       XDG_CONFIG_HOME: env.XDG_CONFIG_HOME,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { debugStack, renderErrorText, toIronError } from '../../src/cli/render-error.js'
-import { IronError, notFound } from '../../src/core/errors.js'
+import { IronError, notFound, usageError } from '../../src/core/errors.js'
 
 const plain = { red: (s: string) => s, dim: (s: string) => s }
 
@@ -40,6 +40,43 @@ describe('error rendering', () => {
     const error = toIronError(parse, 'config:list')
     expect(error).toMatchObject({ code: 'USAGE', exitCode: 2, message: 'Nonexistent flag: --nope' })
     expect(error.hint).toBe('See: iron config list --help')
+  })
+
+  it('says a missing argument in one line, and mentions multi-value flags only when one took it', async () => {
+    const { Args, Flags } = await import('@oclif/core')
+    const { parse } = await import('@oclif/core/parser')
+    const missing = (argv: string[]) =>
+      parse(argv, {
+        args: { name: Args.string({ description: 'Agent name', required: true }) },
+        flags: { model: Flags.string({ multiple: true }), yes: Flags.boolean() },
+      }).then(
+        () => expect.unreachable(),
+        (error: unknown) => toIronError(error, 'agents:create'),
+      )
+    const bare = await missing(['--yes'])
+    expect(bare).toMatchObject({ code: 'USAGE', exitCode: 2 })
+    expect(bare.message).toBe('Missing the required argument NAME (Agent name)')
+    expect(bare.hint).toBe('iron agents create NAME [flags] (see: iron agents create --help)')
+    const swallowed = await missing(['--model', 'gpt-4o', 'bot'])
+    expect(swallowed.message).toBe('Missing the required argument NAME (Agent name)')
+    expect(swallowed.hint).toBe(
+      '--model takes several values, so put NAME before it: iron agents create NAME [flags]',
+    )
+  })
+
+  it("keeps a flag parser's own error as it is, without oclif's wrapping", () => {
+    const own = usageError(
+      'INVALID_DURATION',
+      "Invalid --duration '2x': expected a length of time",
+      'For example 90s',
+    )
+    own.message = `Parsing --duration \n\t${own.message}\nSee more help with --help`
+    expect(toIronError(own)).toMatchObject({
+      code: 'INVALID_DURATION',
+      message: "Invalid --duration '2x': expected a length of time",
+      hint: 'For example 90s',
+      exitCode: 2,
+    })
   })
 
   it('reports anything else as a bug, with the original stack kept for IRON_DEBUG=1', () => {

@@ -9,8 +9,29 @@ describe('time', () => {
     expect(parseDuration('30d')).toBe(30 * 86_400_000)
     expect(parseDuration('15m')).toBe(900_000)
     expect(parseDuration('2W')).toBe(14 * 86_400_000)
-    for (const bad of ['30', 'd', '1y', '-5m', '0s', '1.5h'])
+    expect(parseDuration('250ms')).toBe(250)
+    expect(parseDuration('1h30m')).toBe(5_400_000)
+    expect(parseDuration('1.5h')).toBe(5_400_000)
+    expect(parseDuration(' 90 s ')).toBe(90_000)
+    for (const bad of ['d', '1y', '-5m', '0s', '0', 's5', '1h-5m', '', '1e3'])
       expect(() => parseDuration(bad)).toThrow(IronError)
+  })
+
+  it('reads a number alone as seconds, wherever a length of time is asked for', () => {
+    expect(parseDuration('20')).toBe(20_000)
+    expect(parseDuration('0.5')).toBe(500)
+    expect(parseDuration('0', 'drain timeout', { min: 0 })).toBe(0)
+    const tooLong = (() => {
+      try {
+        parseDuration('250', '--interval', { min: 50, max: 10_000 })
+      } catch (error) {
+        return error as IronError
+      }
+    })()
+    expect(tooLong).toMatchObject({ code: 'INVALID_DURATION', exitCode: 2 })
+    expect(tooLong?.message).toBe("Invalid --interval '250': must be between 50ms and 10s")
+    expect(tooLong?.hint).toBe('A number alone is seconds; for 250 milliseconds write 250ms')
+    expect(() => parseDuration('20ms', '--interval', { min: 50 })).toThrow(/between 50ms and/)
   })
 
   it('parses points in time as UTC unless they carry an offset', () => {
@@ -19,9 +40,12 @@ describe('time', () => {
     expect(toIso(parseTime('2026-01-31T09:30:00+02:00', 'since', NOW))).toBe('2026-01-31T07:30:00.000Z')
     expect(parseTime('7d', 'since', NOW)).toBe(NOW - 7 * 86_400_000)
     expect(parseTime('now', 'until', NOW)).toBe(NOW)
+    expect(parseTime('1h30m', 'since', NOW)).toBe(NOW - 5_400_000)
     for (const bad of ['yesterday', '2026-13-01', '31/01/2026', '']) {
       expect(() => parseTime(bad, 'since', NOW)).toThrow(/expected a date/)
     }
+    // As a point in time a number alone could be seconds, days or an epoch: refused, with the forms to type.
+    expect(() => parseTime('7', 'since', NOW)).toThrow(/a number alone is ambiguous/)
   })
 
   it('formats relative times and durations for people', () => {

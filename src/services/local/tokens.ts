@@ -52,19 +52,13 @@ export class LocalTokens implements TokensApi {
     })
   }
 
-  async rotate(agentRef: string, options: { expires_in_ms?: number } = {}): Promise<IssuedToken> {
+  /** Replace a token, named by its ID (`ic_…`) or by its agent, as `revoke` takes it. */
+  async rotate(ref: string, options: { expires_in_ms?: number } = {}): Promise<IssuedToken> {
     const expiresIn = checkExpiry(options.expires_in_ms)
     return this.#tx(() => {
-      const agent = findAgent(this.agents, agentRef)
+      const current = this.#find(ref, 'rotate')
+      const agent = this.agents.byId(current.agent_id)!
       const now = this.now()
-      const current = this.repo.unrevoked(agent.id)
-      if (!current) {
-        throw notFound(
-          'TOKEN_NOT_FOUND',
-          `Agent ${agent.name} has no IC token to rotate`,
-          `Issue one with: iron tokens issue ${agent.name}`,
-        )
-      }
       this.repo.revoke(current.id, now, 'rotated')
       const keepExpiry = current.expires_at === null ? undefined : current.expires_at - current.created_at
       const issued = this.#mint(agent, now, expiresIn ?? keepExpiry)
@@ -75,16 +69,7 @@ export class LocalTokens implements TokensApi {
 
   async revoke(ref: string): Promise<IcToken> {
     return this.#tx(() => {
-      const token = this.#find(ref, true)
-      if (token.revoked_at !== null) {
-        throw new IronError(
-          'TOKEN_REVOKED',
-          `Token ${token.prefix}… of ${token.agent_name} is already revoked`,
-          {
-            hint: `Issue a new one with: iron tokens issue ${token.agent_name}`,
-          },
-        )
-      }
+      const token = this.#find(ref, 'revoke')
       const now = this.now()
       this.repo.revoke(token.id, now, 'revoked')
       const revoked = view({ ...token, revoked_at: now, revoke_reason: 'revoked' }, now)
@@ -94,7 +79,7 @@ export class LocalTokens implements TokensApi {
   }
 
   async get(ref: string): Promise<IcToken> {
-    return view(this.#find(ref, false), this.now())
+    return view(this.#find(ref, 'show'), this.now())
   }
 
   async list(options: { agent?: string; include_revoked?: boolean } = {}): Promise<IcToken[]> {
@@ -134,9 +119,13 @@ export class LocalTokens implements TokensApi {
     return { ...view({ ...row, agent_name: agent.name }, now), token: secret }
   }
 
-  /** A token by its ID (`ic_…`), or an agent's current token by the agent's name or ID. */
-  #find(ref: string, forRevoke: boolean): TokenWithAgent {
+  /**
+   * A token by its ID (`ic_…`), or an agent's current token by the agent's name or ID. `show` finds revoked
+   * tokens and deleted agents' too (the latest when none is live); `rotate` and `revoke` need a live one.
+   */
+  #find(ref: string, purpose: 'show' | 'rotate' | 'revoke'): TokenWithAgent {
     const trimmed = ref.trim()
+    const live = purpose !== 'show'
     if (looksLikeId(trimmed.toLowerCase(), 'ic')) {
       const token = this.repo.byId(parseId(trimmed, 'ic'))
       if (!token)
@@ -145,6 +134,13 @@ export class LocalTokens implements TokensApi {
           `No IC token ${trimmed}`,
           'List tokens with: iron tokens list --all',
         )
+      if (live && token.revoked_at !== null) {
+        throw new IronError(
+          'TOKEN_REVOKED',
+          `Token ${token.prefix}… of ${token.agent_name} is already revoked${purpose === 'rotate' ? ', so there is nothing to rotate' : ''}`,
+          { hint: `Issue a new one with: iron tokens issue ${token.agent_name}` },
+        )
+      }
       return token
     }
     if (trimmed.startsWith('iron_ic_')) {
@@ -154,18 +150,32 @@ export class LocalTokens implements TokensApi {
         'Refer to a token by its ID (ic_…) or its agent name; never paste secrets into commands',
       )
     }
-    const agent = findAgent(this.agents, trimmed, { includeDeleted: !forRevoke })
-    const token = forRevoke
+    const agent = this.#agentOf(trimmed, !live)
+    const token = live
       ? this.repo.unrevoked(agent.id)
       : (this.repo.unrevoked(agent.id) ?? this.repo.latest(agent.id))
     if (!token) {
       throw notFound(
         'TOKEN_NOT_FOUND',
-        `Agent ${agent.name} has no ${forRevoke ? 'live ' : ''}IC token`,
+        `Agent ${agent.name} has no ${live ? 'live ' : ''}IC token${purpose === 'show' ? '' : ` to ${purpose}`}`,
         `Issue one with: iron tokens issue ${agent.name}`,
       )
     }
     return token
+  }
+
+  /** The agent a token reference names; not finding one says what the reference could have been. */
+  #agentOf(ref: string, includeDeleted: boolean): AgentRow {
+    try {
+      return findAgent(this.agents, ref, { includeDeleted })
+    } catch (error) {
+      if (!(error instanceof IronError) || !/^No agent /.test(error.message)) throw error
+      throw notFound(
+        'TOKEN_NOT_FOUND',
+        `No IC token or agent '${ref}'`,
+        'Give a token ID (ic_…) or an agent name; list them with: iron tokens list --all',
+      )
+    }
   }
 
   /** Token events carry the record (ID, prefix, expiry), never the secret. */
