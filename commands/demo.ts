@@ -1,20 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Flags } from '@oclif/core'
 import { IronCommand } from '../src/cli/base-command.js'
-import type { Column } from '../src/cli/output.js'
+import { durationFlag } from '../src/cli/duration-flag.js'
+import { printDemoSummary } from '../src/cli/views.js'
 import { watchGateway } from '../src/client/gateway-watch.js'
-import { parseDuration } from '../src/core/time.js'
-import { type DemoAgentSummary, type DemoSummary, startDemo } from '../src/gateway/demo.js'
-
-const columns: Column<DemoAgentSummary>[] = [
-  { header: 'Agent', value: (a) => a.agent },
-  { header: 'Requests', value: (a) => a.requests, kind: 'number' },
-  { header: 'OK', value: (a) => a.ok, kind: 'number' },
-  { header: 'Over budget', value: (a) => a.refused_budget, kind: 'number' },
-  { header: 'Blocked', value: (a) => a.blocked_safety, kind: 'number' },
-  { header: 'Spent', value: (a) => a.spent_micros, kind: 'money' },
-  { header: 'Limit', value: (a) => a.limit_micros, kind: 'money' },
-]
+import { formatDuration } from '../src/core/time.js'
+import { type DemoSummary, startDemo } from '../src/gateway/demo.js'
 
 export default class Demo extends IronCommand<DemoSummary> {
   static override summary =
@@ -30,12 +21,15 @@ export default class Demo extends IronCommand<DemoSummary> {
   ]
   static override flags = {
     keep: Flags.boolean({ description: 'Keep the demo store (demo.db in the data dir) afterwards' }),
-    duration: Flags.string({ description: 'How long to run when not in a terminal', default: '15s' }),
+    duration: durationFlag({
+      description: 'How long to run when not in a terminal (20, 20s, 2m)',
+      default: '15s',
+      max: 3_600_000,
+    }),
   }
 
   async run(): Promise<DemoSummary> {
     const { flags } = await this.parse(Demo)
-    const duration = parseDuration(flags.duration, 'duration')
     const demo = await startDemo({ config: await this.loadConfig(), env: process.env, keep: flags.keep })
     const interactive = process.stdout.isTTY && process.stdin.isTTY && !this.jsonEnabled()
     if (interactive) {
@@ -47,11 +41,13 @@ export default class Demo extends IronCommand<DemoSummary> {
         subscribe: (handlers, signal) => watchGateway(source, handlers, signal),
       })
     } else {
-      this.out.note(`iron demo: gateway on ${demo.gateway.url}, traffic for ${flags.duration}…`)
-      await sleep(duration)
+      this.out.note(
+        `iron demo: gateway on ${demo.gateway.url}, traffic for ${formatDuration(flags.duration)}…`,
+      )
+      await sleep(flags.duration)
     }
     const summary = await demo.stop()
-    this.out.table(summary.agents, columns)
+    printDemoSummary(this.out, summary)
     this.out.note(
       `Audit trail ${summary.audit_verified ? 'verified' : 'DID NOT VERIFY'}. ` +
         (summary.kept

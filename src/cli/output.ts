@@ -155,8 +155,16 @@ export class Output {
     }
   }
 
-  /** A table; an empty list prints one friendly line on stderr instead. */
-  table<T>(rows: readonly T[], columns: readonly Column<T>[], empty = 'Nothing to show.'): void {
+  /**
+   * A table; an empty list prints one friendly line on stderr instead. Piped, a listing is headerless
+   * tab-separated lines for cut and awk; a report for people (`headers: true`) keeps its header row.
+   */
+  table<T>(
+    rows: readonly T[],
+    columns: readonly Column<T>[],
+    empty = 'Nothing to show.',
+    options: { headers?: boolean } = {},
+  ): void {
     if (this.quiet) return
     if (rows.length === 0) {
       this.note(empty)
@@ -164,6 +172,7 @@ export class Output {
     }
     const cells = rows.map((row) => columns.map((col) => this.cell(col.value(row), col.kind)))
     if (!this.tty) {
+      if (options.headers) cells.unshift(columns.map((col) => escapeControls(col.header.toUpperCase())))
       for (const line of cells) this.stdout.write(forTerminal(`${line.join('\t')}\n`))
       return
     }

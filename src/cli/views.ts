@@ -1,4 +1,5 @@
 import { formatMoney } from '../core/money.js'
+import type { DemoAgentSummary, DemoSummary } from '../gateway/demo.js'
 import type {
   Agent,
   AuditEvent,
@@ -256,6 +257,10 @@ const usageCost = (r: UsageRow) =>
       ? 'unknown'
       : `≥ ${formatMoney(r.cost_micros)} (${r.unpriced_requests} unpriced)`
 
+/**
+ * A report for people, piped or not: header row, one row per group and the total (scripts read --json).
+ * Piped, it stays tab-separated with full values.
+ */
 export function printUsage(out: Output, report: UsageReport): void {
   const columns: Column<UsageRow>[] = [
     { header: report.by, value: (r) => r.key },
@@ -264,36 +269,49 @@ export function printUsage(out: Output, report: UsageReport): void {
     { header: 'Output tokens', value: (r) => r.output_tokens, kind: 'number' },
     { header: 'Cost', value: usageCost },
   ]
-  out.table(
-    out.tty ? [...report.rows, report.total] : report.rows,
-    columns,
-    'No usage in this range, and no agents yet.',
-  )
+  if (report.rows.length === 0) {
+    out.table([], columns, 'No usage in this range, and no agents yet.')
+    return
+  }
+  out.table([...report.rows, report.total], columns, undefined, { headers: true })
 }
+
+/** Who acted, as people know them: an agent by its name (the chained event keeps `agent:<id>`). */
+const auditActor = (e: AuditEvent) =>
+  e.agent_name && e.actor === `agent:${e.agent_id}` ? `agent:${e.agent_name}` : e.actor
+/** What the event is about; the agent by its name when it is the event's agent. */
+const auditResource = (e: AuditEvent) =>
+  e.resource
+    ? e.agent_name && e.resource.id === e.agent_id
+      ? e.agent_name
+      : (e.resource.id ?? e.resource.type)
+    : null
 
 export const auditColumns: Column<AuditEvent>[] = [
   { header: 'Seq', value: (e) => e.seq, kind: 'number' },
   { header: 'At', value: (e) => e.at, kind: 'time' },
-  { header: 'Actor', value: (e) => e.actor, shrink: true },
+  { header: 'Actor', value: auditActor, shrink: true },
   { header: 'Action', value: (e) => e.action },
-  {
-    header: 'Resource',
-    value: (e) => (e.resource ? (e.resource.id ?? e.resource.type) : null),
-    shrink: true,
-  },
+  { header: 'Resource', value: auditResource, shrink: true },
   { header: 'Outcome', value: (e) => e.outcome, kind: 'status' },
   { header: 'ID', value: (e) => e.id, kind: 'id', shrink: false },
 ]
 
-/** One line per event, for `iron audit tail`; each value is a cell, so none can start a line of its own. */
+/**
+ * One line per event, for `iron audit tail`, naming agents as `audit list` does; each value is a cell, so
+ * none can start a line of its own.
+ */
 export function auditLine(out: Output, e: AuditEvent): string {
   const d = e.data as Record<string, unknown>
+  const resource = auditResource(e) ?? ''
   const detail =
     e.action === 'gateway.request'
       ? `${d.model ?? '-'} ${d.status} ${d.cost_micros !== null && d.cost_micros !== undefined ? formatMoney(Number(d.cost_micros)) : ''}`.trim()
-      : (e.resource?.id ?? '')
+      : e.agent_name && resource !== e.agent_name
+        ? `${e.agent_name} ${resource}`.trim()
+        : resource
   const when = out.tty ? new Date(e.at).toLocaleTimeString() : e.at
-  return `${when}  ${out.cell(e.outcome, 'status')}  ${out.cell(e.action)}  ${out.cell(e.actor)}  ${out.cell(detail)}`
+  return `${when}  ${out.cell(e.outcome, 'status')}  ${out.cell(e.action)}  ${out.cell(auditActor(e))}  ${out.cell(detail)}`
 }
 
 export function printAuditEvent(out: Output, e: AuditEvent): void {
@@ -304,7 +322,7 @@ export function printAuditEvent(out: Output, e: AuditEvent): void {
     { label: 'Actor', value: e.actor },
     { label: 'Action', value: e.action },
     { label: 'Resource', value: e.resource ? `${e.resource.type} ${e.resource.id ?? ''}`.trim() : null },
-    { label: 'Agent', value: e.agent_id },
+    { label: 'Agent', value: e.agent_id && e.agent_name ? `${e.agent_name} (${e.agent_id})` : e.agent_id },
     { label: 'Outcome', value: e.outcome, kind: 'status' },
     { label: 'Hash', value: e.hash },
     { label: 'Prev hash', value: e.prev_hash },
@@ -335,4 +353,46 @@ export function printPolicy(out: Output, view: SafetyPolicyView): void {
   out.note(
     `Prompt-injection threshold ${view.policy.injection_threshold}; ${view.agent ? `agent ${view.agent}: default plus ${view.agent_policy ? 'its own changes' : 'no changes of its own'}` : 'the default policy'}`,
   )
+}
+
+const demoColumns: Column<DemoAgentSummary>[] = [
+  { header: 'Agent', value: (a) => a.agent },
+  { header: 'Requests', value: (a) => a.requests, kind: 'number' },
+  { header: 'OK', value: (a) => a.ok, kind: 'number' },
+  { header: 'Over budget', value: (a) => a.refused_budget, kind: 'number' },
+  { header: 'Blocked', value: (a) => a.blocked_safety, kind: 'number' },
+  { header: 'Spent', value: (a) => a.spent_micros, kind: 'money' },
+  { header: 'Limit', value: (a) => a.limit_micros, kind: 'money' },
+]
+
+const times = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`
+
+/** What happened to one demo agent, in a sentence. */
+export function demoSentence(a: DemoAgentSummary): string {
+  const limit = a.limit_micros === null ? 'no limit' : `its ${formatMoney(a.limit_micros)} limit`
+  const spent = `${formatMoney(a.spent_micros)} of ${limit}`
+  const parts: string[] = []
+  if (a.refused_budget > 0)
+    parts.push(
+      `${a.agent} ran out of budget: with ${spent} spent, what was left could not cover a request's worst case, so ${times(a.refused_budget, 'request')} ${a.refused_budget === 1 ? 'was' : 'were'} refused (402 budget_exceeded) before reaching the provider.`,
+    )
+  if (a.blocked_safety > 0) {
+    const what = a.blocked_categories.length
+      ? ` for ${a.blocked_categories.map((c) => c.replaceAll('_', ' ')).join(', ')}`
+      : ''
+    parts.push(
+      `The firewall blocked ${times(a.blocked_safety, 'request')} of ${a.agent}${what}; nothing was sent to the provider or charged for ${a.blocked_safety === 1 ? 'it' : 'them'}.`,
+    )
+  }
+  if (parts.length === 0)
+    parts.push(`${a.agent} made ${times(a.ok, 'request')} and stayed within budget: ${spent}.`)
+  if (a.other_errors > 0) parts.push(`${times(a.other_errors, 'other request')} of ${a.agent} failed.`)
+  return parts.join(' ')
+}
+
+/** The demo's summary is for people, piped or not: a table with its header, then a sentence per agent. */
+export function printDemoSummary(out: Output, summary: DemoSummary): void {
+  out.table(summary.agents, demoColumns, 'No agents ran.', { headers: true })
+  out.line()
+  for (const agent of summary.agents) out.line(demoSentence(agent))
 }

@@ -54,6 +54,8 @@ export interface DemoAgentSummary {
   ok: number
   refused_budget: number
   blocked_safety: number
+  /** What the firewall named when it blocked (prompt_injection, …). */
+  blocked_categories: string[]
   other_errors: number
   spent_micros: number
   limit_micros: number | null
@@ -105,7 +107,12 @@ export async function startDemo(options: {
     mock: { chunkDelayMs: options.chunkDelayMs ?? 25 },
   })
   const started = Date.now()
-  const stats = new Map(CAST.map((m) => [m.name, { requests: 0, ok: 0, budget: 0, safety: 0, other: 0 }]))
+  const stats = new Map(
+    CAST.map((m) => [
+      m.name,
+      { requests: 0, ok: 0, budget: 0, safety: 0, categories: new Set<string>(), other: 0 },
+    ]),
+  )
   const controller = new AbortController()
   const loops = CAST.map(async (member) => {
     const counts = stats.get(member.name)!
@@ -126,8 +133,10 @@ export async function startDemo(options: {
         counts.requests++
         if (response.ok) counts.ok++
         else if (response.status === 402) counts.budget++
-        else if (text.includes('safety_violation')) counts.safety++
-        else counts.other++
+        else if (text.includes('safety_violation')) {
+          counts.safety++
+          for (const category of blockedCategories(text)) counts.categories.add(category)
+        } else counts.other++
       } catch {
         if (controller.signal.aborted) break
         counts.other++
@@ -163,6 +172,7 @@ export async function startDemo(options: {
             ok: counts.ok,
             refused_budget: counts.budget,
             blocked_safety: counts.safety,
+            blocked_categories: [...counts.categories].sort(),
             other_errors: counts.other,
             spent_micros: budget?.spent_micros ?? 0,
             limit_micros: budget?.limit_micros ?? null,
@@ -170,5 +180,16 @@ export async function startDemo(options: {
         }),
       }
     },
+  }
+}
+
+/** The categories a firewall refusal names: "…input firewall: prompt_injection, secret". */
+function blockedCategories(body: string): string[] {
+  try {
+    const message = String((JSON.parse(body) as { error?: { message?: unknown } }).error?.message ?? '')
+    const named = /firewall: ([a-z_]+(?:, [a-z_]+)*)$/.exec(message)
+    return named ? named[1]!.split(', ') : []
+  } catch {
+    return []
   }
 }

@@ -309,7 +309,8 @@ export interface TokensApi {
   issue(agentRef: string, options?: { expires_in_ms?: number }): Promise<IssuedToken>
   list(options?: { agent?: string; include_revoked?: boolean }): Promise<IcToken[]>
   get(ref: string): Promise<IcToken>
-  rotate(agentRef: string, options?: { expires_in_ms?: number }): Promise<IssuedToken>
+  /** By token ID (`ic_…`) or agent, like revoke. */
+  rotate(ref: string, options?: { expires_in_ms?: number }): Promise<IssuedToken>
   revoke(ref: string): Promise<IcToken>
 }
 
@@ -361,6 +362,8 @@ export interface AuditEvent {
   action: string
   resource: { type: string; id: string | null } | null
   agent_id: string | null
+  /** The agent's name, for people (list, show, tail); not part of the chained event, so not in exports. */
+  agent_name?: string | null
   outcome: 'success' | 'failure' | 'denied'
   data: Record<string, unknown>
   prev_hash: string
@@ -414,7 +417,8 @@ export interface AuditVerifyOptions {
 
 export interface AuditApi {
   list(query: AuditQuery & { limit?: number; cursor?: string }): Promise<AuditPage>
-  get(id: string): Promise<AuditEvent>
+  /** By ID (`aud_…`) or sequence number. */
+  get(ref: string): Promise<AuditEvent>
   /** Events in chain order after a sequence number (for export and tail). */
   stream(query: AuditQuery & { after_seq?: number }): AsyncIterable<AuditEvent>
   count(query: AuditQuery): Promise<number>

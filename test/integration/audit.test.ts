@@ -198,6 +198,43 @@ describe('audit trail', () => {
     await expect(cp.audit.list({ cursor: 'bogus' })).rejects.toThrow(/not a cursor/)
   })
 
+  it('finds an event by its sequence number as well as its ID, and names its agent', async () => {
+    const { cp, ctx, clock } = await populated()
+    const bot = await cp.agents.get('bot')
+    const bySeq = await cp.audit.get('2')
+    expect(bySeq).toMatchObject({ seq: 2, action: 'agent.create', agent_id: bot.id, agent_name: 'bot' })
+    expect(await cp.audit.get(bySeq.id)).toEqual(bySeq)
+    expect(await cp.audit.get('#2')).toEqual(bySeq)
+    // A gateway request's actor is the agent's ID in the chain; its view carries the name beside it.
+    const request = ctx
+      .db()
+      .transaction(() =>
+        cp.audit.record({
+          actor: `agent:${bot.id}`,
+          action: 'gateway.request',
+          agent_id: bot.id,
+          outcome: 'success',
+          data: {},
+        }),
+      )
+      .immediate()
+    const listed = (await cp.audit.list({ limit: 1 })).events[0]!
+    expect(listed).toMatchObject({ seq: request.seq, actor: `agent:${bot.id}`, agent_name: 'bot' })
+    const streamed: string[] = []
+    for await (const e of cp.audit.stream({ after_seq: request.seq - 1 })) streamed.push(e.agent_name ?? '')
+    expect(streamed).toEqual(['bot'])
+    // The export stays the chained event, exactly as hashed.
+    expect([...cp.audit.iterate({ after_seq: request.seq - 1 })][0]).not.toHaveProperty('agent_name')
+    // A deleted agent keeps its name in the trail's views.
+    await cp.agents.delete('bot', { force: true })
+    expect((await cp.audit.get('2')).agent_name).toBe('bot')
+    await expect(cp.audit.get('999')).rejects.toMatchObject({ code: 'AUDIT_EVENT_NOT_FOUND', exitCode: 3 })
+    clock.now += 60_000
+    await cp.agents.create({ name: 'later' })
+    await cp.audit.prune(clock.now - 1_000)
+    await expect(cp.audit.get('2')).rejects.toThrow(/Audit event 2 was pruned/)
+  })
+
   it('prune removes a prefix and leaves a signed checkpoint that verify still proves', async () => {
     const { cp, ctx, clock } = await populated()
     clock.now += 60_000

@@ -53,25 +53,38 @@ export class LocalAudit implements AuditApi {
     const before = query.cursor === undefined ? 0 : parseCursor(query.cursor)
     const rows = [...this.repo.iterate(this.#filter(query), before, limit + 1, true)]
     const page = rows.slice(0, limit)
-    return { events: page.map(view), next_cursor: rows.length > limit ? `c${page.at(-1)!.seq}` : null }
+    const named = this.#named()
+    return {
+      events: page.map((row) => named(view(row))),
+      next_cursor: rows.length > limit ? `c${page.at(-1)!.seq}` : null,
+    }
   }
 
-  async get(id: string): Promise<AuditEvent> {
-    const trimmed = id.trim()
-    const row = looksLikeId(trimmed.toLowerCase(), 'aud')
-      ? this.repo.byId(parseId(trimmed, 'aud'))
-      : undefined
-    if (!row)
-      throw notFound(
-        'AUDIT_EVENT_NOT_FOUND',
-        `No audit event '${trimmed}'`,
-        'List events with: iron audit list',
-      )
-    return view(row)
+  /** An event by its ID (`aud_…`) or by its sequence number (`19`, as `audit list` shows it first). */
+  async get(ref: string): Promise<AuditEvent> {
+    const trimmed = ref.trim()
+    const seq = /^#?(\d{1,15})$/.exec(trimmed)
+    const row = seq
+      ? this.#bySeq(Number(seq[1]))
+      : looksLikeId(trimmed.toLowerCase(), 'aud')
+        ? this.repo.byId(parseId(trimmed, 'aud'))
+        : undefined
+    if (row) return this.#named()(view(row))
+    const pruned = this.repo.checkpoints().at(-1)?.through_seq ?? 0
+    throw notFound(
+      'AUDIT_EVENT_NOT_FOUND',
+      seq && Number(seq[1]) <= pruned
+        ? `Audit event ${seq[1]} was pruned (events up to ${pruned} were removed)`
+        : `No audit event '${trimmed}'`,
+      seq || looksLikeId(trimmed.toLowerCase(), 'aud')
+        ? 'List events with: iron audit list'
+        : 'Give the sequence number (the first column of iron audit list) or the ID (aud_…)',
+    )
   }
 
   async *stream(query: AuditQuery & { after_seq?: number }): AsyncIterable<AuditEvent> {
-    for (const row of this.repo.iterate(this.#filter(query), query.after_seq ?? 0)) yield view(row)
+    const named = this.#named()
+    for (const row of this.repo.iterate(this.#filter(query), query.after_seq ?? 0)) yield named(view(row))
   }
 
   /** The same, synchronously (for exports that write as they read). */
@@ -231,6 +244,25 @@ export class LocalAudit implements AuditApi {
         }
       })
       .immediate()
+  }
+
+  #bySeq(seq: number): AuditRow | undefined {
+    const [row] = this.repo.iterate({}, seq - 1, 1)
+    return row?.seq === seq ? row : undefined
+  }
+
+  /**
+   * Adds the agent's name to events, as every other view shows agents by name (the chain keeps the ID).
+   * One lookup per agent for the views of one call; a deleted agent keeps the name it had.
+   */
+  #named(): (event: AuditEvent) => AuditEvent {
+    const names = new Map<string, string | null>()
+    return (event) => {
+      const id = event.agent_id
+      if (id === null) return { ...event, agent_name: null }
+      if (!names.has(id)) names.set(id, this.agents.byId(id)?.name ?? null)
+      return { ...event, agent_name: names.get(id)! }
+    }
   }
 
   #checkpointKey(): Buffer {
