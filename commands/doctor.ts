@@ -2,7 +2,8 @@ import { IronCommand, storeFlags } from '../src/cli/base-command.js'
 import { type DoctorResult, runDoctor } from '../src/services/setup.js'
 
 export default class Doctor extends IronCommand<DoctorResult> {
-  static override summary = 'Check node, the store, the master key and the config, and say what to fix'
+  static override summary =
+    "Check node, the store, the master key, the config and agents' providers, and say what to fix"
   static override description = 'Read-only. Exits 1 when a check fails; each failure says what to do.'
   static override examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json']
   static override flags = { ...storeFlags }

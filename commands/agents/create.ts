@@ -38,7 +38,8 @@ export default class AgentsCreate extends IronCommand<Agent> {
 
   async run(): Promise<Agent> {
     const { args, flags } = await this.parse(AgentsCreate)
-    const agent = await (await this.services(flags)).agents.create({
+    const { agents } = await this.services(flags)
+    const agent = await agents.create({
       name: args.name,
       description: flags.description,
       project: flags.project,
@@ -52,6 +53,8 @@ export default class AgentsCreate extends IronCommand<Agent> {
           : readJsonArg(flags['safety-policy'], 'safety policy'),
     })
     this.out.success(`Created agent ${agent.name}. Next: iron tokens issue ${agent.name}`)
+    const problem = agents.servingProblem(agent)
+    if (problem) this.out.warn(problem)
     printAgent(this.out, agent)
     return agent
   }

@@ -14,12 +14,13 @@ export default class ProvidersAdd extends IronCommand<Provider> {
   static override description =
     'The API key is read from a hidden prompt, from stdin (--api-key-stdin) or from a named environment variable ' +
     '(--api-key-env), never from a flag value that would stay in shell history. Kinds: openai, anthropic, ' +
-    'openai-compatible (any server speaking the OpenAI API; needs --base-url), and mock (answered in-process).'
+    'openai-compatible (any server speaking the OpenAI API; needs --base-url), and mock: answered in-process, ' +
+    'for any model (priced as the catalog prices it, or as mock-small), with no key and no account, for dry runs.'
   static override examples = [
     '<%= config.bin %> providers add openai --kind openai --api-key-env OPENAI_API_KEY',
     'pass show anthropic | <%= config.bin %> providers add claude --kind anthropic --api-key-stdin',
     '<%= config.bin %> providers add ollama --kind openai-compatible --base-url http://127.0.0.1:11434/v1',
-    '<%= config.bin %> providers add mock --kind mock',
+    '<%= config.bin %> providers add openai --kind mock',
   ]
   static override args = {
     name: Args.string({ description: 'Provider name (agents refer to it)', required: true }),
@@ -38,7 +39,18 @@ export default class ProvidersAdd extends IronCommand<Provider> {
 
   async run(): Promise<Provider> {
     const { args, flags } = await this.parse(ProvidersAdd)
-    const apiKey = await readApiKey(flags, { prompt: flags.kind === 'openai' || flags.kind === 'anthropic' })
+    const keyFlag = flags['api-key-env']
+      ? '--api-key-env'
+      : flags['api-key-stdin']
+        ? '--api-key-stdin'
+        : undefined
+    // A dry run swaps --kind openai for --kind mock and keeps the rest of the line: the key flag does no harm.
+    if (flags.kind === 'mock' && keyFlag)
+      this.out.warn(`A mock provider takes no API key: ${keyFlag} is ignored (nothing is read or stored)`)
+    const apiKey =
+      flags.kind === 'mock'
+        ? undefined
+        : await readApiKey(flags, { prompt: flags.kind === 'openai' || flags.kind === 'anthropic' })
     const provider = await (await this.services(flags)).providers.add({
       name: args.name,
       kind: flags.kind as ProviderKind,

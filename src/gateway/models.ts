@@ -1,9 +1,10 @@
-import type { ModelPrice, PriceTable } from '../pricing/index.js'
+import type { PriceTable } from '../pricing/index.js'
 import type { GatewayAgent, GatewayProvider } from '../services/gateway-control.js'
+import { route } from './routing.js'
 
 /**
- * `GET /v1/models`: the models an agent may use, in the shape of the SDK that asks. An agent's allowed
- * models list wins; otherwise every priced model a provider it may use can serve.
+ * `GET /v1/models`: the priced models the agent can really use on the API that asks, in its SDK's shape:
+ * each one the gateway would route to a provider the agent may use (its allowed models, if it has a list).
  */
 export function modelsPayload(
   agent: GatewayAgent,
@@ -12,21 +13,13 @@ export function modelsPayload(
   anthropic: boolean,
   now = Date.now(),
 ): unknown {
-  const allowedProviders = agent.allowed_providers
-  const allowedModels = agent.allowed_models
-  const kinds = new Set(
-    providers
-      .filter((p) => allowedProviders.length === 0 || allowedProviders.includes(p.name))
-      .map((p) => p.kind),
-  )
-  const serves = (price: ModelPrice) =>
-    kinds.has(price.provider) ||
-    (kinds.has('openai-compatible') && price.provider !== 'mock') ||
-    (price.provider === 'openai-compatible' && kinds.has('openai-compatible'))
+  const family = anthropic ? 'anthropic' : 'openai'
   const models = prices
     .list()
-    .filter((p) => (allowedModels.length ? allowedModels.includes(p.model) : serves(p)))
-    .filter((p) => !anthropic || p.provider === 'anthropic' || p.provider === 'mock')
+    .filter((p) => !anthropic || p.kind === 'chat')
+    .map((p) => ({ price: p, routed: route({ agent, requested: p.model, family, providers, prices }) }))
+    .filter(({ routed }) => !('status' in routed))
+    .map(({ price }) => price)
   if (anthropic) {
     return {
       data: models.map((p) => ({

@@ -1,5 +1,7 @@
 import type { ModelPrice, PriceTable } from '../pricing/index.js'
+import { mockModelPrice } from '../pricing/lookup.js'
 import type { GatewayAgent, GatewayProvider } from '../services/gateway-control.js'
+import { servingProvider } from '../services/serving.js'
 import type { Family } from './adapters/types.js'
 
 export interface Route {
@@ -20,18 +22,12 @@ const KINDS_FOR: Record<Family, ReadonlySet<string>> = {
   anthropic: new Set(['anthropic', 'mock']),
 }
 
-/** Which provider kinds serve a model priced for `pricedFor`, best first. */
-const PREFERRED: Record<string, string[]> = {
-  openai: ['openai', 'openai-compatible'],
-  anthropic: ['anthropic', 'openai-compatible'],
-  'openai-compatible': ['openai-compatible'],
-  mock: ['mock'],
-}
-
 /**
  * Model → provider, by the agent's allowed providers and the price catalog. `<provider>/<model>` picks a
- * provider by name. A model without a price goes only to an OpenAI-compatible server, and never for an
- * agent with a budget limit (its cost could not be known: fail closed).
+ * provider by name. A mock provider answers any model that no other provider of the agent serves, priced
+ * as the catalog says or, without a catalog price, as a mock model. Any other model without a price goes
+ * only to an OpenAI-compatible server, and never for an agent with a budget limit (its cost could not be
+ * known: fail closed).
  */
 export function route(options: {
   agent: GatewayAgent
@@ -71,31 +67,29 @@ export function route(options: {
       message: `Agent ${agent.name} has no provider for this API; allow one with: iron agents update ${agent.name} --provider <name>`,
     }
   }
-  if (!price) {
-    const compatible = candidates.find((p) => p.kind === 'openai-compatible')
-    if (!compatible) {
+  const provider = servingProvider(candidates, price)
+  if (!provider) {
+    if (!price)
       return {
         status: 404,
         code: 'model_not_found',
         message: `The model '${options.requested}' does not exist or iron has no price for it`,
       }
+    return {
+      status: 400,
+      code: 'no_provider',
+      message: `No provider of agent ${agent.name} serves ${price.model} (a ${price.provider} model) on this API`,
     }
-    if (agent.budgeted) {
-      return {
-        status: 400,
-        code: 'model_not_priced',
-        message: `iron has no price for '${model}', so it cannot keep agent ${agent.name} inside its budget; set one with: iron pricing set ${model} --provider openai-compatible --input <usd> --output <usd>`,
-      }
+  }
+  if (price) return { provider, model, price }
+  const mockPrice = provider.kind === 'mock' ? mockModelPrice(prices, model) : undefined
+  if (mockPrice) return { provider, model, price: mockPrice }
+  if (agent.budgeted) {
+    return {
+      status: 400,
+      code: 'model_not_priced',
+      message: `iron has no price for '${model}', so it cannot keep agent ${agent.name} inside its budget; set one with: iron pricing set ${model} --provider openai-compatible --input <usd> --output <usd>`,
     }
-    return { provider: compatible, model, price: undefined }
   }
-  for (const kind of PREFERRED[price.provider] ?? []) {
-    const provider = candidates.find((p) => p.kind === kind)
-    if (provider) return { provider, model, price }
-  }
-  return {
-    status: 400,
-    code: 'no_provider',
-    message: `No provider of agent ${agent.name} serves ${price.model} (a ${price.provider} model) on this API`,
-  }
+  return { provider, model, price: undefined }
 }

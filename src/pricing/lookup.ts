@@ -222,3 +222,16 @@ const isModelId = (value: string): boolean =>
 
 const isWhole = (value: unknown, max: number): boolean =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= max
+
+/** The mock model whose rates a mock provider charges for a model the catalog has no price for. */
+export const MOCK_STAND_IN = 'mock-small'
+
+/**
+ * The price of a model a mock provider answers that the catalog does not price: the rates of the mock
+ * model `mock-small` (as overridden, if it is), under the requested model's own name, so that usage and
+ * the audit trail show what was asked for.
+ */
+export function mockModelPrice(table: PriceTable, model: string): ModelPrice | undefined {
+  const standIn = table.resolve(MOCK_STAND_IN)?.price
+  return standIn && { ...standIn, model, provider: 'mock', aliases: [] }
+}

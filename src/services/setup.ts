@@ -2,9 +2,15 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { verifyMasterKey } from '../config/master-key.js'
 import { IronError } from '../core/errors.js'
-import { LATEST_SCHEMA_VERSION, openDb, schemaVersion } from '../store/db.js'
+import { BUNDLED_PRICES } from '../pricing/catalog.js'
+import { PriceTable } from '../pricing/lookup.js'
+import { AgentsRepo } from '../store/agents.js'
+import { type Db, LATEST_SCHEMA_VERSION, openDb, schemaVersion } from '../store/db.js'
 import { getMeta, initMeta } from '../store/meta.js'
+import { PricesRepo } from '../store/prices.js'
+import { ProvidersRepo } from '../store/providers.js'
 import { type LocalContext, META_MASTER_KEY_CHECK } from './context.js'
+import { servingProblem } from './serving.js'
 
 export interface InitResult {
   store: { path: string; created: boolean; schema_version: number }
@@ -130,6 +136,7 @@ function checkStore(ctx: LocalContext): { checks: DoctorCheck[]; keyCheck: strin
     ]
     const exposed = checkStorePermissions(path)
     if (exposed) checks.push(exposed)
+    if (version === LATEST_SCHEMA_VERSION) checks.push(...checkAgents(db))
     if (!isWritable(path) || !isWritable(dirname(path))) {
       checks.push({
         name: 'store access',
@@ -144,6 +151,35 @@ function checkStore(ctx: LocalContext): { checks: DoctorCheck[]; keyCheck: strin
   } finally {
     db?.close()
   }
+}
+
+/** Agents that cannot make the calls they are set up for: no provider they may use serves their models. */
+function checkAgents(db: Db): DoctorCheck[] {
+  const agents = new AgentsRepo(db).list().filter((a) => a.status === 'active')
+  if (agents.length === 0) return []
+  const providers = new ProvidersRepo(db).list()
+  const prices = new PriceTable(BUNDLED_PRICES, new PricesRepo(db).overrides())
+  const problems = agents.flatMap((row) => {
+    const problem = servingProblem(
+      {
+        name: row.name,
+        allowed_providers: JSON.parse(row.allowed_providers) as string[],
+        allowed_models: JSON.parse(row.allowed_models) as string[],
+      },
+      providers,
+      prices,
+    )
+    return problem ? [{ name: `agent ${row.name}`, status: 'warn' as const, detail: problem }] : []
+  })
+  return problems.length > 0
+    ? problems
+    : [
+        {
+          name: 'agents',
+          status: 'ok',
+          detail: `${agents.length} active, each with a provider for the models it may use`,
+        },
+      ]
 }
 
 /** The store and its -wal and -shm files hold the ledger, the audit trail and encrypted keys: owner only. */

@@ -109,6 +109,9 @@ describe('gateway reliability', () => {
   it('answers malformed input with a clear 4xx in the API shape, never a 500', async () => {
     gw = await startTestGateway({ gateway: { maxBodyBytes: 64 * 1024 } })
     const g = gw
+    // A mock provider answers any model: without one, an unknown model is not found.
+    await g.cp.agents.update('bot', { allowed_providers: ['openai', 'claude'] })
+    await g.ctx.notifyChanges()
     const cases: Array<[string, Promise<{ status: number; text: string }>, number, string]> = [
       ['malformed JSON', post(g, '{"model": "gpt-4o-mini", "messages": ['), 400, 'invalid_json'],
       ['not an object', post(g, '[1,2,3]'), 400, 'invalid_json'],

@@ -165,10 +165,15 @@ describe('gateway with the official OpenAI SDK', () => {
     expect(unauthorized).toBeInstanceOf(OpenAI.AuthenticationError)
     expect((unauthorized as InstanceType<typeof OpenAI.AuthenticationError>).code).toBe('invalid_token')
 
+    // A mock provider answers any model: only without one is an unknown model not found.
+    await gw.cp.agents.update('bot', { allowed_providers: ['openai', 'claude'] })
+    await gw.ctx.notifyChanges()
     const unknown = await openai.chat.completions
       .create({ model: 'gpt-99-turbo', messages })
       .catch((e: unknown) => e)
     expect(unknown).toBeInstanceOf(OpenAI.NotFoundError)
+    await gw.cp.agents.update('bot', { allowed_providers: [] })
+    await gw.ctx.notifyChanges()
 
     await gw.cp.agents.update('bot', { status: 'suspended' })
     await gw.ctx.notifyChanges()

@@ -1,10 +1,12 @@
 import { IronError, usageError } from '../../core/errors.js'
 import { newId } from '../../core/ids.js'
+import type { PriceTable } from '../../pricing/lookup.js'
 import type { AgentRow, AgentsRepo } from '../../store/agents.js'
 import type { Db } from '../../store/db.js'
 import type { ProvidersRepo } from '../../store/providers.js'
 import type { TokensRepo } from '../../store/tokens.js'
 import type { Agent, AgentDeleteResult, AgentInput, AgentsApi, AgentUpdate } from '../api.js'
+import { servingProblem } from '../serving.js'
 import { changes, type LocalAudit } from './audit.js'
 import type { LocalBudgets } from './budgets.js'
 import { findAgent, findProvider, iso } from './refs.js'
@@ -58,7 +60,14 @@ export class LocalAgents implements AgentsApi {
     /** Canonical model id for a model a person typed; throws when iron has no price for it. */
     private readonly canonicalModel: (model: string) => string,
     private readonly now: () => number,
+    /** The price table, to tell which provider serves which model. */
+    private readonly prices: () => PriceTable,
   ) {}
+
+  /** Why the agent cannot make the calls it is set up for (no provider serves its models), if it cannot. */
+  servingProblem(agent: Pick<Agent, 'name' | 'allowed_providers' | 'allowed_models'>): string | undefined {
+    return servingProblem(agent, this.providers.list(), this.prices())
+  }
 
   async create(input: AgentInput): Promise<Agent> {
     const name = checkName(input.name, 'agent', 'agent_')

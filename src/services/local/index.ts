@@ -65,6 +65,7 @@ export function createLocalControlPlane(ctx: LocalContext): LocalControlPlane {
       audit,
       (m) => pricing.canonical(m),
       now,
+      () => pricing.table(),
     ),
     tokens: new LocalTokens(db, tokensRepo, agentsRepo, audit, now),
     providers: new LocalProviders(

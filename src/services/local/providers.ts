@@ -223,7 +223,7 @@ export class LocalProviders implements ProvidersApi {
       status: 200,
       latency_ms: 0,
       models: models.length,
-      note: 'built-in mock provider answers in-process',
+      note: 'built-in mock provider: answers any model in-process',
     }
   }
 
