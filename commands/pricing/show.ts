@@ -7,7 +7,7 @@ export default class PricingShow extends IronCommand<ModelPriceView> {
   static override summary = "Show a model's price (aliases and dated snapshots resolve to their model)"
   static override examples = [
     '<%= config.bin %> pricing show gpt-4o',
-    '<%= config.bin %> pricing show claude-sonnet-4-5-20250929',
+    '<%= config.bin %> pricing show claude-haiku-4-5-20251001',
   ]
   static override args = { model: Args.string({ description: 'Model id or alias', required: true }) }
   static override flags = { ...storeFlags }

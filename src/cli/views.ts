@@ -1,5 +1,6 @@
 import { formatMoney } from '../core/money.js'
 import type { DemoAgentSummary, DemoSummary } from '../gateway/demo.js'
+import { CATALOG_CHECKED, CATALOG_EFFECTIVE_DATE } from '../pricing/index.js'
 import type {
   Agent,
   AuditEvent,
@@ -232,7 +233,20 @@ export const priceColumns: Column<ModelPriceView>[] = [
   { header: 'Cached in', value: (p) => perMillion(p.cached_input_micros_per_mtok) },
   { header: 'Max out', value: (p) => p.max_output_tokens, kind: 'number' },
   { header: 'Source', value: (p) => p.source },
+  { header: 'Status', value: (p) => lifecycle(p) },
 ]
+
+/** `retires 2027-01-22`, `retired 2026-11-30`, or nothing for a model in service. */
+const lifecycle = (p: ModelPriceView) =>
+  p.status === 'active' ? null : `${p.status === 'retired' ? 'retired' : 'retires'} ${p.retires_on}`
+
+/** When the bundled prices were last updated, and per provider checked, for `iron pricing list`. */
+export function catalogNote(): string {
+  const checked = Object.entries(CATALOG_CHECKED)
+    .map(([provider, day]) => `${provider} ${day}`)
+    .join(', ')
+  return `Bundled catalog last updated ${CATALOG_EFFECTIVE_DATE} (checked: ${checked}); your overrides win.`
+}
 
 export function printPrice(out: Output, p: ModelPriceView): void {
   out.record([
@@ -246,7 +260,18 @@ export function printPrice(out: Output, p: ModelPriceView): void {
     { label: 'Max output', value: p.max_output_tokens },
     { label: 'Context', value: p.context_window },
     { label: 'Aliases', value: p.aliases.join(', ') },
-    { label: 'Source', value: p.source },
+    {
+      label: 'Source',
+      value: p.source === 'bundled' ? `bundled (catalog of ${CATALOG_EFFECTIVE_DATE})` : p.source,
+    },
+    ...(p.status === 'active'
+      ? []
+      : [
+          {
+            label: 'Status',
+            value: `${lifecycle(p)}; use ${p.replacement}${p.status === 'retired' && p.source === 'bundled' ? ' (refused by the gateway unless you set a price of your own)' : ''}`,
+          },
+        ]),
   ])
 }
 

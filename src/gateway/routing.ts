@@ -1,4 +1,10 @@
-import type { ModelPrice, PriceTable } from '../pricing/index.js'
+import {
+  isRetired,
+  type ModelPrice,
+  type PriceTable,
+  retiredMessage,
+  retirementOf,
+} from '../pricing/index.js'
 import { mockModelPrice } from '../pricing/lookup.js'
 import type { GatewayAgent, GatewayProvider } from '../services/gateway-control.js'
 import { servingProvider } from '../services/serving.js'
@@ -52,7 +58,18 @@ export function route(options: {
       model = model.slice(slash + 1)
     }
   }
-  const price = prices.resolve(model)?.price
+  const resolved = prices.resolve(model)
+  const price = resolved?.price
+  // A model its provider retired would only fail there: say what to use instead. A price of the user's own
+  // routes it again (a platform such as Bedrock may still serve it).
+  const retirement = resolved?.source === 'bundled' ? retirementOf(resolved.price.model) : undefined
+  if (retirement && isRetired(retirement, Date.now())) {
+    return {
+      status: 404,
+      code: 'model_retired',
+      message: `${retiredMessage(retirement, resolved!.price.provider)}. If a provider of yours still serves it, set a price of your own: iron pricing set ${retirement.model}`,
+    }
+  }
   if (allowedModels.length > 0 && !allowedModels.includes(price?.model ?? model)) {
     return {
       status: 403,

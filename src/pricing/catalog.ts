@@ -7,7 +7,7 @@
 export type PricedProvider = 'openai' | 'anthropic' | 'openai-compatible' | 'mock'
 
 export interface ModelPrice {
-  /** Canonical id, lowercase, e.g. 'gpt-4o', 'claude-sonnet-4-5'. */
+  /** Canonical id, lowercase, e.g. 'gpt-4o', 'claude-sonnet-4-6'. */
   model: string
   provider: PricedProvider
   kind: 'chat' | 'embedding'
@@ -24,8 +24,65 @@ export interface ModelPrice {
   aliases: string[]
 }
 
-/** The day the bundled prices were last checked against the public price pages. */
-export const CATALOG_EFFECTIVE_DATE = '2025-11-24'
+/** The day the bundled catalog was last updated (`iron pricing list` shows it). */
+export const CATALOG_EFFECTIVE_DATE = '2026-12-07'
+
+/** When each provider's models, prices and lifecycle were last checked against its own pages. */
+export const CATALOG_CHECKED: Readonly<Record<'openai' | 'anthropic', string>> = Object.freeze({
+  openai: '2025-11-24',
+  anthropic: '2026-12-07',
+})
+
+/**
+ * A model its provider retires, or retired. From `retires_on` (UTC) a request for it is refused with this
+ * message instead of being sent where it would fail; before that day it is listed as deprecated. A price a
+ * user sets for it (`iron pricing set`) routes it again, for a platform that still serves it (Amazon Bedrock
+ * and Google Cloud keep their own schedules).
+ */
+export interface ModelRetirement {
+  /** The catalog's id of the model (its aliases and snapshots retire with it). */
+  model: string
+  retires_on: string
+  /** What the provider recommends instead. */
+  replacement: string
+}
+
+const retirements: ModelRetirement[] = [
+  // Anthropic's deprecations page: https://platform.claude.com/docs/en/about-claude/model-deprecations
+  { model: 'claude-3-5-sonnet', retires_on: '2025-10-22', replacement: 'claude-sonnet-5-5' },
+  { model: 'claude-3-7-sonnet', retires_on: '2026-02-19', replacement: 'claude-sonnet-5-5' },
+  { model: 'claude-3-5-haiku', retires_on: '2026-02-19', replacement: 'claude-haiku-4-5' },
+  { model: 'claude-3-haiku', retires_on: '2026-04-20', replacement: 'claude-haiku-4-5' },
+  { model: 'claude-sonnet-4', retires_on: '2026-06-15', replacement: 'claude-sonnet-5-5' },
+  { model: 'claude-opus-4', retires_on: '2026-06-15', replacement: 'claude-opus-5-5' },
+  { model: 'claude-sonnet-4-5', retires_on: '2026-11-30', replacement: 'claude-sonnet-5-5' },
+  // Deprecated on 2026-11-23.
+  { model: 'claude-opus-4-5', retires_on: '2027-01-22', replacement: 'claude-opus-5-5' },
+]
+
+export const RETIREMENTS: readonly ModelRetirement[] = Object.freeze(
+  retirements.map((r) => Object.freeze({ ...r })),
+)
+
+const retirementByModel = new Map(RETIREMENTS.map((r) => [r.model, r]))
+
+/** The retirement of a catalog model (by its canonical id), whether it has happened yet or not. */
+export const retirementOf = (model: string): ModelRetirement | undefined => retirementByModel.get(model)
+
+/** Whether the model is retired at `now` (from the start of its retirement day, UTC). */
+export const isRetired = (retirement: ModelRetirement, now: number): boolean =>
+  now >= Date.parse(`${retirement.retires_on}T00:00:00Z`)
+
+const PROVIDER_NAMES: Record<PricedProvider, string> = {
+  openai: 'OpenAI',
+  anthropic: 'Anthropic',
+  'openai-compatible': 'its provider',
+  mock: 'iron',
+}
+
+/** `Anthropic retired claude-sonnet-4-5 on 2026-11-30; use claude-sonnet-5-5 instead`. */
+export const retiredMessage = (retirement: ModelRetirement, provider: PricedProvider): string =>
+  `${PROVIDER_NAMES[provider]} retired ${retirement.model} on ${retirement.retires_on}; use ${retirement.replacement} instead`
 
 const entries: ModelPrice[] = [
   // OpenAI: cached input is 0.1x for GPT-5, 0.25x for GPT-4.1 and o3/o4-mini, 0.5x for GPT-4o, o1, o3-mini.
@@ -260,7 +317,56 @@ const entries: ModelPrice[] = [
     aliases: [],
   },
 
-  // Anthropic: cache write (5 minutes) is 1.25x input, cache read 0.1x input.
+  // Anthropic: cache write (5 minutes) is 1.25x input, cache read 0.1x input (0.05x for the 5.5 models
+  // since 2026-10-07). Retired and retiring models keep their prices: see RETIREMENTS.
+  {
+    model: 'claude-opus-5-5',
+    provider: 'anthropic',
+    kind: 'chat',
+    input_micros_per_mtok: 4_000_000,
+    output_micros_per_mtok: 20_000_000,
+    cached_input_micros_per_mtok: 200_000,
+    cache_write_micros_per_mtok: 5_000_000,
+    max_output_tokens: 128_000,
+    context_window: 1_000_000,
+    aliases: [],
+  },
+  {
+    model: 'claude-sonnet-5-5',
+    provider: 'anthropic',
+    kind: 'chat',
+    input_micros_per_mtok: 2_000_000,
+    output_micros_per_mtok: 10_000_000,
+    cached_input_micros_per_mtok: 100_000,
+    cache_write_micros_per_mtok: 2_500_000,
+    max_output_tokens: 128_000,
+    context_window: 1_000_000,
+    aliases: [],
+  },
+  {
+    model: 'claude-opus-4-6',
+    provider: 'anthropic',
+    kind: 'chat',
+    input_micros_per_mtok: 5_000_000,
+    output_micros_per_mtok: 25_000_000,
+    cached_input_micros_per_mtok: 500_000,
+    cache_write_micros_per_mtok: 6_250_000,
+    max_output_tokens: 128_000,
+    context_window: 1_000_000,
+    aliases: [],
+  },
+  {
+    model: 'claude-sonnet-4-6',
+    provider: 'anthropic',
+    kind: 'chat',
+    input_micros_per_mtok: 3_000_000,
+    output_micros_per_mtok: 15_000_000,
+    cached_input_micros_per_mtok: 300_000,
+    cache_write_micros_per_mtok: 3_750_000,
+    max_output_tokens: 128_000,
+    context_window: 1_000_000,
+    aliases: [],
+  },
   {
     model: 'claude-opus-4-5',
     provider: 'anthropic',

@@ -1,4 +1,15 @@
-export { BUNDLED_PRICES, CATALOG_EFFECTIVE_DATE, type ModelPrice, type PricedProvider } from './catalog.js'
+export {
+  BUNDLED_PRICES,
+  CATALOG_CHECKED,
+  CATALOG_EFFECTIVE_DATE,
+  isRetired,
+  type ModelPrice,
+  type ModelRetirement,
+  type PricedProvider,
+  RETIREMENTS,
+  retiredMessage,
+  retirementOf,
+} from './catalog.js'
 export {
   costMicros,
   MAX_PRICE_MICROS_PER_MTOK,

@@ -256,6 +256,10 @@ export interface SettleResult {
 
 export interface ModelPriceView extends ModelPrice {
   source: 'override' | 'bundled'
+  /** Its provider's lifecycle: `deprecated` once a retirement date is set, `retired` from that day. */
+  status: 'active' | 'deprecated' | 'retired'
+  retires_on: string | null
+  replacement: string | null
 }
 
 export interface PriceInput {
@@ -333,7 +337,7 @@ export interface BudgetsApi {
 }
 
 export interface PricingApi {
-  list(options?: { provider?: string }): Promise<ModelPriceView[]>
+  list(options?: { provider?: string; include_retired?: boolean }): Promise<ModelPriceView[]>
   get(model: string): Promise<ModelPriceView>
   set(input: PriceInput): Promise<ModelPriceView>
   unset(model: string): Promise<{ model: string; removed: boolean; now: ModelPriceView | null }>

@@ -111,7 +111,7 @@ const DEFAULT_MODELS = [
   'gpt-4o-mini',
   'gpt-4.1',
   'text-embedding-3-small',
-  'claude-sonnet-4-5',
+  'claude-sonnet-4-6',
   'claude-haiku-4-5',
 ]
 // Each word, after a space, is one token in OpenAI's o200k encoding, so a reply's pieces are its tokens

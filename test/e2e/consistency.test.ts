@@ -96,6 +96,28 @@ describe('consistency across commands (spawned)', () => {
     expect((await iron(['config', 'get', 'gateway.lease_ttl'])).stdout.trim()).toBe('60')
   })
 
+  it('pricing list says when the catalog was last updated, and retired models are refused with their replacement', async () => {
+    const list = await iron(['pricing', 'list', '--provider', 'anthropic'])
+    expect(list.code).toBe(0)
+    expect(list.stderr).toMatch(
+      /^Bundled catalog last updated \d{4}-\d{2}-\d{2} \(checked: openai \d{4}-\d{2}-\d{2}, anthropic \d{4}-\d{2}-\d{2}\)/m,
+    )
+    const models = list.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split('\t')[0])
+    expect(models).toContain('claude-sonnet-5-5')
+    expect(models).not.toContain('claude-sonnet-4-5')
+    const all = await iron(['pricing', 'list', '--provider', 'anthropic', '--all'])
+    const retired = all.stdout.split('\n').find((line) => line.startsWith('claude-sonnet-4-5\t'))
+    expect(retired?.split('\t').at(-1)).toBe('retired 2026-11-30')
+    const agent = await iron(['agents', 'create', 'legacy', '--model', 'claude-sonnet-4-5-20250929'])
+    expect(agent.code).toBe(2)
+    expect(agent.stderr).toContain(
+      'Error (MODEL_RETIRED): Anthropic retired claude-sonnet-4-5 on 2026-11-30; use claude-sonnet-5-5 instead',
+    )
+  })
+
   it('piped usage is a report for people: a header row, one row per agent, and the total', async () => {
     const usage = await iron(['usage'])
     expect(usage.code).toBe(0)

@@ -122,8 +122,8 @@ describe('control plane commands (spawned binary)', () => {
   })
 
   it('pricing and usage', async () => {
-    const show = await iron(['pricing', 'show', 'claude-sonnet-4-5-20250929', '--json'])
-    expect(json(show)).toMatchObject({ model: 'claude-sonnet-4-5', input_micros_per_mtok: 3_000_000 })
+    const show = await iron(['pricing', 'show', 'claude-haiku-4-5-20251001', '--json'])
+    expect(json(show)).toMatchObject({ model: 'claude-haiku-4-5', input_micros_per_mtok: 1_000_000 })
     expect((await iron(['pricing', 'set', 'my-model', '--input', '1'])).code).toBe(2)
     const set = await iron([
       'pricing',

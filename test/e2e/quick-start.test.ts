@@ -113,7 +113,7 @@ describe('agents no provider serves', () => {
         '--model',
         'gpt-4o-mini',
         '--model',
-        'claude-3-haiku',
+        'claude-haiku-4-5',
       ],
       { env },
     )
@@ -121,7 +121,7 @@ describe('agents no provider serves', () => {
     expect(created.stderr).toMatch(
       /Warning: No provider agent bot may use serves gpt-4o-mini \(an OpenAI model\)/,
     )
-    expect(created.stderr).not.toMatch(/serves[^\n]*claude-3-haiku/)
+    expect(created.stderr).not.toMatch(/serves[^\n]*claude-haiku-4-5/)
     expect(created.stderr).toContain('iron agents update bot --provider')
 
     const doctor = await runIron(['doctor'], { env })

@@ -130,7 +130,7 @@ describe('gateway reliability', () => {
       ['unknown route', post(g, chat(), {}, '/v1/images/generations'), 404, 'not_found'],
       [
         'anthropic without max_tokens',
-        post(g, chat('claude-sonnet-4-5'), {}, '/v1/messages'),
+        post(g, chat('claude-sonnet-4-6'), {}, '/v1/messages'),
         400,
         'invalid_request',
       ],

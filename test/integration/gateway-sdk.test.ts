@@ -154,7 +154,7 @@ describe('gateway with the official OpenAI SDK', () => {
   it('lists the models this agent may use', async () => {
     const ids = []
     for await (const model of openai.models.list()) ids.push(model.id)
-    expect(ids).toEqual(expect.arrayContaining(['gpt-4o-mini', 'claude-sonnet-4-5', 'mock-small']))
+    expect(ids).toEqual(expect.arrayContaining(['gpt-4o-mini', 'claude-sonnet-4-6', 'mock-small']))
   })
 
   it("surfaces iron's refusals as the SDK's error classes with iron's codes", async () => {
@@ -195,12 +195,12 @@ describe('gateway with the official OpenAI SDK', () => {
 
 describe('gateway with the official Anthropic SDK', () => {
   it('messages, plain and streamed, tool use, and token counting', async () => {
-    const message = await anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 30, messages })
+    const message = await anthropic.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 30, messages })
     expect(message.content[0]?.type).toBe('text')
     expect(gw.mock.stats().lastAuthHeader).toBe('x-api-key')
     expect(gw.mock.stats().lastApiKey).toBe(UPSTREAM_KEY)
 
-    const stream = anthropic.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 30, messages })
+    const stream = anthropic.messages.stream({ model: 'claude-sonnet-4-6', max_tokens: 30, messages })
     const final = await stream.finalMessage()
     expect(final.usage.output_tokens).toBeGreaterThan(0)
 
@@ -214,18 +214,18 @@ describe('gateway with the official Anthropic SDK', () => {
     })
     expect(tool.content.some((block) => block.type === 'tool_use')).toBe(true)
 
-    const count = await anthropic.messages.countTokens({ model: 'claude-sonnet-4-5', messages })
+    const count = await anthropic.messages.countTokens({ model: 'claude-sonnet-4-6', messages })
     expect(count.input_tokens).toBeGreaterThan(0)
   })
 
   it('refusals surface as Anthropic error classes', async () => {
     const bad = new Anthropic({ apiKey: 'nope', baseURL: gw.url, maxRetries: 0 })
     const error = await bad.messages
-      .create({ model: 'claude-sonnet-4-5', max_tokens: 10, messages })
+      .create({ model: 'claude-sonnet-4-6', max_tokens: 10, messages })
       .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(Anthropic.AuthenticationError)
     const missing = await anthropic.messages
-      .create({ model: 'claude-sonnet-4-5', messages } as never)
+      .create({ model: 'claude-sonnet-4-6', messages } as never)
       .catch((e: unknown) => e)
     expect(missing).toBeInstanceOf(Anthropic.BadRequestError)
   })

@@ -3,14 +3,19 @@ import { describe, expect, it } from 'vitest'
 import { IronError } from '../../src/core/errors.js'
 import {
   BUNDLED_PRICES,
+  CATALOG_CHECKED,
   CATALOG_EFFECTIVE_DATE,
   costMicros,
+  isRetired,
   MAX_PRICE_MICROS_PER_MTOK,
   MAX_TOKEN_COUNT,
   type ModelPrice,
   maxOutputTokensWithin,
   PriceTable,
   parsePricePerMillion,
+  RETIREMENTS,
+  retiredMessage,
+  retirementOf,
   type TokenUsage,
   validateModelPrice,
   worstCaseMicros,
@@ -157,6 +162,10 @@ describe('bundled catalog', () => {
       'text-embedding-3-small',
       'text-embedding-3-large',
       'text-embedding-ada-002',
+      'claude-opus-5-5',
+      'claude-sonnet-5-5',
+      'claude-opus-4-6',
+      'claude-sonnet-4-6',
       'claude-opus-4-5',
       'claude-sonnet-4-5',
       'claude-haiku-4-5',
@@ -180,6 +189,9 @@ describe('bundled catalog', () => {
     ['gpt-4', 30_000_000, 60_000_000, 8_192],
     ['gpt-5', 1_250_000, 10_000_000, 128_000],
     ['o1', 15_000_000, 60_000_000, 100_000],
+    ['claude-sonnet-5-5', 2_000_000, 10_000_000, 128_000],
+    ['claude-opus-5-5', 4_000_000, 20_000_000, 128_000],
+    ['claude-sonnet-4-6', 3_000_000, 15_000_000, 128_000],
     ['claude-sonnet-4-5', 3_000_000, 15_000_000, 64_000],
     ['claude-opus-4-5', 5_000_000, 25_000_000, 64_000],
     ['claude-haiku-4-5', 1_000_000, 5_000_000, 64_000],
@@ -193,10 +205,14 @@ describe('bundled catalog', () => {
   it('prices Anthropic cache writes at 1.25x input and cache reads at 0.1x', () => {
     // Claude 3 Haiku's price page rounds them to $0.30 and $0.03 per 1M.
     const rounded = ['claude-3-haiku']
+    // The 5.5 models' cache reads were cut to 0.05x input on 2026-10-07.
+    const cheaperReads = ['claude-opus-5-5', 'claude-sonnet-5-5']
     for (const price of BUNDLED_PRICES.filter((entry) => entry.provider === 'anthropic')) {
       if (rounded.includes(price.model)) continue
       expect(price.cache_write_micros_per_mtok, price.model).toBe((price.input_micros_per_mtok * 5) / 4)
-      expect(price.cached_input_micros_per_mtok, price.model).toBe(price.input_micros_per_mtok / 10)
+      expect(price.cached_input_micros_per_mtok, price.model).toBe(
+        price.input_micros_per_mtok / (cheaperReads.includes(price.model) ? 20 : 10),
+      )
     }
     expect(bundled('claude-3-haiku')).toMatchObject({
       cache_write_micros_per_mtok: 300_000,
@@ -233,6 +249,37 @@ describe('bundled catalog', () => {
     })
   })
 
+  it('marks retired models with the day and a replacement that is priced and in service', () => {
+    const models = new Set(BUNDLED_PRICES.map((price) => price.model))
+    for (const r of RETIREMENTS) {
+      expect(models, r.model).toContain(r.model)
+      expect(models, r.replacement).toContain(r.replacement)
+      expect(retirementOf(r.replacement), r.replacement).toBeUndefined()
+      expect(new Date(`${r.retires_on}T00:00:00Z`).toISOString().slice(0, 10)).toBe(r.retires_on)
+    }
+    const sonnet45 = retirementOf('claude-sonnet-4-5')!
+    expect(sonnet45).toEqual({
+      model: 'claude-sonnet-4-5',
+      retires_on: '2026-11-30',
+      replacement: 'claude-sonnet-5-5',
+    })
+    expect(isRetired(sonnet45, Date.parse('2026-11-29T23:59:59Z'))).toBe(false)
+    expect(isRetired(sonnet45, Date.parse('2026-11-30T00:00:00Z'))).toBe(true)
+    expect(retiredMessage(sonnet45, 'anthropic')).toBe(
+      'Anthropic retired claude-sonnet-4-5 on 2026-11-30; use claude-sonnet-5-5 instead',
+    )
+    expect(retirementOf('claude-haiku-4-5')).toBeUndefined()
+    expect(Object.isFrozen(RETIREMENTS)).toBe(true)
+  })
+
+  it('says when each provider was last checked, no later than the catalog update', () => {
+    for (const day of Object.values(CATALOG_CHECKED)) {
+      expect(day).toMatch(/^\d{4}-\d{2}-\d{2}$/)
+      expect(day <= CATALOG_EFFECTIVE_DATE).toBe(true)
+    }
+    expect(CATALOG_EFFECTIVE_DATE).toBe(CATALOG_CHECKED.anthropic)
+  })
+
   it('is frozen', () => {
     expect(Object.isFrozen(BUNDLED_PRICES)).toBe(true)
     expect(Object.isFrozen(bundled('gpt-4o'))).toBe(true)
@@ -253,7 +300,7 @@ describe('costMicros', () => {
     ['gpt-4o-mini', { input_tokens: 2, output_tokens: 1 }, 1],
     // 5,000 plain + 2,000 cache reads + 3,000 cache writes + 1,000 output.
     [
-      'claude-sonnet-4-5',
+      'claude-sonnet-4-6',
       { input_tokens: 10_000, output_tokens: 1_000, cached_input_tokens: 2_000, cache_write_tokens: 3_000 },
       41_850,
     ],
@@ -334,7 +381,7 @@ describe('costMicros', () => {
   })
 
   it('is the same for the same usage, whatever the order of calls', () => {
-    const price = bundled('claude-sonnet-4-5')
+    const price = bundled('claude-sonnet-4-6')
     const usage = {
       input_tokens: 12_345,
       output_tokens: 678,
@@ -355,7 +402,7 @@ describe('worstCaseMicros', () => {
 
   it('uses the cache-write rate when it is dearer than input (Anthropic)', () => {
     // 1,000 tokens at $3.75/M (cache write) + 1,000 at $15/M.
-    expect(worstCaseMicros(bundled('claude-sonnet-4-5'), 1_000, 1_000)).toBe(18_750)
+    expect(worstCaseMicros(bundled('claude-sonnet-4-6'), 1_000, 1_000)).toBe(18_750)
   })
 
   it('rejects invalid token counts', () => {
@@ -444,16 +491,18 @@ describe('PriceTable.resolve', () => {
   it.each([
     ['gpt-4o', 'gpt-4o', 'exact'],
     ['GPT-4o', 'gpt-4o', 'exact'],
-    [' claude-sonnet-4-5 ', 'claude-sonnet-4-5', 'exact'],
+    [' claude-sonnet-4-6 ', 'claude-sonnet-4-6', 'exact'],
     ['gpt-4o-2024-08-06', 'gpt-4o', 'alias'],
     ['gpt-4o-mini-2024-07-18', 'gpt-4o-mini', 'alias'],
+    ['claude-haiku-4-5-20251001', 'claude-haiku-4-5', 'alias'],
+    // A retired model still resolves (for history and a price of the user's own); routing refuses it.
     ['claude-sonnet-4-5-20250929', 'claude-sonnet-4-5', 'alias'],
     ['claude-3-5-haiku-latest', 'claude-3-5-haiku', 'alias'],
     ['claude-sonnet-4-0', 'claude-sonnet-4', 'alias'],
     ['gpt-4-1106-preview', 'gpt-4-turbo', 'alias'],
     ['gpt-4o-2099-01-31', 'gpt-4o', 'snapshot'],
     ['gpt-4o-mini-2099-12-31', 'gpt-4o-mini', 'snapshot'],
-    ['claude-sonnet-4-5-20991231', 'claude-sonnet-4-5', 'snapshot'],
+    ['claude-sonnet-4-6-20991231', 'claude-sonnet-4-6', 'snapshot'],
     ['claude-haiku-4-5-latest', 'claude-haiku-4-5', 'snapshot'],
     ['Claude-Opus-4-5-LATEST', 'claude-opus-4-5', 'snapshot'],
     ['gpt-4.1-mini-2099-01-01', 'gpt-4.1-mini', 'snapshot'],
@@ -463,7 +512,7 @@ describe('PriceTable.resolve', () => {
     ['OpenAI/GPT-4o-2024-11-20', 'gpt-4o', 'alias'],
     ['openai/gpt-4o-2024-05-13', 'gpt-4o-2024-05-13', 'exact'],
     ['openai/o3-mini-2099-02-02', 'o3-mini', 'snapshot'],
-    ['anthropic/claude-sonnet-4-5', 'claude-sonnet-4-5', 'exact'],
+    ['anthropic/claude-sonnet-4-6', 'claude-sonnet-4-6', 'exact'],
     ['anthropic/claude-3-7-sonnet-latest', 'claude-3-7-sonnet', 'alias'],
     ['mock/mock-small', 'mock-small', 'exact'],
   ])('%s → %s (%s)', (input, model, matched) => {
@@ -487,7 +536,7 @@ describe('PriceTable.resolve', () => {
     'chatgpt-4o-latest',
     'gpt-3.5-turbo-1106',
     'gpt-4o-latest-latest',
-    'claude-sonnet-4-5-v2',
+    'claude-sonnet-4-6-v2',
     'claude-sonnet',
     'claude',
     'gpt',
@@ -496,7 +545,7 @@ describe('PriceTable.resolve', () => {
     '',
     '   ',
     'anthropic/gpt-4o',
-    'openai/claude-sonnet-4-5',
+    'openai/claude-sonnet-4-6',
     'azure/gpt-4o',
     'openrouter/openai/gpt-4o',
     'openai/',

@@ -53,13 +53,13 @@ describe('a mock provider answers any model', () => {
     const claude = routed(
       route({
         agent: agent(),
-        requested: 'claude-3-haiku',
+        requested: 'claude-haiku-4-5',
         family: 'anthropic',
         providers: openaiMock,
         prices,
       }),
     )
-    expect(claude.price).toEqual(catalog('claude-3-haiku'))
+    expect(claude.price).toEqual(catalog('claude-haiku-4-5'))
   })
 
   it('serves a model the catalog does not know, priced as mock-small under its own name, budget or not', () => {
@@ -111,7 +111,7 @@ describe('a mock provider answers any model', () => {
       routed(route({ agent: any, requested: 'llama3', family: 'openai', providers, prices })).provider.name,
     ).toBe('local')
     expect(
-      routed(route({ agent: any, requested: 'claude-3-haiku', family: 'anthropic', providers, prices }))
+      routed(route({ agent: any, requested: 'claude-haiku-4-5', family: 'anthropic', providers, prices }))
         .provider.name,
     ).toBe('mock')
     // The agent with a budget: a model without a price on a real server still fails closed.
@@ -130,7 +130,7 @@ describe('a mock provider answers any model', () => {
       code: 'model_not_found',
     })
     expect(
-      refused(route({ agent: noMock, requested: 'claude-3-haiku', family: 'openai', providers, prices }))
+      refused(route({ agent: noMock, requested: 'claude-haiku-4-5', family: 'openai', providers, prices }))
         .code,
     ).toBe('no_provider')
     expect(
@@ -146,9 +146,9 @@ describe('GET /v1/models lists what the agent can really use', () => {
 
   it('an allowed model that no provider of the agent serves is not listed', () => {
     const claudeOnly = [provider('claude', 'anthropic')]
-    const a = agent({ allowed_models: ['gpt-4o-mini', 'claude-3-haiku'] })
+    const a = agent({ allowed_models: ['gpt-4o-mini', 'claude-haiku-4-5'] })
     expect(ids(modelsPayload(a, claudeOnly, prices, false))).toEqual([])
-    expect(ids(modelsPayload(a, claudeOnly, prices, true))).toEqual(['claude-3-haiku'])
+    expect(ids(modelsPayload(a, claudeOnly, prices, true))).toEqual(['claude-haiku-4-5'])
   })
 
   it('with a mock provider, the allowed models (the quick start: gpt-4o-mini)', () => {
@@ -159,7 +159,7 @@ describe('GET /v1/models lists what the agent can really use', () => {
   it('without a list, every priced model a provider of the agent serves, and no other', () => {
     const listed = ids(modelsPayload(agent(), [provider('openai', 'openai')], prices, false))
     expect(listed).toContain('gpt-4o-mini')
-    expect(listed).not.toContain('claude-3-haiku')
+    expect(listed).not.toContain('claude-haiku-4-5')
     expect(listed).not.toContain('mock-small')
     const none = ids(
       modelsPayload(agent({ allowed_providers: ['nobody'] }), [provider('openai', 'openai')], prices, false),
@@ -178,12 +178,12 @@ describe('servingProblem: an agent whose models no provider serves', () => {
 
   it('names the models nobody serves, the providers it has, and what to do', () => {
     const problem = servingProblem(
-      bot({ allowed_models: ['gpt-4o-mini', 'claude-3-haiku'] }),
+      bot({ allowed_models: ['gpt-4o-mini', 'claude-haiku-4-5'] }),
       [provider('claude', 'anthropic')],
       prices,
     )
     expect(problem).toContain('gpt-4o-mini (an OpenAI model)')
-    expect(problem).not.toContain('claude-3-haiku')
+    expect(problem).not.toContain('claude-haiku-4-5')
     expect(problem).toContain('claude (anthropic)')
     expect(problem).toContain('iron agents update support-bot --provider')
   })

@@ -14,7 +14,7 @@ describe('token counting', () => {
   it('uses the model family’s encoding for OpenAI models, including older ones loaded on first use', () => {
     expect(encodingFor('gpt-4o-mini', 'openai')).toBe('o200k_base')
     expect(encodingFor('gpt-3.5-turbo', 'openai')).toBe('cl100k_base')
-    expect(encodingFor('claude-sonnet-4-5', 'anthropic')).toBeUndefined()
+    expect(encodingFor('claude-sonnet-4-6', 'anthropic')).toBeUndefined()
     const text = 'The quick brown fox jumps over the lazy dog.'
     expect(countInputTokens([text], 'gpt-4o', 'openai')).toEqual({ tokens: 10 + 4 + 3, method: 'tokenizer' })
     expect(countInputTokens([text], 'gpt-3.5-turbo', 'openai')).toEqual({
@@ -25,7 +25,7 @@ describe('token counting', () => {
 
   it('errs high where no tokenizer exists, and bounds the work on huge inputs', () => {
     const text = 'The quick brown fox jumps over the lazy dog.'
-    const estimate = countInputTokens([text], 'claude-sonnet-4-5', 'anthropic')
+    const estimate = countInputTokens([text], 'claude-sonnet-4-6', 'anthropic')
     expect(estimate.method).toBe('estimate')
     expect(estimate.tokens).toBeGreaterThan(10 + 4 + 3)
     const huge = 'word '.repeat(100_000)
@@ -37,7 +37,7 @@ describe('token counting', () => {
 
   it('charges a cut stream at least one token once anything was produced', () => {
     expect(countOutputTokens('', 'gpt-4o', 'openai')).toBe(0)
-    expect(countOutputTokens('a', 'claude-sonnet-4-5', 'anthropic')).toBe(1)
+    expect(countOutputTokens('a', 'claude-sonnet-4-6', 'anthropic')).toBe(1)
     expect(countOutputTokens('hello world', 'gpt-4o', 'openai')).toBe(2)
   })
 

@@ -1,5 +1,13 @@
 import { notFound, usageError } from '../../core/errors.js'
-import { BUNDLED_PRICES, type ModelPrice, PriceTable, type ResolvedPrice } from '../../pricing/index.js'
+import {
+  BUNDLED_PRICES,
+  isRetired,
+  type ModelPrice,
+  PriceTable,
+  type ResolvedPrice,
+  retiredMessage,
+  retirementOf,
+} from '../../pricing/index.js'
 import type { Db } from '../../store/db.js'
 import type { PricesRepo } from '../../store/prices.js'
 import type { ModelPriceView, PriceInput, PricingApi } from '../api.js'
@@ -34,24 +42,49 @@ export class LocalPricing implements PricingApi {
     return this.table().resolve(model)
   }
 
-  /** The canonical id of a model a person typed, or a not-found error that says how to price it. */
+  /**
+   * The canonical id of a model a person typed, or a not-found error that says how to price it. A model
+   * its provider retired is refused with its replacement, unless a price of the user's own routes it.
+   */
   canonical(model: string): string {
     const found = this.resolve(model)
     if (!found) throw unknownModel(model)
+    const retirement = retirementOf(found.price.model)
+    if (found.source === 'bundled' && retirement && isRetired(retirement, this.now())) {
+      throw usageError(
+        'MODEL_RETIRED',
+        retiredMessage(retirement, found.price.provider),
+        `Use ${retirement.replacement}; if a provider of yours still serves ${retirement.model}, give it a price of your own first: iron pricing set ${retirement.model} --input <usd> --output <usd>`,
+      )
+    }
     return found.price.model
   }
 
-  async list(options: { provider?: string } = {}): Promise<ModelPriceView[]> {
+  /** Every priced model; the ones their provider retired only with `include_retired`. */
+  async list(options: { provider?: string; include_retired?: boolean } = {}): Promise<ModelPriceView[]> {
     return this.table()
       .list()
       .filter((p) => options.provider === undefined || p.provider === options.provider)
-      .map((p) => ({ ...p }))
+      .map((p) => this.#view(p, p.source))
+      .filter((p) => options.include_retired || p.status !== 'retired')
   }
 
   async get(model: string): Promise<ModelPriceView> {
     const found = this.resolve(model)
     if (!found) throw unknownModel(model)
-    return { ...found.price, source: found.source }
+    return this.#view(found.price, found.source)
+  }
+
+  /** A price with its model's lifecycle: active, deprecated (a retirement date is set) or retired. */
+  #view(price: ModelPrice, source: ModelPriceView['source']): ModelPriceView {
+    const retirement = retirementOf(price.model)
+    return {
+      ...price,
+      source,
+      status: retirement ? (isRetired(retirement, this.now()) ? 'retired' : 'deprecated') : 'active',
+      retires_on: retirement?.retires_on ?? null,
+      replacement: retirement?.replacement ?? null,
+    }
   }
 
   async set(input: PriceInput): Promise<ModelPriceView> {
@@ -105,7 +138,7 @@ export class LocalPricing implements PricingApi {
       })
       .immediate()
     this.invalidate()
-    return { ...price, source: 'override' }
+    return this.#view(price, 'override')
   }
 
   async unset(model: string): Promise<{ model: string; removed: boolean; now: ModelPriceView | null }> {
@@ -134,7 +167,7 @@ export class LocalPricing implements PricingApi {
     }
     this.invalidate()
     const now = this.resolve(id)
-    return { model: id, removed, now: now ? { ...now.price, source: now.source } : null }
+    return { model: id, removed, now: now ? this.#view(now.price, now.source) : null }
   }
 }
 
