@@ -3,6 +3,7 @@ import { IronCommand, storeFlags } from '../../src/cli/base-command.js'
 import { durationFlag } from '../../src/cli/duration-flag.js'
 import { formatDuration } from '../../src/core/time.js'
 import { type GatewayInfo, startGateway } from '../../src/gateway/server.js'
+import { localHolders } from '../../src/services/gateways.js'
 import { LocalGatewayControl } from '../../src/services/local/gateway-control.js'
 
 export default class GatewayStart extends IronCommand<GatewayInfo> {
@@ -10,8 +11,9 @@ export default class GatewayStart extends IronCommand<GatewayInfo> {
   static override description =
     'Agents point their OpenAI or Anthropic SDK at it (base URL http://<host>:<port>/v1 for OpenAI, ' +
     'http://<host>:<port> for Anthropic) and use their IC token as the API key. The URL and an admin token ' +
-    'for /_iron/health, /_iron/metrics, /_iron/stats and /_iron/events are written to gateway.json in the data dir. ' +
-    'On Ctrl-C or SIGTERM it stops accepting, lets requests in flight finish, and flushes its writes.'
+    'for /_iron/metrics, /_iron/stats and /_iron/events are written to gateway.json in the data dir; ' +
+    '/_iron/health needs no token. On Ctrl-C, SIGTERM or `iron gateway stop` it stops accepting, lets requests ' +
+    'in flight finish, and flushes its writes. `iron gateway status` shows what runs.'
   static override examples = [
     '<%= config.bin %> gateway start',
     '<%= config.bin %> gateway start --port 9000 --host 0.0.0.0',
@@ -60,7 +62,9 @@ export default class GatewayStart extends IronCommand<GatewayInfo> {
     const ctx = await this.local(flags)
     // Listen for Ctrl-C before saying we listen: a signal sent as soon as the line appears (or during start-up)
     // must stop the gateway gracefully, never kill it mid-write. A second Ctrl-C while draining forces the exit.
+    let stop: (signal: NodeJS.Signals) => void = () => {}
     const stopped = new Promise<NodeJS.Signals>((resolve) => {
+      stop = resolve
       process.once('SIGINT', () => resolve('SIGINT'))
       process.once('SIGTERM', () => resolve('SIGTERM'))
     })
@@ -74,6 +78,9 @@ export default class GatewayStart extends IronCommand<GatewayInfo> {
       mock: { chunkDelayMs: flags['mock-chunk-delay'] },
       leaseTtlMs: Number(ctx.config.get('gateway.lease_ttl')) * 1000,
       firewall: flags.firewall,
+      holders: localHolders(ctx),
+      // `iron gateway stop` asks over the admin route; it stops as on SIGTERM.
+      onStopRequested: () => stop('SIGTERM'),
     })
     const { gateway: _, close, ...info } = running
     if (info.released_reservations)

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
 import { warmUp as warmUpFirewall } from '../safety/index.js'
 import type { GatewayControl } from '../services/gateway-control.js'
-import { registerGateway } from '../services/gateways.js'
+import { type HolderLookup, listenError, registerGateway } from '../services/gateways.js'
 import { openaiChat } from './adapters/openai-chat.js'
 import { Gateway } from './gateway.js'
 import type { MockOptions } from './mock-upstream.js'
@@ -29,6 +29,10 @@ export interface StartGatewayOptions {
   /** How long a client may take to send its headers, and its whole request (slow clients are cut off). */
   headersTimeoutMs?: number
   requestTimeoutMs?: number
+  /** Heartbeats in the store, to name the iron gateway that holds a taken port. */
+  holders?: HolderLookup
+  /** `POST /_iron/stop` (iron gateway stop) came: stop as on SIGTERM. By default the gateway closes. */
+  onStopRequested?: () => void
 }
 
 export interface GatewayInfo {
@@ -66,6 +70,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   })
   const released = await gateway.start()
   const adminToken = randomBytes(24).toString('base64url')
+  let stopRequested = () => {}
 
   const headersTimeout = options.headersTimeoutMs ?? 15_000
   const server = createServer(
@@ -77,7 +82,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(headersTimeout / 3))),
     },
     (req, res) => {
-      void dispatch(gateway, adminToken, req, res)
+      void dispatch(gateway, adminToken, req, res, stopRequested)
     },
   )
   server.on('clientError', (_error, socket) => {
@@ -85,13 +90,28 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
     else socket.destroy()
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject)
-      resolve()
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(options.port, options.host, () => {
+        server.off('error', reject)
+        resolve()
+      })
     })
-  })
+  } catch (error) {
+    // Nothing was served: end the registration it has just made, and say what to do about the port.
+    gateway.events.close()
+    await gateway.flush()
+    await gateway.upstreams.close()
+    await options.control.close()
+    throw await listenError(error as NodeJS.ErrnoException, {
+      host: options.host,
+      port: options.port,
+      dataDir: options.dataDir,
+      store: options.control.location,
+      holders: options.holders,
+    })
+  }
   const address = server.address() as AddressInfo
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   const info: GatewayInfo = {
@@ -105,6 +125,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const registration = {
     url: info.url,
     pid: info.pid,
+    host: hostname(),
     holder,
     started_at: info.started_at,
     admin_token: adminToken,
@@ -117,6 +138,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   }
 
   let closing: Promise<void> | undefined
+  stopRequested = () => (options.onStopRequested ? options.onStopRequested() : void close())
   const close = () => {
     closing ??= (async () => {
       gateway.events.close()
@@ -141,13 +163,14 @@ async function dispatch(
   adminToken: string,
   req: IncomingMessage,
   res: ServerResponse,
+  stop: () => void,
 ): Promise<void> {
   const path = (req.url ?? '/').split('?')[0]!
   // A client that resets its connection is not an error of the gateway's.
   req.on('error', () => {})
   res.on('error', () => {})
   try {
-    if (path.startsWith('/_iron/')) return await internal(gateway, adminToken, path, req, res)
+    if (path.startsWith('/_iron/')) return await internal(gateway, adminToken, path, req, res, stop)
     if (path.startsWith('/v1/')) return await gateway.handle(req, res, path)
     sendJson(
       res,
@@ -178,15 +201,20 @@ const INTERNAL_METHODS: Readonly<Record<string, string>> = {
   '/_iron/stats': 'GET',
   '/_iron/events': 'GET',
   '/_iron/invalidate': 'POST',
+  '/_iron/stop': 'POST',
 }
 
-/** `/_iron/health|metrics|stats|events`, for the admin token written to gateway.json. */
+/**
+ * `/_iron/health` is open (a liveness probe has no token); `metrics`, `stats`, `events`, `invalidate` and
+ * `stop` need the admin token written to gateway.json.
+ */
 async function internal(
   gateway: Gateway,
   adminToken: string,
   path: string,
   req: IncomingMessage,
   res: ServerResponse,
+  stop: () => void,
 ): Promise<void> {
   const allowed = INTERNAL_METHODS[path]
   if (!allowed) return sendJson(res, 404, { error: { code: 'not_found', message: `No route ${path}` } })
@@ -201,7 +229,18 @@ async function internal(
     String(req.headers['x-iron-admin-token'] ?? '')
   const expected = Buffer.from(adminToken)
   const actual = Buffer.from(given)
-  if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
+  const admin = actual.length === expected.length && timingSafeEqual(actual, expected)
+  const uptime = Math.round((Date.now() - gateway.metrics.startedAt) / 1000)
+  if (path === '/_iron/health') {
+    // Which gateway this is (its holder names the host and process) only for the one holding the token.
+    return sendJson(res, 200, {
+      status: 'ok',
+      uptime_s: uptime,
+      in_flight: gateway.metrics.inFlight,
+      ...(admin ? { holder: gateway.holder } : {}),
+    })
+  }
+  if (!admin) {
     return sendJson(res, 401, {
       error: {
         code: 'admin_token_required',
@@ -209,15 +248,7 @@ async function internal(
       },
     })
   }
-  const uptime = Math.round((Date.now() - gateway.metrics.startedAt) / 1000)
   switch (path) {
-    case '/_iron/health':
-      return sendJson(res, 200, {
-        status: 'ok',
-        holder: gateway.holder,
-        uptime_s: uptime,
-        in_flight: gateway.metrics.inFlight,
-      })
     case '/_iron/metrics': {
       const budgets = await gateway.control.budgets()
       const text = gateway.metrics.render(
@@ -242,6 +273,10 @@ async function internal(
       gateway.invalidate()
       res.writeHead(204)
       return void res.end()
+    case '/_iron/stop':
+      // Answer first: stopping closes the server, and the caller waits for the heartbeat to end.
+      sendJson(res, 202, { status: 'stopping', holder: gateway.holder })
+      return void setImmediate(stop)
     default:
       return sendJson(res, 404, { error: { code: 'not_found', message: `No route ${path}` } })
   }

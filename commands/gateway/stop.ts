@@ -1,0 +1,40 @@
+import { Flags } from '@oclif/core'
+import { IronCommand, storeFlags } from '../../src/cli/base-command.js'
+import { durationFlag } from '../../src/cli/duration-flag.js'
+import { formatDuration } from '../../src/core/time.js'
+import { localHolders, type StoppedGateway, stopGateways } from '../../src/services/gateways.js'
+
+export default class GatewayStop extends IronCommand<{ stopped: StoppedGateway[] }> {
+  static override summary = 'Stop the gateways running on this store, gracefully, and wait until they have'
+  static override description =
+    'Each gateway is asked (with its admin token) to stop as on SIGTERM: it stops accepting, lets requests in ' +
+    'flight finish, returns its leases and flushes its writes; the command returns once its heartbeat ' +
+    'registration has ended. Exits 3 when no gateway runs on the store.'
+  static override examples = [
+    '<%= config.bin %> gateway stop',
+    '<%= config.bin %> gateway stop --url http://127.0.0.1:8788',
+    '<%= config.bin %> gateway stop --timeout 2m --json',
+  ]
+  static override flags = {
+    url: Flags.string({ description: 'Only the gateway at this URL (when several run on the store)' }),
+    timeout: durationFlag({
+      description: 'How long to wait for each gateway to finish its requests and stop (30, 30s, 2m)',
+      default: '30s',
+    }),
+    ...storeFlags,
+  }
+
+  async run(): Promise<{ stopped: StoppedGateway[] }> {
+    const { flags } = await this.parse(GatewayStop)
+    const ctx = await this.local(flags)
+    const stopped = await stopGateways(ctx.config.dirs.dataDir, ctx.dbPath, localHolders(ctx), {
+      timeoutMs: flags.timeout,
+      url: flags.url,
+    })
+    for (const g of stopped)
+      this.out.success(
+        `Stopped the gateway at ${g.url} (pid ${g.pid}) after ${formatDuration(g.stopped_after_ms)}`,
+      )
+    return { stopped }
+  }
+}
