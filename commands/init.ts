@@ -20,7 +20,12 @@ export default class Init extends IronCommand<InitResult> {
       { label: 'Store', value: result.store.path },
       { label: 'Schema', value: `v${result.store.schema_version}` },
       { label: 'Master key', value: `${result.master_key.backend} (${result.master_key.location})` },
-      { label: 'Config', value: result.config_path },
+      {
+        label: 'Config',
+        value: result.config_exists
+          ? result.config_path
+          : `${result.config_path} (not created: defaults apply until iron config set writes it)`,
+      },
     ])
     this.out.line()
     this.out.line('Next steps:')

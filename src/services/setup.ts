@@ -16,6 +16,8 @@ export interface InitResult {
   store: { path: string; created: boolean; schema_version: number }
   master_key: { backend: string; location: string; created: boolean }
   config_path: string
+  /** Whether the config file exists: init does not write one (defaults apply until `iron config set`). */
+  config_exists: boolean
   next_steps: string[]
 }
 
@@ -38,6 +40,7 @@ export function initStore(ctx: LocalContext): InitResult {
     store: { path: ctx.dbPath, created: !existed, schema_version: schemaVersion(db) },
     master_key: { backend: key.source, location: key.location, created: key.created },
     config_path: ctx.config.path,
+    config_exists: existsSync(ctx.config.path),
     next_steps: NEXT_STEPS,
   }
 }

@@ -12,6 +12,9 @@ describe('init and doctor', () => {
     expect(first.store).toMatchObject({ created: true, schema_version: LATEST_SCHEMA_VERSION })
     expect(first.master_key).toMatchObject({ backend: 'memory', created: true })
     expect(first.next_steps.length).toBeGreaterThan(2)
+    // init writes no config file, and says so rather than listing one that is not there.
+    expect(first.config_exists).toBe(false)
+    expect(existsSync(first.config_path)).toBe(false)
     ctx.close()
 
     const { LocalContext } = await import('../../src/services/context.js')
