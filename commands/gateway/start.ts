@@ -1,3 +1,5 @@
+import { homedir } from 'node:os'
+import { join } from 'node:path'
 import { Flags } from '@oclif/core'
 import { IronCommand, storeFlags } from '../../src/cli/base-command.js'
 import { durationFlag } from '../../src/cli/duration-flag.js'
@@ -5,8 +7,18 @@ import { formatDuration } from '../../src/core/time.js'
 import { type GatewayInfo, startGateway } from '../../src/gateway/server.js'
 import { localHolders } from '../../src/services/gateways.js'
 import { LocalGatewayControl } from '../../src/services/local/gateway-control.js'
+import {
+  gatewayService,
+  gatewayServiceSpec,
+  masterKeyNote,
+  SERVICE_KINDS,
+  type ServiceFile,
+  type ServiceKind,
+} from '../../src/services/service-file.js'
 
-export default class GatewayStart extends IronCommand<GatewayInfo> {
+const MAX_BODY = 16 * 1024 * 1024
+
+export default class GatewayStart extends IronCommand<GatewayInfo | ServiceFile> {
   static override summary = 'Run the gateway: the metered, budget-enforcing LLM proxy (until Ctrl-C)'
   static override description =
     'Agents point their OpenAI or Anthropic SDK at it (base URL http://<host>:<port>/v1 for OpenAI, ' +
@@ -17,6 +29,8 @@ export default class GatewayStart extends IronCommand<GatewayInfo> {
   static override examples = [
     '<%= config.bin %> gateway start',
     '<%= config.bin %> gateway start --port 9000 --host 0.0.0.0',
+    '<%= config.bin %> gateway start --print-service systemd > ~/.config/systemd/user/iron-gateway.service',
+    '<%= config.bin %> gateway start --print-service launchd > ~/Library/LaunchAgents/iron.gateway.plist',
     'OPENAI_BASE_URL=http://127.0.0.1:8788/v1 OPENAI_API_KEY=iron_ic_... python agent.py',
   ]
   static override flags = {
@@ -28,13 +42,18 @@ export default class GatewayStart extends IronCommand<GatewayInfo> {
     host: Flags.string({ description: 'Address to listen on (default: config gateway.host, 127.0.0.1)' }),
     'max-body': Flags.integer({
       description: 'Largest request body accepted, in bytes',
-      default: 16 * 1024 * 1024,
+      default: MAX_BODY,
       min: 1024,
     }),
     'drain-timeout': durationFlag({
       description: 'How long to let requests in flight finish on shutdown (10, 10s, 2m)',
       default: '10s',
       min: 0,
+    }),
+    'print-service': Flags.string({
+      description:
+        'Print a systemd user unit or a launchd agent that runs this gateway as a service (with these flags), and exit; no secrets in it',
+      options: [...SERVICE_KINDS],
     }),
     audit: Flags.boolean({
       description: 'Benchmarks only: --no-audit skips the per-request audit events, to measure their cost',
@@ -57,9 +76,29 @@ export default class GatewayStart extends IronCommand<GatewayInfo> {
     ...storeFlags,
   }
 
-  async run(): Promise<GatewayInfo> {
+  async run(): Promise<GatewayInfo | ServiceFile> {
     const { flags } = await this.parse(GatewayStart)
     const ctx = await this.local(flags)
+    if (flags['print-service']) {
+      const kind = flags['print-service'] as ServiceKind
+      const service = gatewayService(
+        kind,
+        gatewayServiceSpec(ctx.config, {
+          node: process.execPath,
+          bin: join(this.config.root, 'bin', 'run.js'),
+          db: ctx.dbPath,
+          home: process.env.HOME || homedir(),
+          drainMs: flags['drain-timeout'],
+          host: flags.host,
+          port: flags.port,
+          maxBody: flags['max-body'] === MAX_BODY ? undefined : flags['max-body'],
+        }),
+      )
+      for (const line of service.content.trimEnd().split('\n')) this.out.line(line)
+      this.out.note(`Save it as ${service.path}, then:\n  ${service.install.join('\n  ')}`)
+      if (process.env.IRON_MASTER_KEY) this.out.warn(masterKeyNote(kind, ctx.config.dirs.configDir))
+      return service
+    }
     // Listen for Ctrl-C before saying we listen: a signal sent as soon as the line appears (or during start-up)
     // must stop the gateway gracefully, never kill it mid-write. A second Ctrl-C while draining forces the exit.
     let stop: (signal: NodeJS.Signals) => void = () => {}
