@@ -1,5 +1,6 @@
 import { IronCommand, storeFlags } from '../../src/cli/base-command.js'
-import { type GatewaysStatus, gatewaysStatus, localHolders } from '../../src/services/gateways.js'
+import { type GatewaysStatus, gatewaysStatus } from '../../src/services/gateway-lifecycle.js'
+import { localHolders } from '../../src/services/gateways.js'
 
 const STATES = {
   running: 'running',

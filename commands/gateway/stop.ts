@@ -2,7 +2,8 @@ import { Flags } from '@oclif/core'
 import { IronCommand, storeFlags } from '../../src/cli/base-command.js'
 import { durationFlag } from '../../src/cli/duration-flag.js'
 import { formatDuration } from '../../src/core/time.js'
-import { localHolders, type StoppedGateway, stopGateways } from '../../src/services/gateways.js'
+import { type StoppedGateway, stopGateways } from '../../src/services/gateway-lifecycle.js'
+import { localHolders } from '../../src/services/gateways.js'
 
 export default class GatewayStop extends IronCommand<{ stopped: StoppedGateway[] }> {
   static override summary = 'Stop the gateways running on this store, gracefully, and wait until they have'

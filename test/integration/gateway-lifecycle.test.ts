@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import { IronError } from '../../src/core/errors.js'
-import { gatewaysStatus, localHolders, stopGateways } from '../../src/services/gateways.js'
+import { gatewaysStatus, stopGateways } from '../../src/services/gateway-lifecycle.js'
+import { localHolders } from '../../src/services/gateways.js'
 import { startSiblingGateway, startTestGateway } from '../helpers/gateway.js'
 
 type TestGateway = Awaited<ReturnType<typeof startTestGateway>>
