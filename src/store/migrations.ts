@@ -272,6 +272,17 @@ export const MIGRATIONS: readonly Migration[] = [
       BEGIN UPDATE change_counters SET version = version + 1 WHERE domain = 'settings'; END;
     `,
   },
+  {
+    version: 6,
+    name: 'run tokens: IC tokens that live as long as an `iron run`',
+    sql: `
+      -- An agent's own token is kind 'agent': one live at a time, as before. iron run mints tokens of
+      -- kind 'run' beside it: short-lived, renewed while the run lasts, revoked when it ends.
+      ALTER TABLE ic_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'agent' CHECK (kind IN ('agent', 'run'));
+      DROP INDEX ic_tokens_one_live;
+      CREATE UNIQUE INDEX ic_tokens_one_live ON ic_tokens (agent_id) WHERE revoked_at IS NULL AND kind = 'agent';
+    `,
+  },
 ]
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0

@@ -123,6 +123,10 @@ describe('/_iron/events and iron top', () => {
       at: Date.now(),
     })
     const spentBefore = state.agents.bot!.spentMicros
+    // The alert (the first event) says what is left of the limit as top sees it, never less than the gateway's
+    // figure (which leaves out its own lease) and never more than the share above the threshold.
+    const limit = state.agents.bot!.limitMicros!
+    const shownLeft = Math.max(Math.min(limit - spentBefore, Math.floor((limit * 99) / 100)), left!)
     state = reduce(state, { type: 'events', events: watched.map((event) => ({ event, at: Date.now() })) })
     const spent = costs.reduce<number>((sum, c) => sum + (c ?? 0), 0)
     expect(spent).toBeGreaterThan(0)
@@ -137,7 +141,7 @@ describe('/_iron/events and iron top', () => {
     // Newest first.
     expect(state.feed.map((item) => [item.kind, item.text])).toEqual(
       [
-        ['alert', `budget at 1% (${formatMoney(left!)} left)`],
+        ['alert', `budget at 1% of ${formatMoney(limit)}: ${formatMoney(shownLeft)} left`],
         ['request', `gpt-4o-mini 200 ok ${formatMoney(costs[0]!)}`],
         ['safety', 'safety redact (input): card'],
         ['request', `gpt-4o-mini 200 ok ${formatMoney(costs[1]!)}`],

@@ -194,6 +194,57 @@ export class LocalTokens implements TokensApi {
   #tx<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate()
   }
+
+  /**
+   * A run token, for `iron run`: an IC token of the agent beside its own (which stays the one live
+   * long-lived token), given to one run's command. It expires `ttlMs` from now unless the run renews it,
+   * and is revoked when the run ends, so a run killed without a word leaves nothing usable for long.
+   * Run tokens of the agent that lapsed that way are revoked here.
+   */
+  async issueRun(agentRef: string, ttlMs: number): Promise<IssuedToken> {
+    return this.#tx(() => {
+      const agent = findAgent(this.agents, agentRef)
+      const now = this.now()
+      this.repo.revokeLapsedRuns(agent.id, now)
+      const secret = newSecret('ic')
+      const row = {
+        id: newId('ic', now),
+        agent_id: agent.id,
+        token_hash: hashSecret(secret),
+        prefix: displayPrefix(secret),
+        created_at: now,
+        expires_at: now + ttlMs,
+        revoked_at: null,
+        revoke_reason: null,
+        last_used_at: null,
+      }
+      this.repo.insert(row, 'run')
+      const issued = { ...view({ ...row, agent_name: agent.name }, now), token: secret }
+      this.#record('token.issue', issued, { kind: 'run' })
+      return issued
+    })
+  }
+
+  /** Keep a run token alive for `ttlMs` more; null once it was revoked (by its run, or by a person). */
+  renewRun(id: string, ttlMs: number): number | null {
+    return this.#tx(() => {
+      const expiresAt = this.now() + ttlMs
+      return this.repo.extendRun(id, expiresAt) ? expiresAt : null
+    })
+  }
+
+  /** The run ended: its token is revoked (reason `run_ended`); one revoked already is left as it is. */
+  async endRun(id: string): Promise<IcToken> {
+    return this.#tx(() => {
+      const token = this.repo.byId(id)
+      if (!token) throw notFound('TOKEN_NOT_FOUND', `No IC token ${id}`)
+      const now = this.now()
+      if (!this.repo.revokeRun(id, now)) return view(token, now)
+      const ended = view({ ...token, revoked_at: now, revoke_reason: 'run_ended' }, now)
+      this.#record('token.revoke', ended, { kind: 'run' })
+      return ended
+    })
+  }
 }
 
 const isExpired = (token: { expires_at: number | null }, now: number) =>

@@ -1,0 +1,276 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { request } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openDb } from '../../src/store/db.js'
+import { type MockProvider, startMockProvider } from '../../src/testing/mock-provider.js'
+import { BIN, homeEnv, ROOT, runIron } from '../helpers/cli.js'
+import { tempDir } from '../helpers/temp.js'
+
+const home = tempDir('iron-e2e-run')
+const env: Record<string, string> = {
+  ...(process.env as Record<string, string>),
+  ...homeEnv(home),
+  UPSTREAM_KEY: 'sk-upstream-0123456789abcdefghij',
+}
+const store = join(home, 'data', 'iron', 'iron.db')
+const child = (name: string) => join(ROOT, 'test', 'fixtures', 'run', name)
+const children: ChildProcess[] = []
+let mock: MockProvider
+
+/** What the store's ledger charged an agent, in all. */
+function charged(agent: string): number {
+  const db = openDb(store)
+  try {
+    return db
+      .prepare(
+        "SELECT coalesce(sum(l.spent_delta), 0) FROM ledger l JOIN agents a ON a.id = l.agent_id WHERE a.name = ? AND l.kind = 'commit'",
+      )
+      .pluck()
+      .get(agent) as number
+  } finally {
+    db.close()
+  }
+}
+
+function tokenRow(id: string) {
+  const db = openDb(store)
+  try {
+    return db.prepare('SELECT kind, revoked_at, revoke_reason FROM ic_tokens WHERE id = ?').get(id) as {
+      kind: string
+      revoked_at: number | null
+      revoke_reason: string | null
+    }
+  } finally {
+    db.close()
+  }
+}
+
+/** The child's JSON line, then iron's --json summary: what `iron run --json` prints on stdout. */
+function split(stdout: string) {
+  const at = stdout.indexOf('\n{\n')
+  return { child: JSON.parse(stdout.slice(0, at)), summary: JSON.parse(stdout.slice(at + 1)) }
+}
+
+/** Every file under the home the run used, searched for a secret. */
+function filesContaining(secret: string, dir = home): string[] {
+  const found: string[] = []
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) found.push(...filesContaining(secret, path))
+    else if (statSync(path).isFile() && readFileSync(path).includes(secret)) found.push(path)
+  }
+  return found
+}
+
+beforeAll(async () => {
+  mock = await startMockProvider({})
+  for (const args of [
+    ['init'],
+    [
+      'providers',
+      'add',
+      'openai',
+      '--kind',
+      'openai',
+      '--base-url',
+      `${mock.url}/v1`,
+      '--api-key-env',
+      'UPSTREAM_KEY',
+    ],
+    [
+      'providers',
+      'add',
+      'claude',
+      '--kind',
+      'anthropic',
+      '--base-url',
+      mock.url,
+      '--api-key-env',
+      'UPSTREAM_KEY',
+    ],
+    ['agents', 'create', 'bot'],
+    ['budget', 'set', 'bot', '--limit', '1'],
+    ['agents', 'create', 'writer'],
+    ['budget', 'set', 'writer', '--limit', '1'],
+    ['agents', 'create', 'tight'],
+    ['budget', 'set', 'tight', '--limit', '0.001'],
+  ]) {
+    expect((await runIron(args, { env })).code, args.join(' ')).toBe(0)
+  }
+})
+
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL')
+  await mock.close()
+})
+
+describe('iron run (spawned)', () => {
+  it('runs an OpenAI SDK client behind a gateway of its own with a run token, and passes its exit code through', async () => {
+    const result = await runIron(
+      ['run', '--agent', 'bot', '--json', '--', process.execPath, child('openai-child.mjs')],
+      {
+        env: { ...env, CHILD_EXIT: '7' },
+      },
+    )
+    expect(result.code, result.stderr).toBe(7)
+    const { child: seen, summary } = split(result.stdout)
+    expect(seen).toMatchObject({ sdk: 'openai', base_url: `${summary.gateway.url}/v1`, token_in_argv: false })
+    expect(seen.answer).toBeTruthy()
+    expect(seen.streamed).toBeTruthy()
+    expect(seen.token).toMatch(/^iron_ic_/)
+    expect(summary).toMatchObject({
+      agent: 'bot',
+      exit_code: 7,
+      signal: null,
+      gateway: { started_for_run: true },
+      token: { kind: 'run', prefix: seen.token.slice(0, 12), revoked: true },
+      requests: 2,
+      blocked: 0,
+      errors: 0,
+    })
+    // The run's spend is the agent's: what the ledger charged the agent, and what its budget shows.
+    expect(summary.spent_micros).toBeGreaterThan(0)
+    expect(summary.spent_micros).toBe(charged('bot'))
+    expect(summary.budget).toMatchObject({ limit_micros: 1_000_000, spent_micros: charged('bot') })
+    expect(tokenRow(summary.token.id)).toMatchObject({ kind: 'run', revoke_reason: 'run_ended' })
+    expect(tokenRow(summary.token.id).revoked_at).not.toBeNull()
+    // The token went to the command's environment only: never printed by iron, never written to disk.
+    expect(result.stderr).not.toContain(seen.token)
+    expect(filesContaining(seen.token)).toEqual([])
+  })
+
+  it('shares a running gateway with an Anthropic SDK client, whose token is refused there once the run ends', async () => {
+    const gateway = spawn(process.execPath, [BIN, 'gateway', 'start', '--port', '0'], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    children.push(gateway)
+    const url = await new Promise<string>((resolve) => {
+      let err = ''
+      gateway.stderr!.on('data', (d) => {
+        err += d
+        const match = /listening on (http:\/\/\S+)/.exec(err)
+        if (match) resolve(match[1]!)
+      })
+    })
+    const before = charged('writer')
+    const result = await runIron(
+      ['run', '--agent', 'writer', '--json', '--', process.execPath, child('anthropic-child.mjs')],
+      {
+        env,
+      },
+    )
+    expect(result.code, result.stderr).toBe(0)
+    const { child: seen, summary } = split(result.stdout)
+    expect(seen).toMatchObject({ sdk: 'anthropic', base_url: url })
+    expect(seen.auth_token).toBe(seen.token)
+    expect(seen.answer).toBeTruthy()
+    expect(seen.streamed).toBeTruthy()
+    expect(summary).toMatchObject({
+      agent: 'writer',
+      exit_code: 0,
+      gateway: { url, started_for_run: false },
+      token: { kind: 'run', revoked: true },
+      requests: 2,
+    })
+    expect(summary.spent_micros).toBeGreaterThan(0)
+    expect(summary.spent_micros).toBe(charged('writer') - before)
+    const after = await request(`${url}/v1/messages`, {
+      method: 'POST',
+      headers: {
+        'x-api-key': seen.token,
+        'anthropic-version': '2023-06-01',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        model: 'claude-haiku-4-5',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    })
+    await after.body.text()
+    expect(after.statusCode).toBe(401)
+    gateway.kill('SIGTERM')
+  })
+
+  it('passes a SIGINT on to the command and exits as it did', async () => {
+    const run = spawn(
+      process.execPath,
+      [BIN, 'run', '--agent', 'bot', '--', process.execPath, child('interrupt-child.mjs')],
+      {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    children.push(run)
+    let stdout = ''
+    let stderr = ''
+    run.stderr!.on('data', (d) => (stderr += d))
+    const exited = new Promise<number | null>((resolve) => run.on('close', resolve))
+    await new Promise<void>((resolve) =>
+      run.stdout!.on('data', (d) => {
+        stdout += d
+        if (stdout.includes('child: ready')) resolve()
+      }),
+    )
+    run.kill('SIGINT')
+    expect(await exited).toBe(130)
+    expect(stdout).toContain('child: SIGINT')
+    expect(stderr).toMatch(/exited 130 .* run token revoked/)
+  })
+
+  it('runs with the agent’s own token (IRON_TOKEN, --token-stdin), counts what the budget refused, and leaves the token live', async () => {
+    const token = (await runIron(['tokens', 'issue', 'tight'], { env })).stdout.trim()
+    const result = await runIron(['run', '--json', '--', process.execPath, child('openai-child.mjs')], {
+      env: { ...env, IRON_TOKEN: token, CHILD_GREEDY: '1' },
+    })
+    expect(result.code, result.stderr).toBe(0)
+    const { child: seen, summary } = split(result.stdout)
+    expect(seen).toMatchObject({ token, refused: 402 })
+    expect(summary).toMatchObject({
+      agent: 'tight',
+      token: { kind: 'agent', revoked: false },
+      requests: 3,
+      blocked: 1,
+      errors: 0,
+    })
+    expect(summary.spent_micros).toBe(charged('tight'))
+    expect(tokenRow(summary.token.id)).toMatchObject({ kind: 'agent', revoked_at: null })
+    const piped = await runIron(
+      ['run', '--token-stdin', '--agent', 'tight', '--json', '--', process.execPath, '-e', ''],
+      {
+        env,
+        input: `${token}\n`,
+      },
+    )
+    expect(piped.code, piped.stderr).toBe(0)
+    expect(JSON.parse(piped.stdout)).toMatchObject({ agent: 'tight', token: { kind: 'agent' }, requests: 0 })
+    const mismatch = await runIron(
+      ['run', '--token-stdin', '--agent', 'bot', '--', process.execPath, '-e', ''],
+      {
+        env,
+        input: token,
+      },
+    )
+    expect(mismatch.code).toBe(2)
+    expect(mismatch.stderr).toContain("The IC token given is tight's, not bot's")
+  })
+
+  it('says so when the command does not exist, exiting 127 as a shell would, and revokes the run token', async () => {
+    const result = await runIron(['run', '--agent', 'bot', '--json', '--', 'no-such-command-iron'], { env })
+    expect(result.code).toBe(127)
+    expect(JSON.parse(result.stdout).error).toMatchObject({ code: 'COMMAND_NOT_FOUND', exit_code: 127 })
+    const db = openDb(store)
+    try {
+      const live = db
+        .prepare("SELECT count(*) FROM ic_tokens WHERE kind = 'run' AND revoked_at IS NULL")
+        .pluck()
+        .get()
+      expect(live).toBe(0)
+    } finally {
+      db.close()
+    }
+  })
+})
