@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { IronCommand, storeFlags } from '../src/cli/base-command.js'
 import { describeRun, type RunSummary, runBehindGateway } from '../src/cli/run.js'
+import { usageError } from '../src/core/errors.js'
 
 export default class Run extends IronCommand<RunSummary> {
   static override summary =
@@ -44,7 +45,16 @@ export default class Run extends IronCommand<RunSummary> {
   }
 
   async run(): Promise<RunSummary> {
-    const { flags, argv } = await this.parse(Run)
+    const { flags, argv } = await this.parse(Run).catch((error: Error) => {
+      // `iron run --agent a python agent.py -v`: -v was meant for the command, which needs a -- before it.
+      if (!this.argv.includes('--') && /^Nonexistent flag/.test(error.message))
+        throw usageError(
+          'USAGE',
+          error.message.split('\n')[0]!,
+          'Put the command after --: iron run --agent NAME -- <command> [its flags]',
+        )
+      throw error
+    })
     const summary = await runBehindGateway({
       ctx: await this.local(flags),
       argv: argv as string[],

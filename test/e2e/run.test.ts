@@ -259,6 +259,9 @@ describe('iron run (spawned)', () => {
   })
 
   it('says so when the command does not exist, exiting 127 as a shell would, and revokes the run token', async () => {
+    const flagged = await runIron(['run', '--agent', 'bot', 'ls', '-la'], { env })
+    expect(flagged.code).toBe(2)
+    expect(flagged.stderr).toContain('Put the command after --')
     const result = await runIron(['run', '--agent', 'bot', '--json', '--', 'no-such-command-iron'], { env })
     expect(result.code).toBe(127)
     expect(JSON.parse(result.stdout).error).toMatchObject({ code: 'COMMAND_NOT_FOUND', exit_code: 127 })
