@@ -358,6 +358,137 @@ export interface ControlPlane {
   usage: UsageApi
 }
 
+/** admin: everything; user: their own agents, tokens and budgets within what an admin granted; viewer: read their own. */
+export type UserRole = 'admin' | 'user' | 'viewer'
+export type UserStatus = 'active' | 'suspended' | 'deleted'
+
+export interface User {
+  id: string
+  name: string
+  display_name: string
+  email: string | null
+  role: UserRole
+  status: UserStatus
+  /** Whether a password is set (an account without one signs in with API tokens only). */
+  has_password: boolean
+  /** Set while the account is locked after repeated failed logins. */
+  locked_until: string | null
+  last_login_at: string | null
+  created_at: string
+  updated_at: string
+  deleted_at: string | null
+}
+
+export interface UserInput {
+  name: string
+  role?: UserRole
+  display_name?: string
+  email?: string | null
+  /** At least 12 characters; never logged, stored as a scrypt hash. */
+  password?: string
+}
+
+export interface UserUpdate {
+  display_name?: string
+  email?: string | null
+  role?: UserRole
+}
+
+export interface UsersApi {
+  create(input: UserInput): Promise<User>
+  list(options?: { include_deleted?: boolean }): Promise<User[]>
+  get(ref: string): Promise<User>
+  update(ref: string, update: UserUpdate): Promise<User>
+  /** Suspending signs the user out everywhere (sessions revoked) and refuses their API tokens until activated. */
+  suspend(ref: string): Promise<User>
+  activate(ref: string): Promise<User>
+  /** Soft delete: sessions and API tokens revoked, history kept. */
+  delete(ref: string): Promise<User>
+  /** Sets a new password, revokes the user's sessions and clears a lock. */
+  resetPassword(ref: string, password: string): Promise<User>
+}
+
+export interface ApiToken {
+  id: string
+  user_id: string
+  user_name: string
+  name: string
+  /** What the token may do: at most its user's role. */
+  role: UserRole
+  prefix: string
+  status: 'live' | 'expired' | 'revoked'
+  created_at: string
+  expires_at: string | null
+  last_used_at: string | null
+  revoked_at: string | null
+}
+
+/** Returned once, at creation. */
+export interface IssuedApiToken extends ApiToken {
+  token: string
+}
+
+export interface ApiTokenInput {
+  name: string
+  /** Whose token (admins only; default: the caller). */
+  user?: string
+  /** Narrower than the user's role, e.g. a viewer token of an admin (default: the user's role). */
+  role?: UserRole
+  expires_in_ms?: number
+}
+
+export interface ApiTokensApi {
+  create(input: ApiTokenInput): Promise<IssuedApiToken>
+  list(options?: { user?: string; include_revoked?: boolean }): Promise<ApiToken[]>
+  get(ref: string): Promise<ApiToken>
+  revoke(ref: string): Promise<ApiToken>
+}
+
+export type BudgetRequestStatus = 'pending' | 'approved' | 'rejected' | 'cancelled'
+
+export interface BudgetRequest {
+  id: string
+  agent_id: string
+  agent_name: string
+  /** The actor who asked (user:<name>, local:<os user>). */
+  requested_by: string
+  /** The limit asked for; null asks for no limit. */
+  limit_micros: number | null
+  /** The agent's limit when the request was made. */
+  previous_limit_micros: number | null
+  reason: string
+  status: BudgetRequestStatus
+  decided_by: string | null
+  decided_at: string | null
+  decision_note: string | null
+  created_at: string
+}
+
+export interface BudgetRequestsApi {
+  create(agentRef: string, input: { limit_micros: number | null; reason: string }): Promise<BudgetRequest>
+  list(options?: { status?: BudgetRequestStatus; agent?: string }): Promise<BudgetRequest[]>
+  get(id: string): Promise<BudgetRequest>
+  /** Admins only; sets the agent's limit (and what its owner may set) in the same transaction. */
+  approve(id: string, options?: { note?: string }): Promise<BudgetRequest>
+  reject(id: string, options?: { note?: string }): Promise<BudgetRequest>
+  /** The requester (or an admin) withdraws a pending request. */
+  cancel(id: string): Promise<BudgetRequest>
+}
+
+export interface Whoami {
+  /** 'local': the store itself, by the OS user who can open it (every right); otherwise a server's user. */
+  mode: 'local' | 'server'
+  server: string | null
+  /** The audit actor (local:<os user>, user:<name>). */
+  actor: string
+  role: UserRole
+  user: User | null
+  /** How the caller signed in: a session, an API token, or the local store. */
+  via: 'local' | 'session' | 'api_token'
+  /** When the session or API token used expires. */
+  expires_at: string | null
+}
+
 export interface AuditEvent {
   id: string
   seq: number

@@ -283,6 +283,104 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX ic_tokens_one_live ON ic_tokens (agent_id) WHERE revoked_at IS NULL AND kind = 'agent';
     `,
   },
+  {
+    version: 7,
+    name: 'team mode: users, sessions, API tokens, budget change requests, login limits, webhook deliveries',
+    sql: `
+      -- People of iron serve. password_hash is scrypt in PHC-like text (scrypt$N$r$p$salt$hash, base64);
+      -- failed_logins and locked_until lock an account after repeated failures. Names are unique among
+      -- users that are not deleted.
+      CREATE TABLE users (
+        id                  TEXT PRIMARY KEY,
+        name                TEXT NOT NULL,
+        display_name        TEXT NOT NULL DEFAULT '',
+        email               TEXT,
+        role                TEXT NOT NULL CHECK (role IN ('admin', 'user', 'viewer')),
+        status              TEXT NOT NULL CHECK (status IN ('active', 'suspended', 'deleted')),
+        password_hash       TEXT,
+        password_changed_at INTEGER,
+        failed_logins       INTEGER NOT NULL DEFAULT 0,
+        locked_until        INTEGER,
+        last_login_at       INTEGER,
+        created_at          INTEGER NOT NULL,
+        updated_at          INTEGER NOT NULL,
+        deleted_at          INTEGER
+      ) STRICT;
+      CREATE UNIQUE INDEX users_live_name ON users (name) WHERE deleted_at IS NULL;
+
+      -- Login sessions (iron_st_ secrets, stored as SHA-256): opaque, expiring, revocable.
+      CREATE TABLE sessions (
+        id           TEXT PRIMARY KEY,
+        user_id      TEXT NOT NULL REFERENCES users (id),
+        token_hash   TEXT NOT NULL UNIQUE,
+        prefix       TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        last_used_at INTEGER,
+        revoked_at   INTEGER,
+        ip           TEXT,
+        user_agent   TEXT
+      ) STRICT;
+      CREATE INDEX sessions_user ON sessions (user_id);
+
+      -- API tokens (iron_at_) for automation: each acts as its user, with at most the user's role.
+      CREATE TABLE api_tokens (
+        id           TEXT PRIMARY KEY,
+        user_id      TEXT NOT NULL REFERENCES users (id),
+        name         TEXT NOT NULL,
+        role         TEXT NOT NULL CHECK (role IN ('admin', 'user', 'viewer')),
+        token_hash   TEXT NOT NULL UNIQUE,
+        prefix       TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        expires_at   INTEGER,
+        last_used_at INTEGER,
+        revoked_at   INTEGER
+      ) STRICT;
+      CREATE INDEX api_tokens_user ON api_tokens (user_id);
+
+      -- Budget change requests: pending, then approved, rejected or cancelled, once.
+      CREATE TABLE budget_requests (
+        id                    TEXT PRIMARY KEY,
+        agent_id              TEXT NOT NULL REFERENCES agents (id),
+        requested_by          TEXT NOT NULL,
+        limit_micros          INTEGER CHECK (limit_micros IS NULL OR limit_micros >= 0),
+        previous_limit_micros INTEGER,
+        reason                TEXT NOT NULL,
+        status                TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'cancelled')),
+        decided_by            TEXT,
+        decided_at            INTEGER,
+        decision_note         TEXT,
+        created_at            INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX budget_requests_agent ON budget_requests (agent_id, created_at);
+      CREATE INDEX budget_requests_status ON budget_requests (status, created_at);
+
+      -- The highest limit an agent's owner (a user, not an admin) may set: what an admin set or approved.
+      ALTER TABLE budgets ADD COLUMN granted_limit_micros INTEGER;
+
+      -- Rate limits that must hold across processes (logins per IP and per account): GCRA state, the
+      -- theoretical arrival time of the next allowed attempt.
+      CREATE TABLE rate_limits (
+        key    TEXT PRIMARY KEY,
+        tat_ms INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+
+      -- Alert webhooks waiting to be delivered or retried; a failing receiver never holds up a request.
+      CREATE TABLE webhook_deliveries (
+        id              INTEGER PRIMARY KEY,
+        event_id        TEXT NOT NULL,
+        url             TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        status          TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        delivered_at    INTEGER
+      ) STRICT;
+      CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+    `,
+  },
 ]
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0
