@@ -78,6 +78,12 @@ export const CONFIG_KEYS = {
       "Seconds a gateway's leases outlive its last heartbeat; after a crash, its budget comes back this long after",
     default: () => 15,
   },
+  'serve.session_ttl': {
+    schema: seconds(300, 7 * 86_400),
+    description:
+      'Seconds an `iron serve` session lasts after its last use (12h by default); a session ends 7 days after sign-in whatever its use',
+    default: () => 43_200,
+  },
   timezone: {
     schema: timezone,
     description: 'Default time zone for budget periods',

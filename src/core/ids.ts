@@ -13,6 +13,7 @@ export const ID_PREFIXES = [
   'breq',
   'req',
   'aud',
+  'ses',
 ] as const
 export type IdPrefix = (typeof ID_PREFIXES)[number]
 
@@ -27,6 +28,7 @@ const NOUNS: Record<IdPrefix, string> = {
   breq: 'budget request',
   req: 'request',
   aud: 'audit event',
+  ses: 'session',
 }
 
 // Crockford base32, lowercase: no i, l, o, u.

@@ -23,6 +23,7 @@ import type {
   AuditVerification,
   AuditVerifyOptions,
 } from '../api.js'
+import { currentPrincipal } from '../principal.js'
 import { findAgent, iso } from './refs.js'
 
 const MAX_PAGE = 1_000
@@ -45,7 +46,16 @@ export class LocalAudit implements AuditApi {
 
   /** Append an event; call inside the transaction of the change it records. */
   record(event: Omit<NewAuditEvent, 'actor'> & { actor?: string }): AuditRow {
-    return this.repo.append({ ...event, actor: event.actor ?? this.actor, at: event.at ?? this.now() })
+    return this.repo.append({
+      ...event,
+      actor: event.actor ?? this.currentActor(),
+      at: event.at ?? this.now(),
+    })
+  }
+
+  /** Who acts now: the principal of a server request (`user:<name>`), else this process's actor. */
+  currentActor(): string {
+    return currentPrincipal()?.actor ?? this.actor
   }
 
   async list(query: AuditQuery & { limit?: number; cursor?: string }): Promise<AuditPage> {
@@ -209,7 +219,7 @@ export class LocalAudit implements AuditApi {
           first_at: range.first_at,
           last_at: range.last_at,
           created_at: this.now(),
-          actor: this.actor,
+          actor: this.currentActor(),
         }
         this.db
           .prepare(

@@ -6,10 +6,12 @@ import { LedgerRepo } from '../../store/ledger.js'
 import { PricesRepo } from '../../store/prices.js'
 import { ProvidersRepo } from '../../store/providers.js'
 import { TokensRepo } from '../../store/tokens.js'
+import { ApiTokensRepo, RateLimitsRepo, SessionsRepo, UsersRepo } from '../../store/users.js'
 import type { ControlPlane } from '../api.js'
 import type { LocalContext } from '../context.js'
 import { LocalAgents } from './agents.js'
 import { LocalAudit } from './audit.js'
+import { LocalAuth } from './auth.js'
 import { LocalBudgets } from './budgets.js'
 import { LocalHolders } from './holders.js'
 import { LocalPricing } from './pricing.js'
@@ -28,6 +30,8 @@ export interface LocalControlPlane extends ControlPlane {
   budgets: LocalBudgets
   pricing: LocalPricing
   usage: LocalUsage
+  /** Sign-in and bearer secrets for `iron serve`; local only (the server calls it, never a client). */
+  auth: LocalAuth
   /** Who holds budget (gateways' heartbeats); local only. */
   holders: LocalHolders
   repos: { agents: AgentsRepo; providers: ProvidersRepo }
@@ -51,6 +55,17 @@ export function createLocalControlPlane(ctx: LocalContext): LocalControlPlane {
     now,
     ctx.config.getString('timezone'),
     holdersRepo,
+  )
+  const usersRepo = new UsersRepo(db)
+  const auth = new LocalAuth(
+    db,
+    usersRepo,
+    new SessionsRepo(db),
+    new ApiTokensRepo(db),
+    new RateLimitsRepo(db),
+    audit,
+    now,
+    { sessionTtlMs: Number(ctx.config.get('serve.session_ttl')) * 1_000 },
   )
   const mockModels = () => BUNDLED_PRICES.filter((p) => p.provider === 'mock').map((p) => p.model)
   return {
@@ -80,6 +95,7 @@ export function createLocalControlPlane(ctx: LocalContext): LocalControlPlane {
     budgets,
     pricing,
     usage: new LocalUsage(db, agentsRepo),
+    auth,
     holders: new LocalHolders(db, holdersRepo, budgets, now),
     repos: { agents: agentsRepo, providers: providersRepo },
   }
