@@ -354,6 +354,7 @@ export interface ControlPlane {
   tokens: TokensApi
   providers: ProvidersApi
   budgets: BudgetsApi
+  budgetRequests: BudgetRequestsApi
   pricing: PricingApi
   usage: UsageApi
 }

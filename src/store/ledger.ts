@@ -167,6 +167,18 @@ export class LedgerRepo {
     return budget && { ...budget, status: status! }
   }
 
+  /** The highest limit the agent's owner may set (what an admin set or approved); null: no cap. */
+  grantedLimit(agentId: string): number | null {
+    return (this.db
+      .prepare('SELECT granted_limit_micros FROM budgets WHERE agent_id = ?')
+      .pluck()
+      .get(agentId) ?? null) as number | null
+  }
+
+  setGrantedLimit(agentId: string, micros: number | null): void {
+    this.db.prepare('UPDATE budgets SET granted_limit_micros = ? WHERE agent_id = ?').run(micros, agentId)
+  }
+
   insertBudget(row: BudgetRow): void {
     this.#insertBudget.run(row)
   }

@@ -356,7 +356,9 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX budget_requests_status ON budget_requests (status, created_at);
 
       -- The highest limit an agent's owner (a user, not an admin) may set: what an admin set or approved.
+      -- NULL: no cap (as a NULL limit is no limit). Existing budgets' limits were set by their store's owner.
       ALTER TABLE budgets ADD COLUMN granted_limit_micros INTEGER;
+      UPDATE budgets SET granted_limit_micros = limit_micros;
 
       -- Rate limits that must hold across processes (logins per IP and per account): GCRA state, the
       -- theoretical arrival time of the next allowed attempt.

@@ -2,7 +2,7 @@ import { IronError, notFound, usageError } from '../../core/errors.js'
 import { newId } from '../../core/ids.js'
 import { formatMoney, MAX_MICROS } from '../../core/money.js'
 import { assertTimezone, type Period, periodBounds } from '../../core/periods.js'
-import type { AgentsRepo } from '../../store/agents.js'
+import type { AgentRow, AgentsRepo } from '../../store/agents.js'
 import type { Db } from '../../store/db.js'
 import { type GroupCommit, groupCommitOf } from '../../store/group-commit.js'
 import type { HoldersRepo } from '../../store/holders.js'
@@ -20,7 +20,9 @@ import type {
   LedgerVerification,
   SettleResult,
 } from '../api.js'
+import { currentPrincipal } from '../principal.js'
 import { changes, type LocalAudit } from './audit.js'
+import { forbidden, hiddenAgent, isAdmin, mayRead, ownsAgent } from './budget-access.js'
 import { findAgent, iso } from './refs.js'
 
 export const DEFAULT_ALERT_THRESHOLDS = [50, 80, 95, 100]
@@ -125,11 +127,14 @@ export class LocalBudgets implements BudgetsApi {
     )
   }
 
-  /** The row every agent gets at creation: no limit, metered only. */
-  createFor(agentId: string, at: number): void {
+  /**
+   * The row every agent gets at creation: no limit, metered only; or, with `limit_micros` (an agent a user
+   * creates starts at $0), that limit, which is also all its owner may set until an admin grants more.
+   */
+  createFor(agentId: string, at: number, options: { limit_micros?: number } = {}): void {
     this.ledger.insertBudget({
       agent_id: agentId,
-      limit_micros: null,
+      limit_micros: options.limit_micros ?? null,
       period: 'none',
       timezone: this.defaultTimezone,
       on_insufficient: 'reject',
@@ -143,10 +148,27 @@ export class LocalBudgets implements BudgetsApi {
       created_at: at,
       updated_at: at,
     })
+    if (options.limit_micros !== undefined) this.ledger.setGrantedLimit(agentId, options.limit_micros)
   }
 
   async set(agentRef: string, input: BudgetInput): Promise<Budget> {
     const agent = findAgent(this.agents, agentRef)
+    return this.#tx(() => this.setSync(agent, input))
+  }
+
+  /** An agent whose budget the caller may read (deleted ones too, by ID); another user's is not there. */
+  #readable(agentRef: string): AgentRow {
+    const agent = findAgent(this.agents, agentRef, { includeDeleted: true })
+    if (!mayRead(agent)) throw hiddenAgent(agentRef.trim())
+    return agent
+  }
+
+  /**
+   * What `iron budget set` does, in the caller's transaction (an approved budget request runs it in its own).
+   * A limit set by an admin (or on the local store, by its owner) is also what the agent's owner may set
+   * from then on: `granted_limit_micros`. A user may set their own agent's limit up to that, and no more.
+   */
+  setSync(agent: AgentRow, input: BudgetInput, options: { via?: Record<string, unknown> } = {}): Budget {
     if (input.limit_micros !== undefined && input.limit_micros !== null)
       checkAmount(input.limit_micros, 'limit')
     const timezone = input.timezone === undefined ? undefined : assertTimezone(input.timezone)
@@ -155,6 +177,7 @@ export class LocalBudgets implements BudgetsApi {
     return this.#tx(() => {
       const now = this.now()
       const current = this.#budgetRow(agent.id)
+      const grants = this.#authorizeSet(agent, input, current, timezone)
       const next: BudgetRow = {
         ...current,
         limit_micros: input.limit_micros === undefined ? current.limit_micros : input.limit_micros,
@@ -182,24 +205,73 @@ export class LocalBudgets implements BudgetsApi {
       }
       if (next.limit_micros !== current.limit_micros || next.period !== current.period) next.alerted_pct = 0
       this.ledger.saveBudget(next)
+      const granted = this.ledger.grantedLimit(agent.id)
+      if (grants && input.limit_micros !== undefined && granted !== next.limit_micros)
+        this.ledger.setGrantedLimit(agent.id, next.limit_micros)
       const after = this.#view(next, agent.name, inFlight)
+      const changed = changes(this.#view(current, agent.name, this.#inFlight(current)), after)
+      if (grants && input.limit_micros !== undefined && granted !== next.limit_micros)
+        changed.granted_limit_micros = { before: granted, after: next.limit_micros }
       this.audit.record({
+        actor: currentPrincipal()?.actor,
         action: 'budget.set',
         resource_type: 'budget',
         resource_id: agent.id,
         agent_id: agent.id,
         outcome: 'success',
         data: {
-          changes: changes(this.#view(current, agent.name, this.#inFlight(current)), after),
+          changes: changed,
           below_spend_confirmed: Boolean(input.allow_below_spend),
+          ...options.via,
         },
       })
       return after
     })
   }
 
+  /**
+   * Who may set what (team mode): admins and the local store's owner everything, and what they set is
+   * granted; a user their own agents' limit up to the grant, alerts and what happens when short, never the
+   * period or time zone (a grant is per period); a viewer nothing. Another user's agent is not there.
+   * Returns whether the new limit becomes the grant.
+   */
+  #authorizeSet(
+    agent: AgentRow,
+    input: BudgetInput,
+    current: BudgetRow,
+    timezone: string | undefined,
+  ): boolean {
+    const principal = currentPrincipal()
+    if (isAdmin(principal)) return true
+    if (!ownsAgent(principal!, agent)) throw hiddenAgent(agent.name)
+    if (principal!.role !== 'user') {
+      throw forbidden(
+        `Setting a budget needs the user role (for your own agents) or admin; you are a ${principal!.role}`,
+      )
+    }
+    if (
+      (input.period !== undefined && input.period !== current.period) ||
+      (timezone !== undefined && timezone !== current.timezone)
+    ) {
+      throw forbidden(
+        `Only an admin changes the period or time zone of ${agent.name}'s budget (a limit is granted per period)`,
+      )
+    }
+    const granted = this.ledger.grantedLimit(agent.id)
+    if (input.limit_micros !== undefined && granted !== null) {
+      if (input.limit_micros === null || input.limit_micros > granted) {
+        throw forbidden(
+          `${agent.name}'s limit can be set up to ${formatMoney(granted)}, what an admin granted; ${input.limit_micros === null ? 'no limit' : formatMoney(input.limit_micros)} needs an admin`,
+          `Ask for it with: iron budget request ${agent.name} --limit ${input.limit_micros === null ? 'none' : (input.limit_micros / 1_000_000).toString()} --reason "<why>"`,
+          { granted_limit_micros: granted },
+        )
+      }
+    }
+    return false
+  }
+
   async get(agentRef: string): Promise<Budget> {
-    const agent = findAgent(this.agents, agentRef, { includeDeleted: true })
+    const agent = this.#readable(agentRef)
     this.reclaimExpired()
     return this.#tx(() => {
       const row = this.#current(agent.id)
@@ -209,17 +281,23 @@ export class LocalBudgets implements BudgetsApi {
 
   async list(): Promise<Budget[]> {
     this.reclaimExpired()
-    const names = new Map(this.agents.list().map((a) => [a.id, a.name]))
+    const agents = this.agents.list()
+    const names = new Map(agents.map((a) => [a.id, a.name]))
+    // A user or viewer sees the budgets of their own agents.
+    const readable = isAdmin() ? undefined : new Set(agents.filter((a) => mayRead(a)).map((a) => a.id))
     return this.#tx(() =>
-      this.ledger.listBudgets().map((listed) => {
-        const row = this.#current(listed.agent_id)
-        return this.#view(row, names.get(row.agent_id) ?? row.agent_id, this.#inFlight(row))
-      }),
+      this.ledger
+        .listBudgets()
+        .filter((listed) => readable === undefined || readable.has(listed.agent_id))
+        .map((listed) => {
+          const row = this.#current(listed.agent_id)
+          return this.#view(row, names.get(row.agent_id) ?? row.agent_id, this.#inFlight(row))
+        }),
     )
   }
 
   async check(agentRef: string, options: { verify?: boolean } = {}): Promise<BudgetCheck> {
-    const agent = findAgent(this.agents, agentRef, { includeDeleted: true })
+    const agent = this.#readable(agentRef)
     this.reclaimExpired()
     return this.#tx(() => {
       const row = this.#current(agent.id)
@@ -257,13 +335,15 @@ export class LocalBudgets implements BudgetsApi {
   }
 
   async history(agentRef: string, options: { limit?: number; since?: number } = {}): Promise<LedgerEntry[]> {
-    const agent = findAgent(this.agents, agentRef, { includeDeleted: true })
+    const agent = this.#readable(agentRef)
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 10_000)
     return this.ledger.history(agent.id, { limit, since: options.since }).map(entryView)
   }
 
   async adjust(agentRef: string, input: { amount_micros: number; reason: string }): Promise<Budget> {
     const agent = findAgent(this.agents, agentRef)
+    if (!mayRead(agent)) throw hiddenAgent(agentRef.trim())
+    if (!isAdmin()) throw forbidden('Adjusting spend needs the admin role')
     if (
       !Number.isSafeInteger(input.amount_micros) ||
       input.amount_micros === 0 ||
@@ -304,6 +384,7 @@ export class LocalBudgets implements BudgetsApi {
       row.updated_at = now
       this.ledger.saveBalances(row)
       this.audit.record({
+        actor: currentPrincipal()?.actor,
         action: 'budget.adjust',
         resource_type: 'budget',
         resource_id: agent.id,

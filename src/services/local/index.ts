@@ -1,6 +1,7 @@
 import { BUNDLED_PRICES } from '../../pricing/index.js'
 import { AgentsRepo } from '../../store/agents.js'
 import { AuditRepo } from '../../store/audit.js'
+import { BudgetRequestsRepo } from '../../store/budget-requests.js'
 import { HoldersRepo } from '../../store/holders.js'
 import { LedgerRepo } from '../../store/ledger.js'
 import { PricesRepo } from '../../store/prices.js'
@@ -12,6 +13,7 @@ import type { LocalContext } from '../context.js'
 import { LocalAgents } from './agents.js'
 import { LocalAudit } from './audit.js'
 import { LocalAuth } from './auth.js'
+import { LocalBudgetRequests } from './budget-requests.js'
 import { LocalBudgets } from './budgets.js'
 import { LocalHolders } from './holders.js'
 import { LocalPricing } from './pricing.js'
@@ -28,6 +30,7 @@ export interface LocalControlPlane extends ControlPlane {
   tokens: LocalTokens
   providers: LocalProviders
   budgets: LocalBudgets
+  budgetRequests: LocalBudgetRequests
   pricing: LocalPricing
   usage: LocalUsage
   /** Sign-in and bearer secrets for `iron serve`; local only (the server calls it, never a client). */
@@ -93,6 +96,15 @@ export function createLocalControlPlane(ctx: LocalContext): LocalControlPlane {
       mockModels,
     ),
     budgets,
+    budgetRequests: new LocalBudgetRequests(
+      db,
+      new BudgetRequestsRepo(db),
+      agentsRepo,
+      ledger,
+      budgets,
+      audit,
+      now,
+    ),
     pricing,
     usage: new LocalUsage(db, agentsRepo),
     auth,
