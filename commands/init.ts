@@ -1,4 +1,4 @@
-import { IronCommand, storeFlags } from '../src/cli/base-command.js'
+import { IronCommand, localStoreFlags } from '../src/cli/base-command.js'
 import { type InitResult, initStore } from '../src/services/setup.js'
 
 export default class Init extends IronCommand<InitResult> {
@@ -7,10 +7,11 @@ export default class Init extends IronCommand<InitResult> {
     'Creates the local store (a SQLite file) and the master key that encrypts provider keys. ' +
     'Running it again changes nothing that exists; it only fills in what is missing.'
   static override examples = ['<%= config.bin %> init', '<%= config.bin %> init --db ./team.db --json']
-  static override flags = { ...storeFlags }
+  static override flags = { ...localStoreFlags }
 
   async run(): Promise<InitResult> {
     const { flags } = await this.parse(Init)
+    await this.warnLocalOnly('iron init', flags)
     const result = initStore(await this.local(flags))
     if (result.store.created) this.out.success(`Created the store at ${result.store.path}`)
     else

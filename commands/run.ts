@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core'
-import { IronCommand, storeFlags } from '../src/cli/base-command.js'
+import { IronCommand, localStoreFlags } from '../src/cli/base-command.js'
 import { describeRun, type RunSummary, runBehindGateway } from '../src/cli/run.js'
 import { usageError } from '../src/core/errors.js'
 
@@ -41,7 +41,7 @@ export default class Run extends IronCommand<RunSummary> {
         'Pass Ctrl-C (SIGINT) sent to iron on to the command (default: only when not in a terminal, where Ctrl-C reaches the command itself)',
       allowNo: true,
     }),
-    ...storeFlags,
+    ...localStoreFlags,
   }
 
   async run(): Promise<RunSummary> {
@@ -55,6 +55,7 @@ export default class Run extends IronCommand<RunSummary> {
         )
       throw error
     })
+    await this.warnLocalOnly('iron run', flags)
     const summary = await runBehindGateway({
       ctx: await this.local(flags),
       argv: argv as string[],

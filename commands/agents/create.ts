@@ -53,7 +53,7 @@ export default class AgentsCreate extends IronCommand<Agent> {
           : readJsonArg(flags['safety-policy'], 'safety policy'),
     })
     this.out.success(`Created agent ${agent.name}. Next: iron tokens issue ${agent.name}`)
-    const problem = agents.servingProblem(agent)
+    const problem = await agents.servingProblem(agent)
     if (problem) this.out.warn(problem)
     printAgent(this.out, agent)
     return agent

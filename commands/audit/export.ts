@@ -53,7 +53,8 @@ export default class AuditExport extends IronCommand<ExportResult> {
       if (!sink.write(text)) await once(sink, 'drain')
     }
     if (flags.format === 'csv') await write(auditCsvHeader())
-    for (const event of cp.audit.iterate(query)) {
+    // An export holds the chained fields only: the agent's name is for people's views.
+    for await (const { agent_name: _, ...event } of cp.audit.stream(query)) {
       await write(flags.format === 'csv' ? auditCsvLine(event) : `${JSON.stringify(event)}\n`)
       events++
       if (progress && events % 5_000 === 0) progress.update(events)

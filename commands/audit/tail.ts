@@ -35,7 +35,7 @@ export default class AuditTail extends IronCommand<void> {
     const cp = await this.services(flags)
     const query = auditQuery(flags)
     const recent = flags.lines ? (await cp.audit.list({ ...query, limit: flags.lines })).events.reverse() : []
-    let last = recent.at(-1)?.seq ?? cp.audit.repo.lastSeq()
+    let last = recent.at(-1)?.seq ?? (await cp.audit.list({ limit: 1 })).events[0]?.seq ?? 0
     const show = (event: (typeof recent)[number]) => {
       if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(event)}\n`)
       else this.out.line(auditLine(this.out, event))

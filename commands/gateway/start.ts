@@ -1,7 +1,7 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { Flags } from '@oclif/core'
-import { IronCommand, storeFlags } from '../../src/cli/base-command.js'
+import { IronCommand, localStoreFlags } from '../../src/cli/base-command.js'
 import { durationFlag } from '../../src/cli/duration-flag.js'
 import { formatDuration } from '../../src/core/time.js'
 import { type GatewayInfo, startGateway } from '../../src/gateway/server.js'
@@ -73,11 +73,12 @@ export default class GatewayStart extends IronCommand<GatewayInfo | ServiceFile>
       min: 0,
       hidden: true,
     }),
-    ...storeFlags,
+    ...localStoreFlags,
   }
 
   async run(): Promise<GatewayInfo | ServiceFile> {
     const { flags } = await this.parse(GatewayStart)
+    await this.warnLocalOnly('iron gateway start', flags)
     const ctx = await this.local(flags)
     if (flags['print-service']) {
       const kind = flags['print-service'] as ServiceKind

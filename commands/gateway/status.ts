@@ -1,4 +1,4 @@
-import { IronCommand, storeFlags } from '../../src/cli/base-command.js'
+import { IronCommand, localStoreFlags } from '../../src/cli/base-command.js'
 import { type GatewaysStatus, gatewaysStatus } from '../../src/services/gateway-lifecycle.js'
 import { localHolders } from '../../src/services/gateways.js'
 
@@ -18,7 +18,7 @@ export default class GatewayStatusCommand extends IronCommand<GatewaysStatus> {
     '<%= config.bin %> gateway status --json',
     '<%= config.bin %> gateway status --db ./team.db',
   ]
-  static override flags = { ...storeFlags }
+  static override flags = { ...localStoreFlags }
 
   async run(): Promise<GatewaysStatus> {
     const { flags } = await this.parse(GatewayStatusCommand)

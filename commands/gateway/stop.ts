@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core'
-import { IronCommand, storeFlags } from '../../src/cli/base-command.js'
+import { IronCommand, localStoreFlags } from '../../src/cli/base-command.js'
 import { durationFlag } from '../../src/cli/duration-flag.js'
 import { formatDuration } from '../../src/core/time.js'
 import { type StoppedGateway, stopGateways } from '../../src/services/gateway-lifecycle.js'
@@ -22,7 +22,7 @@ export default class GatewayStop extends IronCommand<{ stopped: StoppedGateway[]
       description: 'How long to wait for each gateway to finish its requests and stop (30, 30s, 2m)',
       default: '30s',
     }),
-    ...storeFlags,
+    ...localStoreFlags,
   }
 
   async run(): Promise<{ stopped: StoppedGateway[] }> {

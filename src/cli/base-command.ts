@@ -1,4 +1,6 @@
 import { Command, Errors, Flags } from '@oclif/core'
+import { connectServer, serverInEffect } from '../client/context.js'
+import type { HttpControlPlane } from '../client/http-control-plane.js'
 import { IronConfig } from '../config/config.js'
 import { resolveDirs } from '../config/paths.js'
 import type { IronError } from '../core/errors.js'
@@ -8,13 +10,26 @@ import { Output } from './output.js'
 import { confirm } from './prompt.js'
 import { debugStack, renderErrorText, toIronError } from './render-error.js'
 
-/** `--db`, for commands that use the local store. */
-export const storeFlags = {
+/** `--db`, for commands that work on the local store only (gateway, run, init). */
+export const localStoreFlags = {
   db: Flags.string({
     description: 'Path of the store (SQLite file); overrides IRON_DB and the config file',
     helpGroup: 'GLOBAL',
   }),
 }
+
+/** Where the control plane is: a local store (`--db`) or an `iron serve` (`--server`, the login context). */
+export const storeFlags = {
+  ...localStoreFlags,
+  server: Flags.string({
+    description:
+      'URL of an iron serve to use (overrides IRON_SERVER and the context iron login set); --db means the local store',
+    helpGroup: 'GLOBAL',
+  }),
+}
+
+/** The control plane a command works on: the local store, or a server over HTTP (same interface and values). */
+export type Services = LocalControlPlane | HttpControlPlane
 
 /** `--yes`, for destructive commands. */
 export const yesFlag = {
@@ -30,7 +45,7 @@ export abstract class IronCommand<T> extends Command {
 
   protected out!: Output
   #context: LocalContext | undefined
-  #services: LocalControlPlane | undefined
+  #services: Services | undefined
   #exitCode = 0
 
   override async init(): Promise<void> {
@@ -57,10 +72,22 @@ export abstract class IronCommand<T> extends Command {
     return this.#context
   }
 
-  /** The control plane: the local store now; a server in team mode later. */
-  protected async services(flags: { db?: string } = {}): Promise<LocalControlPlane> {
-    this.#services ??= createLocalControlPlane(await this.local(flags))
+  /** The control plane: the server in effect (--server > IRON_SERVER > iron login's context), else the local store. */
+  protected async services(flags: { db?: string; server?: string } = {}): Promise<Services> {
+    if (!this.#services) {
+      const config = await this.loadConfig()
+      const server = serverInEffect(config, flags)
+      this.#services = server
+        ? connectServer(config, server, { userAgent: `iron-cli/${this.config.version}` })
+        : createLocalControlPlane(await this.local(flags))
+    }
     return this.#services
+  }
+
+  /** For commands that work on the local store only: say so when a server is in effect, and carry on locally. */
+  protected async warnLocalOnly(what: string, flags: { db?: string } = {}): Promise<void> {
+    const server = serverInEffect(await this.loadConfig(), flags)
+    if (server) this.out.warn(`${what} works on the local store, not on the server in effect (${server.url})`)
   }
 
   protected confirm(question: string, yes: boolean | undefined): Promise<void> {
@@ -101,6 +128,7 @@ export abstract class IronCommand<T> extends Command {
   override async finally(error: Error | undefined): Promise<void> {
     await this.#context?.notifyChanges().catch(() => {})
     this.#context?.close()
+    if (this.#services && 'close' in this.#services) await this.#services.close()
     await super.finally(error)
   }
 }

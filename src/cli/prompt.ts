@@ -27,6 +27,16 @@ export async function confirm(question: string, yes: boolean): Promise<void> {
   }
 }
 
+/** Ask a person for a line of text (call only when isInteractive()). */
+export async function promptLine(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr })
+  try {
+    return (await rl.question(question)).trim()
+  } finally {
+    rl.close()
+  }
+}
+
 /** Read a secret from the terminal without echoing it. */
 export async function promptSecret(question: string): Promise<string> {
   const { stdin, stderr } = process

@@ -92,7 +92,7 @@ export const CONFIG_KEYS = {
   server: {
     schema: httpUrl,
     description:
-      'URL of an `iron serve` control plane (team mode, not available yet: `config set server` is refused)',
+      'URL of an `iron serve` control plane: management commands go there (iron login sets it; --server and IRON_SERVER override, --db means the local store)',
     default: () => undefined,
   },
 } satisfies Record<string, KeyDef>
@@ -227,7 +227,6 @@ export class IronConfig {
 
   /** Validate and store a value; returns the stored (typed) value. Nothing is written if it is invalid. */
   async set(key: ConfigKey, raw: string): Promise<string | number> {
-    if (key === 'server') throw teamModeUnavailable(this)
     const value = parseValue(key, raw, '')
     await this.#write({ ...this.#file, [key]: value })
     return value
@@ -252,14 +251,6 @@ export class IronConfig {
     this.#file = values
   }
 }
-
-/** Saying yes to a server would leave every command silently on the local store: refuse until team mode exists. */
-const teamModeUnavailable = (config: IronConfig) =>
-  usageError(
-    'TEAM_MODE_UNAVAILABLE',
-    'iron cannot use a server yet: team mode (iron serve, iron login) is not built, so commands would keep using the local store',
-    `Leave server unset; commands use the local store (${config.getString('db')})`,
-  )
 
 const firstLine = (error: unknown) => ((error as Error).message ?? String(error)).split('\n')[0]
 

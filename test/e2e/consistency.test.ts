@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { type CliResult, homeEnv, runIron } from '../helpers/cli.js'
 import { tempDir } from '../helpers/temp.js'
@@ -85,12 +86,20 @@ describe('consistency across commands (spawned)', () => {
     expect(swallowed.stderr).not.toContain('Alternatively')
   })
 
-  it('config set server is refused until team mode exists, and says so', async () => {
-    const result = await iron(['config', 'set', 'server', 'http://iron.example.com:8080'])
-    expect(result.code).toBe(2)
-    expect(result.stderr).toContain('Error (TEAM_MODE_UNAVAILABLE): iron cannot use a server yet')
-    expect(result.stderr).toContain('commands would keep using the local store')
-    expect((await iron(['config', 'get', 'server'])).stdout.trim()).toBe('')
+  it('config set server sends commands to that server, which says to sign in; unset goes back to the store', async () => {
+    expect((await iron(['config', 'set', 'server', 'http://127.0.0.1:9/'])).code).toBe(0)
+    expect((await iron(['config', 'get', 'server'])).stdout.trim()).toBe('http://127.0.0.1:9/')
+    const list = await iron(['agents', 'list'])
+    expect(list.code).toBe(4)
+    expect(list.stderr).toContain('Error (NOT_SIGNED_IN): Not signed in to http://127.0.0.1:9 ')
+    expect(list.stderr).toContain('iron login http://127.0.0.1:9')
+    expect(list.stderr).toContain('iron config unset server')
+    // --db names the local store, whatever the context says.
+    expect((await iron(['agents', 'list', '--db', join(home, 'data', 'iron', 'iron.db')])).stdout).toContain(
+      'bot',
+    )
+    expect((await iron(['config', 'unset', 'server'])).code).toBe(0)
+    expect((await iron(['agents', 'list'])).stdout).toContain('bot')
     // Lengths of time in the config read like the flags.
     expect((await iron(['config', 'set', 'gateway.lease_ttl', '1m'])).code).toBe(0)
     expect((await iron(['config', 'get', 'gateway.lease_ttl'])).stdout.trim()).toBe('60')
