@@ -29,6 +29,8 @@ export interface Agent {
   name: string
   description: string
   project: string | null
+  /** The user who owns it (team mode: they manage it), or null for the team's (an admin's) agents. */
+  owner: string | null
   allowed_providers: string[]
   allowed_models: string[]
   rate_limits: { requests_per_minute: number | null; tokens_per_minute: number | null }
@@ -45,6 +47,8 @@ export interface AgentInput {
   name: string
   description?: string
   project?: string | null
+  /** A user's name to own it, or null for the team's; admins only (a user's agents are their own). */
+  owner?: string | null
   allowed_providers?: string[]
   allowed_models?: string[]
   requests_per_minute?: number | null

@@ -37,8 +37,8 @@ export class AgentsRepo {
       .prepare(
         `UPDATE agents SET name = @name, description = @description, project = @project,
           allowed_providers = @allowed_providers, allowed_models = @allowed_models, rpm_limit = @rpm_limit,
-          tpm_limit = @tpm_limit, safety_policy = @safety_policy, status = @status, updated_at = @updated_at,
-          deleted_at = @deleted_at WHERE id = @id`,
+          tpm_limit = @tpm_limit, safety_policy = @safety_policy, status = @status, owner_id = @owner_id,
+          updated_at = @updated_at, deleted_at = @deleted_at WHERE id = @id`,
       )
       .run(row)
   }
@@ -54,10 +54,15 @@ export class AgentsRepo {
       | undefined
   }
 
-  list(options: { includeDeleted?: boolean; project?: string } = {}): AgentRow[] {
+  /** Agents by name; `ownerId` keeps only that user's. */
+  list(options: { includeDeleted?: boolean; project?: string; ownerId?: string } = {}): AgentRow[] {
     const where: string[] = []
     const params: unknown[] = []
     if (!options.includeDeleted) where.push('deleted_at IS NULL')
+    if (options.ownerId !== undefined) {
+      where.push('owner_id = ?')
+      params.push(options.ownerId)
+    }
     if (options.project !== undefined) {
       where.push('project = ?')
       params.push(options.project)

@@ -157,6 +157,8 @@ export interface AuditFilter {
   outcome?: string
   since?: number
   until?: number
+  /** Only what a user may see: events of agents they own (`owner_id`), and what they did themselves. */
+  visible_to?: { owner_id: string | null; actor: string }
 }
 
 function whereOf(filter: AuditFilter): { where: string[]; params: unknown[] } {
@@ -186,6 +188,11 @@ function whereOf(filter: AuditFilter): { where: string[]; params: unknown[] } {
   if (filter.until !== undefined) {
     where.push('at < ?')
     params.push(filter.until)
+  }
+  if (filter.visible_to) {
+    where.push('(agent_id IN (SELECT id FROM agents WHERE owner_id = ?) OR actor = ?)')
+    // A principal without a user owns no agent: no ID matches ''.
+    params.push(filter.visible_to.owner_id ?? '', filter.visible_to.actor)
   }
   return { where, params }
 }

@@ -5,12 +5,16 @@ import type { AgentRow, AgentsRepo } from '../../store/agents.js'
 import type { Db } from '../../store/db.js'
 import type { ProvidersRepo } from '../../store/providers.js'
 import type { TokensRepo } from '../../store/tokens.js'
+import type { UsersRepo } from '../../store/users.js'
 import type { Agent, AgentDeleteResult, AgentInput, AgentsApi, AgentUpdate } from '../api.js'
+import { authorize, forbidden, isAdmin, ownerScope } from '../authz.js'
+import type { Principal } from '../principal.js'
 import { servingProblem } from '../serving.js'
 import { changes, type LocalAudit } from './audit.js'
 import type { LocalBudgets } from './budgets.js'
 import { findAgent, findProvider, iso } from './refs.js'
 import { agentPolicyText } from './safety.js'
+import { findUser } from './users.js'
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
 
@@ -62,6 +66,7 @@ export class LocalAgents implements AgentsApi {
     private readonly now: () => number,
     /** The price table, to tell which provider serves which model. */
     private readonly prices: () => PriceTable,
+    private readonly users: UsersRepo,
   ) {}
 
   /** Why the agent cannot make the calls it is set up for (no provider serves its models), if it cannot. */
@@ -69,11 +74,18 @@ export class LocalAgents implements AgentsApi {
     return servingProblem(agent, this.providers.list(), this.prices())
   }
 
+  /**
+   * A user's agent is their own, and starts with a $0 limit that they cannot raise: nothing spends until an
+   * admin grants a limit (or approves their budget request). An admin's is the team's unless given an owner.
+   */
   async create(input: AgentInput): Promise<Agent> {
+    const principal = authorize('agents.create')
     const name = checkName(input.name, 'agent', 'agent_')
+    this.#checkAdminFields(principal, input)
     const fields = this.#fields(input)
     return this.#tx(() => {
       if (this.repo.byName(name)) throw taken(name)
+      const ownerId = isAdmin(principal) ? this.#ownerId(input.owner) : principal!.user_id
       const now = this.now()
       const row: AgentRow = {
         id: newId('agent', now),
@@ -86,13 +98,13 @@ export class LocalAgents implements AgentsApi {
         tpm_limit: fields.tpm ?? null,
         safety_policy: fields.safety_policy ?? null,
         status: 'active',
-        owner_id: null,
+        owner_id: ownerId,
         created_at: now,
         updated_at: now,
         deleted_at: null,
       }
       this.repo.insert(row)
-      this.budgets.createFor(row.id, now)
+      this.budgets.createFor(row.id, now, isAdmin(principal) ? {} : { limit_micros: 0 })
       const agent = this.view(row)
       this.audit.record({
         action: 'agent.create',
@@ -107,16 +119,21 @@ export class LocalAgents implements AgentsApi {
   }
 
   async list(options: { include_deleted?: boolean; project?: string } = {}): Promise<Agent[]> {
+    const scope = ownerScope(authorize('agents.list'))
+    if (scope === null) return []
     return this.repo
-      .list({ includeDeleted: options.include_deleted, project: options.project })
+      .list({ includeDeleted: options.include_deleted, project: options.project, ownerId: scope })
       .map((row) => this.view(row))
   }
 
   async get(ref: string): Promise<Agent> {
+    authorize('agents.get')
     return this.view(findAgent(this.repo, ref, { includeDeleted: true }))
   }
 
   async update(ref: string, update: AgentUpdate): Promise<Agent> {
+    const principal = authorize('agents.update')
+    this.#checkAdminFields(principal, update)
     const fields = this.#fields(update)
     const newName = update.name === undefined ? undefined : checkName(update.name, 'agent', 'agent_')
     if (update.status !== undefined && update.status !== 'active' && update.status !== 'suspended') {
@@ -138,6 +155,7 @@ export class LocalAgents implements AgentsApi {
         tpm_limit: update.tokens_per_minute === undefined ? row.tpm_limit : fields.tpm,
         safety_policy: update.safety_policy === undefined ? row.safety_policy : fields.safety_policy,
         status: update.status ?? row.status,
+        owner_id: update.owner === undefined ? row.owner_id : this.#ownerId(update.owner),
         updated_at: this.now(),
       }
       this.repo.update(next)
@@ -161,6 +179,7 @@ export class LocalAgents implements AgentsApi {
   }
 
   async delete(ref: string, options: { force: boolean }): Promise<AgentDeleteResult> {
+    authorize('agents.delete')
     return this.#tx(() => {
       const row = findAgent(this.repo, ref)
       const live = this.tokens.unrevoked(row.id)
@@ -195,6 +214,7 @@ export class LocalAgents implements AgentsApi {
       name: row.name,
       description: row.description,
       project: row.project,
+      owner: row.owner_id === null ? null : (this.users.byId(row.owner_id)?.name ?? row.owner_id),
       allowed_providers: JSON.parse(row.allowed_providers) as string[],
       allowed_models: JSON.parse(row.allowed_models) as string[],
       rate_limits: { requests_per_minute: row.rpm_limit, tokens_per_minute: row.tpm_limit },
@@ -213,6 +233,33 @@ export class LocalAgents implements AgentsApi {
           }
         : null,
     }
+  }
+
+  /**
+   * What only an admin chooses: who owns an agent, and an agent's own safety policy (which could turn the
+   * team's firewall off for it).
+   */
+  #checkAdminFields(principal: Principal | undefined, input: Partial<AgentInput>): void {
+    if (isAdmin(principal)) return
+    if (input.owner !== undefined && input.owner !== principal!.user_name) {
+      throw forbidden(
+        "Choosing an agent's owner needs the admin role; your agents are your own",
+        'Leave the owner out, or ask an admin',
+      )
+    }
+    if (input.safety_policy !== undefined && input.safety_policy !== null) {
+      throw forbidden(
+        "An agent's own safety policy needs the admin role; your agents follow the team's policy",
+        'Ask an admin to set it: iron agents update <agent> --safety-policy …',
+      )
+    }
+  }
+
+  /** The owner an admin names: a user that is not deleted, or null for the team's. */
+  #ownerId(owner: string | null | undefined): string | null {
+    if (owner === undefined || owner === null) return null
+    if (typeof owner !== 'string') throw usageError('INVALID_OWNER', 'The owner must be a user name or null')
+    return findUser(this.users, owner).id
   }
 
   #fields(input: Partial<AgentInput>) {

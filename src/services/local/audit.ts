@@ -23,6 +23,7 @@ import type {
   AuditVerification,
   AuditVerifyOptions,
 } from '../api.js'
+import { authorize, ownerScope, type ServiceMethod } from '../authz.js'
 import { currentPrincipal } from '../principal.js'
 import { findAgent, iso } from './refs.js'
 
@@ -59,9 +60,10 @@ export class LocalAudit implements AuditApi {
   }
 
   async list(query: AuditQuery & { limit?: number; cursor?: string }): Promise<AuditPage> {
+    const filter = this.#filter(query, 'audit.list')
     const limit = Math.min(Math.max(Math.floor(query.limit ?? 50), 1), MAX_PAGE)
     const before = query.cursor === undefined ? 0 : parseCursor(query.cursor)
-    const rows = [...this.repo.iterate(this.#filter(query), before, limit + 1, true)]
+    const rows = [...this.repo.iterate(filter, before, limit + 1, true)]
     const page = rows.slice(0, limit)
     const named = this.#named()
     return {
@@ -72,6 +74,7 @@ export class LocalAudit implements AuditApi {
 
   /** An event by its ID (`aud_…`) or by its sequence number (`19`, as `audit list` shows it first). */
   async get(ref: string): Promise<AuditEvent> {
+    const visible = this.#filter({}, 'audit.get').visible_to
     const trimmed = ref.trim()
     const seq = /^#?(\d{1,15})$/.exec(trimmed)
     const row = seq
@@ -79,7 +82,12 @@ export class LocalAudit implements AuditApi {
       : looksLikeId(trimmed.toLowerCase(), 'aud')
         ? this.repo.byId(parseId(trimmed, 'aud'))
         : undefined
-    if (row) return this.#named()(view(row))
+    // An event a user may not see is not there for them (the same error as a missing one).
+    const mine = (r: AuditRow) =>
+      !visible ||
+      r.actor === visible.actor ||
+      (r.agent_id !== null && this.#owned(r.agent_id, visible.owner_id))
+    if (row && mine(row)) return this.#named()(view(row))
     const pruned = this.repo.checkpoints().at(-1)?.through_seq ?? 0
     throw notFound(
       'AUDIT_EVENT_NOT_FOUND',
@@ -92,18 +100,27 @@ export class LocalAudit implements AuditApi {
     )
   }
 
-  async *stream(query: AuditQuery & { after_seq?: number }): AsyncIterable<AuditEvent> {
+  /** Checked and limited to the caller when called (not when first read), whoever reads it later. */
+  stream(query: AuditQuery & { after_seq?: number }): AsyncIterable<AuditEvent> {
+    const filter = this.#filter(query, 'audit.stream')
+    const { repo } = this
     const named = this.#named()
-    for (const row of this.repo.iterate(this.#filter(query), query.after_seq ?? 0)) yield named(view(row))
+    return (async function* () {
+      for (const row of repo.iterate(filter, query.after_seq ?? 0)) yield named(view(row))
+    })()
   }
 
   /** The same, synchronously (for exports that write as they read). */
-  *iterate(query: AuditQuery & { after_seq?: number }): IterableIterator<AuditEvent> {
-    for (const row of this.repo.iterate(this.#filter(query), query.after_seq ?? 0)) yield view(row)
+  iterate(query: AuditQuery & { after_seq?: number }): IterableIterator<AuditEvent> {
+    const filter = this.#filter(query, 'audit.stream')
+    const { repo } = this
+    return (function* () {
+      for (const row of repo.iterate(filter, query.after_seq ?? 0)) yield view(row)
+    })()
   }
 
   async count(query: AuditQuery): Promise<number> {
-    return this.repo.count(this.#filter(query))
+    return this.repo.count(this.#filter(query, 'audit.count'))
   }
 
   /**
@@ -112,6 +129,7 @@ export class LocalAudit implements AuditApi {
    * leave a chain that holds, but not one that reaches a head kept elsewhere).
    */
   async verify(options: AuditVerifyOptions = {}): Promise<AuditVerification> {
+    authorize('audit.verify')
     const expect = options.expect_head === undefined ? undefined : parseWitness(options.expect_head)
     const problems: string[] = []
     const checkpoints = this.repo.checkpoints()
@@ -185,6 +203,7 @@ export class LocalAudit implements AuditApi {
    * from the master key: the pruned head's hash, how many, which times. The chain must verify first.
    */
   async prune(before: number): Promise<AuditPruneResult> {
+    authorize('audit.prune')
     const check = await this.verify()
     if (!check.ok) {
       throw refused(
@@ -279,8 +298,17 @@ export class LocalAudit implements AuditApi {
     return Buffer.from(hkdfSync('sha256', this.masterKey(), Buffer.alloc(0), 'iron:audit-checkpoint:v1', 32))
   }
 
-  #filter(query: AuditQuery): AuditFilter {
+  /** Whether the agent is owned by that user. */
+  #owned(agentId: string, ownerId: string | null): boolean {
+    return ownerId !== null && this.agents.byId(agentId)?.owner_id === ownerId
+  }
+
+  /** The query as the store filters it, checked and limited to what the caller may see. */
+  #filter(query: AuditQuery, method: ServiceMethod): AuditFilter {
+    const principal = authorize(method)
+    const scope = ownerScope(principal)
     return {
+      visible_to: scope === undefined ? undefined : { owner_id: scope, actor: principal!.actor },
       agent_id: query.agent ? findAgent(this.agents, query.agent, { includeDeleted: true }).id : undefined,
       actor: query.actor,
       action: query.action,

@@ -84,6 +84,7 @@ export function createLocalControlPlane(ctx: LocalContext): LocalControlPlane {
       (m) => pricing.canonical(m),
       now,
       () => pricing.table(),
+      usersRepo,
     ),
     tokens: new LocalTokens(db, tokensRepo, agentsRepo, audit, now),
     providers: new LocalProviders(

@@ -11,6 +11,7 @@ import {
 import type { Db } from '../../store/db.js'
 import type { PricesRepo } from '../../store/prices.js'
 import type { ModelPriceView, PriceInput, PricingApi } from '../api.js'
+import { authorize } from '../authz.js'
 import type { LocalAudit } from './audit.js'
 
 /** The bundled catalog under the user's overrides (kept in the store, so the gateway and serve see them). */
@@ -62,6 +63,7 @@ export class LocalPricing implements PricingApi {
 
   /** Every priced model; the ones their provider retired only with `include_retired`. */
   async list(options: { provider?: string; include_retired?: boolean } = {}): Promise<ModelPriceView[]> {
+    authorize('pricing.list')
     return this.table()
       .list()
       .filter((p) => options.provider === undefined || p.provider === options.provider)
@@ -70,6 +72,7 @@ export class LocalPricing implements PricingApi {
   }
 
   async get(model: string): Promise<ModelPriceView> {
+    authorize('pricing.get')
     const found = this.resolve(model)
     if (!found) throw unknownModel(model)
     return this.#view(found.price, found.source)
@@ -88,6 +91,7 @@ export class LocalPricing implements PricingApi {
   }
 
   async set(input: PriceInput): Promise<ModelPriceView> {
+    authorize('pricing.set')
     const model = input.model.trim()
     const base = this.table().resolve(model)
     // A model iron knows (by id, alias or snapshot) keeps what is not given; a new one needs provider and prices.
@@ -142,6 +146,7 @@ export class LocalPricing implements PricingApi {
   }
 
   async unset(model: string): Promise<{ model: string; removed: boolean; now: ModelPriceView | null }> {
+    authorize('pricing.unset')
     const found = this.resolve(model)
     const id = found?.source === 'override' ? found.price.model : model.trim()
     const removed = this.db

@@ -13,6 +13,7 @@ import type {
   ProviderTestResult,
   ProviderUpdate,
 } from '../api.js'
+import { authorize } from '../authz.js'
 import { checkName } from './agents.js'
 import { changes, type LocalAudit } from './audit.js'
 import { findProvider, iso } from './refs.js'
@@ -82,6 +83,7 @@ export class LocalProviders implements ProvidersApi {
   ) {}
 
   async add(input: ProviderInput): Promise<Provider> {
+    authorize('providers.add')
     const name = checkName(input.name, 'provider', 'prov_')
     const kind = checkKind(input.kind)
     const baseUrl = this.#baseUrl(kind, input.base_url)
@@ -133,14 +135,17 @@ export class LocalProviders implements ProvidersApi {
   }
 
   async list(): Promise<Provider[]> {
+    authorize('providers.list')
     return this.repo.list().map(view)
   }
 
   async get(ref: string): Promise<Provider> {
+    authorize('providers.get')
     return view(findProvider(this.repo, ref))
   }
 
   async update(ref: string, update: ProviderUpdate): Promise<Provider> {
+    authorize('providers.update')
     const key = update.api_key === undefined ? undefined : checkKey(update.api_key)
     const sealKey = key === undefined ? undefined : this.masterKey()
     return this.#tx(() => {
@@ -171,6 +176,7 @@ export class LocalProviders implements ProvidersApi {
   }
 
   async remove(ref: string): Promise<Provider> {
+    authorize('providers.remove')
     return this.#tx(() => {
       const row = findProvider(this.repo, ref)
       const users = this.agents.usingProvider(row.name)
@@ -198,6 +204,7 @@ export class LocalProviders implements ProvidersApi {
 
   /** One cheap real call (list models); reports status and latency, and remembers the outcome. */
   async test(ref: string): Promise<ProviderTestResult> {
+    authorize('providers.test')
     const row = findProvider(this.repo, ref)
     const result = row.kind === 'mock' ? this.#testMock(row) : await this.#testRemote(row)
     const now = this.now()

@@ -2,8 +2,12 @@ import { notFound } from '../../core/errors.js'
 import { looksLikeId, parseId } from '../../core/ids.js'
 import type { AgentRow, AgentsRepo } from '../../store/agents.js'
 import type { ProviderRow, ProvidersRepo } from '../../store/providers.js'
+import { hiddenAgent, mayRead } from '../authz.js'
 
-/** An agent by ID (`agent_…`) or by name. Deleted agents are found by ID only, when asked for. */
+/**
+ * An agent by ID (`agent_…`) or by name. Deleted agents are found by ID only, when asked for. In a server
+ * request of a user or viewer, another user's agent is not found either (the same error: nothing leaks).
+ */
 export function findAgent(
   repo: AgentsRepo,
   ref: string,
@@ -13,6 +17,7 @@ export function findAgent(
   const row = looksLikeId(trimmed.toLowerCase(), 'agent')
     ? repo.byId(parseId(trimmed, 'agent'))
     : repo.byName(trimmed)
+  if (row && !mayRead(row)) throw hiddenAgent(trimmed)
   if (!row || (row.deleted_at !== null && !options.includeDeleted)) {
     throw notFound(
       'AGENT_NOT_FOUND',

@@ -13,6 +13,7 @@ import type { AgentRow, AgentsRepo } from '../../store/agents.js'
 import type { Db } from '../../store/db.js'
 import { getMeta, setMeta } from '../../store/meta.js'
 import type { SafetyApi, SafetyPolicyView, SafetyScanResult } from '../api.js'
+import { authorize } from '../authz.js'
 import type { LocalAudit } from './audit.js'
 import { findAgent } from './refs.js'
 
@@ -43,6 +44,7 @@ export class LocalSafety implements SafetyApi {
   }
 
   async getPolicy(options: { agent?: string } = {}): Promise<SafetyPolicyView> {
+    authorize('safety.getPolicy')
     const agent = options.agent ? findAgent(this.agents, options.agent, { includeDeleted: true }) : undefined
     return {
       agent: agent?.name ?? null,
@@ -54,6 +56,7 @@ export class LocalSafety implements SafetyApi {
 
   /** Change the store's default policy: merged into it, or replacing it (`replace`). */
   async setDefault(change: unknown, options: { replace?: boolean } = {}): Promise<SafetyPolicyView> {
+    authorize('safety.setDefault')
     const partial = parsePartialPolicy(change)
     return this.db
       .transaction(() => {
@@ -80,6 +83,7 @@ export class LocalSafety implements SafetyApi {
 
   /** Run the firewall on a text offline: what it finds and what the policy would do. */
   async scan(input: { text: string; direction?: Direction; agent?: string }): Promise<SafetyScanResult> {
+    authorize('safety.scan')
     const direction = input.direction ?? 'input'
     if (direction !== 'input' && direction !== 'output')
       throw usageError('INVALID_DIRECTION', `Unknown direction '${direction}'`, 'Use input or output')

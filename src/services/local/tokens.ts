@@ -5,6 +5,7 @@ import type { AgentRow, AgentsRepo } from '../../store/agents.js'
 import type { Db } from '../../store/db.js'
 import type { TokensRepo, TokenWithAgent } from '../../store/tokens.js'
 import type { IcToken, IssuedToken, TokensApi } from '../api.js'
+import { authorize, mayRead, ownerScope } from '../authz.js'
 import type { LocalAudit } from './audit.js'
 import { findAgent, iso } from './refs.js'
 
@@ -31,6 +32,7 @@ export class LocalTokens implements TokensApi {
   ) {}
 
   async issue(agentRef: string, options: { expires_in_ms?: number } = {}): Promise<IssuedToken> {
+    authorize('tokens.issue')
     const expiresIn = checkExpiry(options.expires_in_ms)
     return this.#tx(() => {
       const agent = findAgent(this.agents, agentRef)
@@ -54,6 +56,7 @@ export class LocalTokens implements TokensApi {
 
   /** Replace a token, named by its ID (`ic_…`) or by its agent, as `revoke` takes it. */
   async rotate(ref: string, options: { expires_in_ms?: number } = {}): Promise<IssuedToken> {
+    authorize('tokens.rotate')
     const expiresIn = checkExpiry(options.expires_in_ms)
     return this.#tx(() => {
       const current = this.#find(ref, 'rotate')
@@ -68,6 +71,7 @@ export class LocalTokens implements TokensApi {
   }
 
   async revoke(ref: string): Promise<IcToken> {
+    authorize('tokens.revoke')
     return this.#tx(() => {
       const token = this.#find(ref, 'revoke')
       const now = this.now()
@@ -79,15 +83,27 @@ export class LocalTokens implements TokensApi {
   }
 
   async get(ref: string): Promise<IcToken> {
+    authorize('tokens.get')
     return view(this.#find(ref, 'show'), this.now())
   }
 
   async list(options: { agent?: string; include_revoked?: boolean } = {}): Promise<IcToken[]> {
+    const scope = ownerScope(authorize('tokens.list'))
     const agentId = options.agent
       ? findAgent(this.agents, options.agent, { includeDeleted: true }).id
       : undefined
     const now = this.now()
-    return this.repo.list({ agentId, includeRevoked: options.include_revoked }).map((t) => view(t, now))
+    // A user or viewer sees the tokens of their own agents.
+    const own =
+      scope === undefined
+        ? undefined
+        : new Set(
+            scope === null ? [] : this.agents.list({ includeDeleted: true, ownerId: scope }).map((a) => a.id),
+          )
+    return this.repo
+      .list({ agentId, includeRevoked: options.include_revoked })
+      .filter((t) => own === undefined || own.has(t.agent_id))
+      .map((t) => view(t, now))
   }
 
   /** The gateway's check: a well-formed, known, unrevoked, unexpired token of an agent that exists. */
@@ -127,7 +143,10 @@ export class LocalTokens implements TokensApi {
     const trimmed = ref.trim()
     const live = purpose !== 'show'
     if (looksLikeId(trimmed.toLowerCase(), 'ic')) {
-      const token = this.repo.byId(parseId(trimmed, 'ic'))
+      const found = this.repo.byId(parseId(trimmed, 'ic'))
+      // Another user's agent's token is not there for a user or viewer, as their agents are not.
+      const token =
+        found && mayRead(this.agents.byId(found.agent_id) ?? { owner_id: null }) ? found : undefined
       if (!token)
         throw notFound(
           'TOKEN_NOT_FOUND',

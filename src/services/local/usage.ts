@@ -2,6 +2,7 @@ import { usageError } from '../../core/errors.js'
 import type { AgentsRepo } from '../../store/agents.js'
 import type { Db } from '../../store/db.js'
 import type { UsageApi, UsageGroup, UsageQuery, UsageReport, UsageRow } from '../api.js'
+import { authorize, ownerScope } from '../authz.js'
 import { findAgent, iso } from './refs.js'
 
 export const USAGE_GROUPS: readonly UsageGroup[] = ['agent', 'model', 'provider', 'project', 'day']
@@ -24,7 +25,9 @@ export class LocalUsage implements UsageApi {
     private readonly agents: AgentsRepo,
   ) {}
 
+  /** A user's or viewer's report counts their own agents only. */
   async report(query: UsageQuery): Promise<UsageReport> {
+    const scope = ownerScope(authorize('usage.report'))
     const by = query.by ?? 'agent'
     if (!USAGE_GROUPS.includes(by)) {
       throw usageError(
@@ -51,6 +54,11 @@ export class LocalUsage implements UsageApi {
       where.push('l.agent_id = ?')
       params.push(agent.id)
     }
+    if (scope !== undefined) {
+      where.push('a.owner_id = ?')
+      // A principal without a user owns nothing: no ID matches ''.
+      params.push(scope ?? '')
+    }
     const rows = this.db
       .prepare(
         `SELECT ${KEY_SQL[by]} AS key, count(*) AS requests, coalesce(sum(l.input_tokens), 0) AS input_tokens,
@@ -61,7 +69,11 @@ export class LocalUsage implements UsageApi {
       .all(...params) as UsageRow[]
     if (by === 'agent' || by === 'project') {
       const seen = new Set(rows.map((r) => r.key))
-      const live = agent ? [agent] : this.agents.list()
+      const live = agent
+        ? [agent]
+        : scope === undefined
+          ? this.agents.list()
+          : this.agents.list({ ownerId: scope ?? '' })
       for (const a of live) {
         const key = by === 'agent' ? a.name : (a.project ?? '(none)')
         if (!seen.has(key)) {
