@@ -1,0 +1,97 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { z } from 'zod'
+import type { UserRole } from '../services/api.js'
+import type { LocalControlPlane } from '../services/local/index.js'
+import type { Principal } from '../services/principal.js'
+
+/**
+ * One route of `iron serve`: what it answers, who may call it, the zod schemas that validate its input and
+ * describe its output (the OpenAPI document is generated from them), and the handler that calls the
+ * control plane. The authorization matrix and the fuzz tests are generated from the same table.
+ */
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+
+/**
+ * The least a caller must be: `open` (no credentials), `viewer` (anyone signed in), `user` (a user or an
+ * admin: may write their own things), `admin`. Ownership (a user's own agents) is the services' rule.
+ */
+export type Access = 'open' | UserRole
+
+/** What the server itself provides to its own routes (health, metrics, the OpenAPI document, events). */
+export interface ServerFacilities {
+  version: string
+  schemaVersion(): number
+  metrics(): string
+  openapi(): unknown
+  /** Follow the event stream on `res` (SSE) from after `since` (an audit sequence number). */
+  events(res: ServerResponse, principal: Principal, secret: string, since: number | undefined): void
+}
+
+export interface HandlerContext<P, Q, B> {
+  cp: LocalControlPlane
+  server: ServerFacilities
+  params: P
+  query: Q
+  body: B
+  /** Undefined only on open routes. */
+  principal: Principal | undefined
+  /** The bearer secret the caller sent (logout revokes the session it names). */
+  secret: string | undefined
+  req: IncomingMessage
+  res: ServerResponse
+  requestId: string
+  /** HEAD: answer the headers GET would, without the body. */
+  head: boolean
+}
+
+/**
+ * How a route answers: `json` (the handler's value, checked against `response`), `list` (the handler's array
+ * as a page `{data, next_cursor}`), or `raw` (the handler writes to `res` itself: streams, SSE, text).
+ */
+export type Kind = 'json' | 'list' | 'raw'
+
+export interface RouteSpec<
+  P extends z.ZodType = z.ZodType,
+  Q extends z.ZodType = z.ZodType,
+  B extends z.ZodType = z.ZodType,
+  R extends z.ZodType = z.ZodType,
+> {
+  method: Method
+  /** `/api/v1/agents/{ref}`: a `{name}` segment is a parameter. */
+  path: string
+  /** One line for the OpenAPI document (and the service call it makes). */
+  summary: string
+  tag: string
+  access: Access
+  params?: P
+  query?: Q
+  body?: B
+  /** For `json`, the value; for `list`, one item; for `raw`, described by `rawContent`. */
+  response: R
+  kind?: Kind
+  /** 200 unless said (201 for creations). */
+  status?: number
+  /** `raw` routes: the media type of what they write (text/event-stream, text/plain, application/x-ndjson). */
+  rawContent?: string[]
+  /**
+   * `list` routes: the item's position in the service's order (name, then id, …), so that pages keep the
+   * order the service returns and a cursor survives items added or removed between pages.
+   */
+  orderKey?: (item: z.output<R>) => Array<string | number>
+  /** Whether the route changes the store (running gateways are told to drop their caches). */
+  mutates?: boolean
+  /** The service's value (an array for `list`); `raw` routes answer on `res` and return nothing. */
+  handler: (ctx: HandlerContext<z.output<P>, z.output<Q>, z.output<B>>) => unknown
+}
+
+export type AnyRoute = RouteSpec<z.ZodType, z.ZodType, z.ZodType, z.ZodType>
+
+/** Keeps each route's schemas and handler types tied together. */
+export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType>(
+  spec: RouteSpec<P, Q, B, R>,
+): AnyRoute {
+  return spec as unknown as AnyRoute
+}
+
+export const ROLE_RANK: Readonly<Record<UserRole, number>> = { viewer: 0, user: 1, admin: 2 }

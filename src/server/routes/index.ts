@@ -1,0 +1,23 @@
+import type { AnyRoute } from '../route.js'
+import { agentRoutes } from './agents.js'
+import { auditRoutes } from './audit.js'
+import { authRoutes } from './auth.js'
+import { budgetRequestRoutes } from './budget-requests.js'
+import { budgetRoutes } from './budgets.js'
+import { pricingRoutes } from './pricing.js'
+import { providerRoutes } from './providers.js'
+import { safetyRoutes } from './safety.js'
+import { systemRoutes } from './system.js'
+
+/** Every route of `iron serve`: the REST table of SPEC §9. */
+export const ROUTES: readonly AnyRoute[] = [
+  ...systemRoutes,
+  ...authRoutes,
+  ...agentRoutes,
+  ...providerRoutes,
+  ...budgetRoutes,
+  ...budgetRequestRoutes,
+  ...pricingRoutes,
+  ...auditRoutes,
+  ...safetyRoutes,
+]

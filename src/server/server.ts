@@ -1,0 +1,323 @@
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import type { z } from 'zod'
+import { IronError } from '../core/errors.js'
+import { newId } from '../core/ids.js'
+import type { LocalContext } from '../services/context.js'
+import { createLocalControlPlane, type LocalControlPlane } from '../services/local/index.js'
+import { type Principal, runAs } from '../services/principal.js'
+import { schemaVersion } from '../store/db.js'
+import { type Authenticator, authorize, bearerOf, CHALLENGE } from './auth.js'
+import {
+  errorBody,
+  type FieldError,
+  type FieldLocation,
+  HttpError,
+  issuesToFields,
+  statusOf,
+  validationError,
+} from './errors.js'
+import { EventStream, type EventStreamOptions } from './events.js'
+import { COMMON_HEADERS, discardBody, readJsonBody, sendJson } from './http.js'
+import { ServerMetrics } from './metrics.js'
+import { openApiDocument } from './openapi.js'
+import { paginate } from './pagination.js'
+import type { AnyRoute, ServerFacilities } from './route.js'
+import { Router } from './router.js'
+import { ROUTES } from './routes/index.js'
+
+export interface ServeOptions {
+  ctx: LocalContext
+  /** The control plane on ctx's store (made from ctx when not given). */
+  cp?: LocalControlPlane
+  host: string
+  port: number
+  /** PEM certificate and key: HTTPS. */
+  tls?: { cert: Buffer; key: Buffer }
+  /** iron's version, for /api/health and the OpenAPI document. */
+  version: string
+  /** How long shutdown lets requests in flight finish. */
+  drainMs?: number
+  events?: EventStreamOptions
+  /** How long a client may take to send its headers, and its body. */
+  headersTimeoutMs?: number
+  bodyTimeoutMs?: number
+  /** The routes (the table in routes/index.ts); tests never pass another. */
+  routes?: readonly AnyRoute[]
+  /** Where bugs are reported (stderr). */
+  log?: (line: string) => void
+}
+
+export interface RunningServer {
+  url: string
+  cp: LocalControlPlane
+  metrics: ServerMetrics
+  close(): Promise<void>
+}
+
+const MAX_URL_LENGTH = 8 * 1024
+/** How soon after a change running gateways on the store are told to drop their caches. */
+const NOTIFY_DELAY_MS = 100
+
+/**
+ * Start `iron serve`: the route table over one control plane on the store, each request authenticated by
+ * its bearer secret and run as its principal.
+ */
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const { ctx } = options
+  const cp = options.cp ?? createLocalControlPlane(ctx)
+  const auth = (): Authenticator => cp.auth
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
+  const routes = options.routes ?? ROUTES
+  const router = new Router(routes)
+  const metrics = new ServerMetrics()
+  const events = new EventStream(cp, auth, options.events)
+  let openapi: unknown
+  const facilities: ServerFacilities = {
+    version: options.version,
+    schemaVersion: () => schemaVersion(ctx.db()),
+    metrics: () => metrics.render({ sessions: () => sessionCount(cp), eventWatchers: () => events.size }),
+    openapi: () => {
+      openapi ??= openApiDocument(routes, options.version)
+      return openapi
+    },
+    events: (res, principal, secret, since) => events.add(res, principal, secret, since),
+  }
+  const notifier = changeNotifier(ctx, log)
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = newId('req')
+    const started = performance.now()
+    let label = 'unmatched'
+    metrics.inFlight++
+    res.on('close', () => {
+      metrics.inFlight--
+      metrics.observe(label, res.statusCode, (performance.now() - started) / 1000)
+    })
+    req.on('error', () => {})
+    res.on('error', () => {})
+    for (const [name, value] of Object.entries(COMMON_HEADERS)) res.setHeader(name, value)
+    if (options.tls) res.setHeader('strict-transport-security', 'max-age=31536000')
+    res.setHeader('x-request-id', requestId)
+    void dispatch(req, res, requestId, (matched) => {
+      label = matched
+    }).catch((error: unknown) => fail(res, error, requestId, req))
+  }
+
+  const dispatch = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    matched: (label: string) => void,
+  ): Promise<void> => {
+    const method = req.method ?? 'GET'
+    const url = req.url ?? '/'
+    if (url.length > MAX_URL_LENGTH)
+      throw new HttpError(414, 'URI_TOO_LONG', `The URL is longer than ${MAX_URL_LENGTH} characters`)
+    if (!url.startsWith('/')) throw new HttpError(400, 'INVALID_PATH', 'The request target must be a path')
+    const q = url.indexOf('?')
+    const path = q === -1 ? url : url.slice(0, q)
+    const { route, params } = router.match(method, path)
+    matched(`${route.method} ${route.path}`)
+    const head = method === 'HEAD'
+
+    const secret = bearerOf(req)
+    const principal = route.access === 'open' ? undefined : authorize(auth(), secret, route.access)
+
+    const problems: FieldError[] = []
+    const parse = <T>(location: FieldLocation, schema: z.ZodType | undefined, value: unknown): T => {
+      if (!schema) return value as T
+      const result = schema.safeParse(value)
+      if (result.success) return result.data as T
+      problems.push(...issuesToFields(location, result.error.issues))
+      return undefined as T
+    }
+    const parsedParams = parse<Record<string, unknown>>('params', route.params, params)
+    const parsedQuery = parse<Record<string, unknown>>(
+      'query',
+      route.query,
+      queryObject(q === -1 ? '' : url.slice(q + 1), route.query === undefined, problems),
+    )
+    let body: unknown
+    if (method === 'GET' || method === 'HEAD') discardBody(req)
+    else body = await readJsonBody(req, { timeoutMs: options.bodyTimeoutMs })
+    if (route.body) {
+      body = parse('body', route.body, body ?? {})
+    } else if (body !== undefined && !isEmptyObject(body)) {
+      problems.push({ location: 'body', path: '', code: 'unexpected', message: 'this route takes no body' })
+    }
+    if (problems.length > 0) throw validationError(problems)
+
+    const run = async () =>
+      route.handler({
+        cp,
+        server: facilities,
+        params: parsedParams,
+        query: parsedQuery,
+        body,
+        principal,
+        secret,
+        req,
+        res,
+        requestId,
+        head,
+      })
+    const value = principal ? await runAs(principal, run) : await run()
+    if (route.mutates) notifier()
+    if (route.kind === 'raw') return
+    if (route.kind === 'list') {
+      const items = value as Array<Record<string, unknown>>
+      const orderKey = route.orderKey as (item: unknown) => Array<string | number>
+      return sendJson(
+        res,
+        200,
+        paginate(items, {
+          limit: parsedQuery?.limit as number | undefined,
+          cursor: parsedQuery?.cursor as string | undefined,
+          key: orderKey,
+          id: (item) => (typeof item.id === 'string' ? item.id : JSON.stringify(orderKey(item))),
+        }),
+        {},
+        head,
+      )
+    }
+    if (route.status === 204) {
+      res.writeHead(204)
+      return void res.end()
+    }
+    sendJson(res, route.status ?? 200, value, {}, head)
+  }
+
+  const fail = (res: ServerResponse, error: unknown, requestId: string, req: IncomingMessage) => {
+    const status = statusOf(error)
+    if (status >= 500 && !(error instanceof IronError))
+      log(
+        `iron serve: ${requestId} ${req.method} ${req.url?.split('?')[0]}: ${(error as Error)?.stack ?? error}`,
+      )
+    if (res.headersSent) {
+      // A stream that had started cannot carry an error: cut it, so the client sees it incomplete.
+      res.destroy()
+      return
+    }
+    const headers: Record<string, string> = { ...(error instanceof HttpError ? error.headers : {}) }
+    if (status === 401) headers['www-authenticate'] = CHALLENGE
+    if (status === 429 && !headers['retry-after']) {
+      const retry = (error as IronError).details?.retry_after_seconds
+      if (typeof retry === 'number') headers['retry-after'] = String(Math.max(1, Math.ceil(retry)))
+    }
+    sendJson(res, status, errorBody(error, requestId), headers, req.method === 'HEAD')
+  }
+
+  const headersTimeout = options.headersTimeoutMs ?? 15_000
+  const serverOptions = {
+    keepAliveTimeout: 65_000,
+    headersTimeout,
+    requestTimeout: 60_000,
+    connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(headersTimeout / 3))),
+    maxHeaderSize: 16 * 1024,
+  }
+  const server: Server = options.tls
+    ? createHttpsServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, handle)
+    : createHttpServer(serverOptions, handle)
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable)
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
+    else socket.destroy()
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const address = server.address() as AddressInfo
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  const url = `${options.tls ? 'https' : 'http'}://${host}:${address.port}`
+
+  let closing: Promise<void> | undefined
+  const close = () => {
+    closing ??= (async () => {
+      events.close()
+      server.close()
+      server.closeIdleConnections()
+      const deadline = Date.now() + (options.drainMs ?? 10_000)
+      while (metrics.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+      server.closeAllConnections()
+      await notifier.flush()
+      metrics.close()
+    })()
+    return closing
+  }
+  return { url, cp, metrics, close }
+}
+
+/** The query string as an object; a name given twice is kept as an array (and refused by its schema). */
+function queryObject(text: string, noneExpected: boolean, problems: FieldError[]): Record<string, unknown> {
+  const out: Record<string, string | string[]> = {}
+  if (text === '') return out
+  let params: URLSearchParams
+  try {
+    params = new URLSearchParams(text)
+  } catch {
+    problems.push({ location: 'query', path: '', code: 'invalid', message: 'not a valid query string' })
+    return out
+  }
+  for (const [name, value] of params) {
+    const known = out[name]
+    out[name] = known === undefined ? value : Array.isArray(known) ? [...known, value] : [known, value]
+  }
+  if (noneExpected && Object.keys(out).length > 0) {
+    problems.push({
+      location: 'query',
+      path: Object.keys(out)[0]!,
+      code: 'unrecognized_keys',
+      message: 'this route takes no query parameters',
+    })
+  }
+  return out
+}
+
+const isEmptyObject = (value: unknown) =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0
+
+/** Live sessions, from the users service when it can count them. */
+function sessionCount(cp: LocalControlPlane): number | null {
+  const users = (cp as { users?: { activeSessions?: () => number } }).users
+  return typeof users?.activeSessions === 'function' ? users.activeSessions() : null
+}
+
+/**
+ * Tell the gateways running on this store that something changed (a revoked token must be refused at
+ * once), as commands do when they end: after a change, batched over a short delay.
+ */
+function changeNotifier(ctx: LocalContext, log: (line: string) => void) {
+  let timer: NodeJS.Timeout | undefined
+  let running: Promise<void> = Promise.resolve()
+  const run = () => {
+    timer = undefined
+    running = running
+      .then(() => ctx.notifyChanges())
+      .catch((error: unknown) => log(`iron serve: could not notify gateways: ${(error as Error).message}`))
+  }
+  const notify = () => {
+    timer ??= setTimeout(run, NOTIFY_DELAY_MS)
+    timer.unref()
+  }
+  notify.flush = async () => {
+    if (timer) {
+      clearTimeout(timer)
+      run()
+    }
+    await running
+  }
+  return notify
+}
+
+export type { Principal }
