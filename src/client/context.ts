@@ -138,12 +138,8 @@ const LOCAL_AGAIN: Record<ServerInEffect['source'], string> = {
 
 export function notSignedIn(server: ServerInEffect): IronError {
   const from =
-    server.source === 'flag'
-      ? '--server'
-      : server.source === 'env'
-        ? 'IRON_SERVER'
-        : 'the config (set by iron login)'
-  return new IronError('NOT_SIGNED_IN', `Not signed in to ${server.url} (the server from ${from})`, {
+    server.source === 'flag' ? '--server' : server.source === 'env' ? 'IRON_SERVER' : 'config server'
+  return new IronError('NOT_SIGNED_IN', `Not signed in to ${server.url} (from ${from})`, {
     exitCode: ExitCode.auth,
     hint: `Sign in with: iron login ${server.url} (or set ${TOKEN_ENV} to an API token)${LOCAL_AGAIN[server.source]}`,
   })

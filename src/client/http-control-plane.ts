@@ -69,9 +69,6 @@ function auditFilters(query: AuditQuery): Query {
   }
 }
 
-/** What the local audit list gives when no limit is asked, and the most it gives. */
-const AUDIT_DEFAULT_LIMIT = 50
-const AUDIT_MAX_LIMIT = 1_000
 /** Calls that do real work on the server (a provider's round trip, a whole chain's proof) may take longer. */
 const SLOW_CALL_MS = 5 * 60_000
 
@@ -185,9 +182,9 @@ class HttpBudgets implements BudgetsApi {
   }
   async history(agentRef: string, options: { limit?: number; since?: number } = {}): Promise<LedgerEntry[]> {
     const path = `/api/v1/agents/${seg(agentRef)}/budget/history`
-    // As the local service: the newest 50 rows unless a limit (at most 10,000) is asked.
+    // As the local service: the newest 50 entries unless a limit (at most 10,000) is asked.
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 10_000)
-    return (await this.http.page<LedgerEntry>(path, { since: isoOf(options.since) }, limit)).data
+    return (await this.http.take<LedgerEntry>(path, { since: isoOf(options.since) }, limit)).data
   }
   adjust(agentRef: string, input: { amount_micros: number; reason: string }): Promise<Budget> {
     return this.http.send('POST', `/api/v1/agents/${seg(agentRef)}/budget/adjust`, input)
@@ -206,8 +203,8 @@ class HttpPricing implements PricingApi {
   get(model: string): Promise<ModelPriceView> {
     return this.http.get(`/api/v1/pricing/${seg(model)}`)
   }
-  set(input: PriceInput): Promise<ModelPriceView> {
-    return this.http.send('PUT', `/api/v1/pricing/${seg(input.model)}`, input)
+  set({ model, ...price }: PriceInput): Promise<ModelPriceView> {
+    return this.http.send('PUT', `/api/v1/pricing/${seg(model)}`, price)
   }
   unset(model: string): Promise<{ model: string; removed: boolean; now: ModelPriceView | null }> {
     return this.http.send('DELETE', `/api/v1/pricing/${seg(model)}`)
@@ -233,9 +230,10 @@ class HttpAudit implements AuditApi {
     private readonly plane: HttpControlPlane,
   ) {}
 
+  /** One page of `limit` events as the local service gives it (50 unless asked, at most 1,000), from server pages. */
   async list(query: AuditQuery & { limit?: number; cursor?: string }): Promise<AuditPage> {
-    const limit = Math.min(Math.max(Math.floor(query.limit ?? AUDIT_DEFAULT_LIMIT), 1), AUDIT_MAX_LIMIT)
-    const page = await this.http.page<AuditEvent>('/api/v1/audit', auditFilters(query), limit, query.cursor)
+    const limit = Math.min(Math.max(Math.floor(query.limit ?? 50), 1), 1_000)
+    const page = await this.http.take<AuditEvent>('/api/v1/audit', auditFilters(query), limit, query.cursor)
     return { events: page.data, next_cursor: page.next_cursor }
   }
 

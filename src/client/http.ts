@@ -12,6 +12,8 @@ export interface ServerOptions {
   /** Until a response's headers arrive (default 30 s); a stream's body may then take as long as it needs. */
   timeoutMs?: number
   userAgent?: string
+  /** Items asked per page of a list (default: the most a server gives, MAX_LIMIT). */
+  pageSize?: number
   /** Where to send the requests (tests); default: a keep-alive agent of this client's own. */
   dispatcher?: Dispatcher
 }
@@ -48,6 +50,7 @@ export class ServerConnection {
   readonly #token: string | undefined
   readonly #timeoutMs: number
   readonly #userAgent: string
+  readonly #pageSize: number
   readonly #dispatcher: Dispatcher
   readonly #own: boolean
 
@@ -57,6 +60,7 @@ export class ServerConnection {
     this.#token = options.token
     this.#timeoutMs = options.timeoutMs ?? 30_000
     this.#userAgent = options.userAgent ?? 'iron-cli'
+    this.#pageSize = options.pageSize ?? MAX_LIMIT
     this.#own = options.dispatcher === undefined
     this.#dispatcher =
       options.dispatcher ??
@@ -74,6 +78,7 @@ export class ServerConnection {
       token,
       timeoutMs: this.#timeoutMs,
       userAgent: this.#userAgent,
+      pageSize: this.#pageSize,
       dispatcher: this.#dispatcher,
     })
   }
@@ -91,14 +96,17 @@ export class ServerConnection {
     return this.call<T>(method, path, { ...options, body: body ?? (method === 'DELETE' ? undefined : {}) })
   }
 
-  /** Every page of a list, in order: the same array the local service returns. */
+  /**
+   * Every page of a list, in order: the same array the local service returns. Pages are as large as the
+   * server gives, unless the route's `limit` means something else (how many in all, for the ledger's history).
+   */
   async list<T>(path: string, query: Query = {}): Promise<T[]> {
     const all: T[] = []
     let cursor: string | null = null
     for (let pages = 0; pages < MAX_PAGES; pages++) {
       const page: ListPage<T> | T[] = await this.get<ListPage<T> | T[]>(path, {
         ...query,
-        limit: MAX_LIMIT,
+        limit: query.limit ?? this.#pageSize,
         cursor: cursor ?? undefined,
       })
       if (Array.isArray(page)) return page
@@ -111,29 +119,31 @@ export class ServerConnection {
   }
 
   /**
-   * Pages of a list until `limit` items: a page holds at most MAX_LIMIT, so a larger limit takes several.
-   * Returns what was gathered and the cursor after the last item given.
+   * The first `total` items of a list from `cursor` on, in pages of at most the page size, and the cursor
+   * after the last one given (null at the end): a local service's `limit` over a server's pages.
    */
-  async page<T>(
+  async take<T>(
     path: string,
     query: Query,
-    limit: number,
+    total: number,
     cursor?: string,
   ): Promise<{ data: T[]; next_cursor: string | null }> {
     const data: T[] = []
     let next: string | null = cursor ?? null
-    do {
-      const answer = await this.get<ListPage<T> | T[]>(path, {
-        ...query,
-        limit: Math.min(limit - data.length, MAX_LIMIT),
-        cursor: next ?? undefined,
-      })
-      if (Array.isArray(answer)) return { data: [...data, ...answer].slice(0, limit), next_cursor: null }
-      const page = checkPage<T>(answer, this.#describe(path))
-      data.push(...page.data)
-      if (page.next_cursor === next || page.data.length === 0) return { data, next_cursor: null }
+    for (let pages = 0; pages < MAX_PAGES && data.length < total; pages++) {
+      const page: ListPage<T> = checkPage<T>(
+        await this.get(path, {
+          ...query,
+          limit: Math.min(total - data.length, this.#pageSize),
+          cursor: next ?? undefined,
+        }),
+        this.#describe(path),
+      )
+      data.push(...page.data.slice(0, total - data.length))
+      if (page.next_cursor === null || page.next_cursor === next || page.data.length === 0)
+        return { data, next_cursor: null }
       next = page.next_cursor
-    } while (next !== null && data.length < limit)
+    }
     return { data, next_cursor: next }
   }
 

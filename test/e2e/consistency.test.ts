@@ -91,7 +91,9 @@ describe('consistency across commands (spawned)', () => {
     expect((await iron(['config', 'get', 'server'])).stdout.trim()).toBe('http://127.0.0.1:9/')
     const list = await iron(['agents', 'list'])
     expect(list.code).toBe(4)
-    expect(list.stderr).toContain('Error (NOT_SIGNED_IN): Not signed in to http://127.0.0.1:9 ')
+    expect(list.stderr).toContain(
+      'Error (NOT_SIGNED_IN): Not signed in to http://127.0.0.1:9 (from config server)',
+    )
     expect(list.stderr).toContain('iron login http://127.0.0.1:9')
     expect(list.stderr).toContain('iron config unset server')
     // --db names the local store, whatever the context says.

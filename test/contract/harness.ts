@@ -1,0 +1,65 @@
+import { ServerConnection } from '../../src/client/http.js'
+import { HttpControlPlane } from '../../src/client/http-control-plane.js'
+import { newId } from '../../src/core/ids.js'
+import { hashPassword } from '../../src/core/passwords.js'
+import { startServer } from '../../src/server/server.js'
+import type { UserRole } from '../../src/services/api.js'
+import { UsersRepo } from '../../src/store/users.js'
+import { tempContext } from '../helpers/temp.js'
+
+export const PASSWORD = 'contract suite password'
+
+/**
+ * A real `iron serve` in this process on 127.0.0.1 (any free port), over a temporary store with one admin,
+ * and sign-ins for users of any role. Everything the server logs is kept for the test to look at.
+ */
+export async function startTestServer() {
+  const { ctx, vault } = await tempContext()
+  const logged: string[] = []
+  const server = await startServer({
+    ctx,
+    host: '127.0.0.1',
+    port: 0,
+    version: 'contract',
+    log: (line) => logged.push(line),
+  })
+  const users = new UsersRepo(ctx.db())
+  const addUser = async (name: string, role: UserRole) => {
+    const now = Date.now()
+    users.insert({
+      id: newId('user', now),
+      name,
+      display_name: '',
+      email: null,
+      role,
+      status: 'active',
+      password_hash: await hashPassword(PASSWORD),
+      password_changed_at: now,
+      failed_logins: 0,
+      locked_until: null,
+      last_login_at: null,
+      created_at: now,
+      updated_at: now,
+      deleted_at: null,
+    })
+  }
+  /** A session of the user, as POST /api/v1/auth/login gives it. */
+  const signIn = async (name: string) =>
+    (await server.cp.auth.login({ name, password: PASSWORD, ip: '127.0.0.1', user_agent: 'contract' })).token
+  /** Small pages, so every list the suite reads crosses several and the client must follow next_cursor. */
+  const clientFor = (token: string) =>
+    new HttpControlPlane(new ServerConnection({ url: server.url, token, pageSize: 5 }))
+  return {
+    server,
+    ctx,
+    vault,
+    logged,
+    addUser,
+    signIn,
+    clientFor,
+    async close() {
+      await server.close()
+      ctx.close()
+    },
+  }
+}
