@@ -11,9 +11,9 @@ import type { Db } from '../../store/db.js'
 import { type GroupCommit, groupCommitOf } from '../../store/group-commit.js'
 import type { LedgerRepo } from '../../store/ledger.js'
 import type { BudgetRequest, BudgetRequestStatus, BudgetRequestsApi } from '../api.js'
+import { authorize, forbidden, isAdmin, ownsAgent } from '../authz.js'
 import { currentPrincipal } from '../principal.js'
 import type { LocalAudit } from './audit.js'
-import { forbidden, hiddenAgent, isAdmin, mayRead, ownsAgent } from './budget-access.js'
 import type { LocalBudgets } from './budgets.js'
 import { findAgent, iso } from './refs.js'
 
@@ -54,17 +54,12 @@ export class LocalBudgetRequests implements BudgetRequestsApi {
     agentRef: string,
     input: { limit_micros: number | null; reason: string },
   ): Promise<BudgetRequest> {
+    authorize('budgetRequests.create')
     const limit = checkLimit(input.limit_micros)
     const reason = checkText(input.reason, 'reason', MAX_REASON, true)!
     return this.#tx(() => {
+      // Another user's agent is not found (findAgent), so a user asks for their own agents only.
       const agent = findAgent(this.agents, agentRef)
-      const principal = currentPrincipal()
-      if (!mayRead(agent, principal)) throw hiddenAgent(agentRef.trim())
-      if (principal && principal.role === 'viewer') {
-        throw forbidden(
-          'Asking for a budget change needs the user role (for your own agents) or admin; you are a viewer',
-        )
-      }
       const pending = this.repo.pendingFor(agent.id)
       if (pending) {
         throw new IronError(
@@ -113,18 +108,17 @@ export class LocalBudgetRequests implements BudgetRequestsApi {
         `Use one of: ${STATUSES.join(', ')}`,
       )
     }
-    const principal = currentPrincipal()
-    let agentId: string | undefined
-    if (options.agent !== undefined) {
-      const agent = findAgent(this.agents, options.agent, { includeDeleted: true })
-      if (!mayRead(agent, principal)) throw hiddenAgent(options.agent.trim())
-      agentId = agent.id
-    }
+    const principal = authorize('budgetRequests.list')
+    const agentId =
+      options.agent === undefined
+        ? undefined
+        : findAgent(this.agents, options.agent, { includeDeleted: true }).id
     const visibleTo = isAdmin(principal) ? undefined : { userId: principal!.user_id, actor: principal!.actor }
     return this.repo.list({ status: options.status, agentId, visibleTo }).map(view)
   }
 
   async get(id: string): Promise<BudgetRequest> {
+    authorize('budgetRequests.get')
     return view(this.#find(id))
   }
 
@@ -141,6 +135,7 @@ export class LocalBudgetRequests implements BudgetRequestsApi {
   }
 
   async #decide(ref: string, decision: Decision, rawNote: string | undefined): Promise<BudgetRequest> {
+    authorize(`budgetRequests.${decision}`)
     const note = checkText(rawNote, 'note', MAX_NOTE, false)
     const id = parseId(ref, 'breq')
     return this.#tx(() => {
@@ -167,18 +162,13 @@ export class LocalBudgetRequests implements BudgetRequestsApi {
     })
   }
 
-  /** Admins approve and reject; the requester or an admin cancels. */
+  /** Admins approve and reject (the rules table says so); the requester or an admin cancels. */
   #authorizeDecision(request: BudgetRequestWithAgent, decision: Decision): void {
     const principal = currentPrincipal()
-    if (isAdmin(principal)) return
-    const own = ownsAgent(principal!, { owner_id: request.agent_owner_id })
-    const asked = request.requested_by === principal!.actor
-    if (!own && !asked) throw requestNotFound(request.id)
-    if (decision !== 'cancel') {
-      throw forbidden(`Only an admin can ${decision} a budget request; you are a ${principal!.role}`)
-    }
-    if (!asked)
+    if (isAdmin(principal) || decision !== 'cancel') return
+    if (request.requested_by !== principal!.actor) {
       throw forbidden(`Only whoever asked (${request.requested_by}) or an admin can cancel ${request.id}`)
+    }
   }
 
   /** A request the caller may see: admins every one, a user or viewer those of their agents or their own. */

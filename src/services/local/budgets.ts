@@ -20,9 +20,9 @@ import type {
   LedgerVerification,
   SettleResult,
 } from '../api.js'
+import { authorize, forbidden, isAdmin, mayRead, ownsAgent } from '../authz.js'
 import { currentPrincipal } from '../principal.js'
 import { changes, type LocalAudit } from './audit.js'
-import { forbidden, hiddenAgent, isAdmin, mayRead, ownsAgent } from './budget-access.js'
 import { findAgent, iso } from './refs.js'
 
 export const DEFAULT_ALERT_THRESHOLDS = [50, 80, 95, 100]
@@ -152,15 +152,9 @@ export class LocalBudgets implements BudgetsApi {
   }
 
   async set(agentRef: string, input: BudgetInput): Promise<Budget> {
+    authorize('budgets.set')
     const agent = findAgent(this.agents, agentRef)
     return this.#tx(() => this.setSync(agent, input))
-  }
-
-  /** An agent whose budget the caller may read (deleted ones too, by ID); another user's is not there. */
-  #readable(agentRef: string): AgentRow {
-    const agent = findAgent(this.agents, agentRef, { includeDeleted: true })
-    if (!mayRead(agent)) throw hiddenAgent(agentRef.trim())
-    return agent
   }
 
   /**
@@ -243,10 +237,9 @@ export class LocalBudgets implements BudgetsApi {
   ): boolean {
     const principal = currentPrincipal()
     if (isAdmin(principal)) return true
-    if (!ownsAgent(principal!, agent)) throw hiddenAgent(agent.name)
-    if (principal!.role !== 'user') {
+    if (!ownsAgent(principal!, agent) || principal!.role === 'viewer') {
       throw forbidden(
-        `Setting a budget needs the user role (for your own agents) or admin; you are a ${principal!.role}`,
+        `Setting ${agent.name}'s budget needs the user role on your own agent, or admin; you have the ${principal!.role} role`,
       )
     }
     if (
@@ -271,7 +264,8 @@ export class LocalBudgets implements BudgetsApi {
   }
 
   async get(agentRef: string): Promise<Budget> {
-    const agent = this.#readable(agentRef)
+    authorize('budgets.get')
+    const agent = findAgent(this.agents, agentRef, { includeDeleted: true })
     this.reclaimExpired()
     return this.#tx(() => {
       const row = this.#current(agent.id)
@@ -280,6 +274,7 @@ export class LocalBudgets implements BudgetsApi {
   }
 
   async list(): Promise<Budget[]> {
+    authorize('budgets.list')
     this.reclaimExpired()
     const agents = this.agents.list()
     const names = new Map(agents.map((a) => [a.id, a.name]))
@@ -297,7 +292,8 @@ export class LocalBudgets implements BudgetsApi {
   }
 
   async check(agentRef: string, options: { verify?: boolean } = {}): Promise<BudgetCheck> {
-    const agent = this.#readable(agentRef)
+    authorize('budgets.check')
+    const agent = findAgent(this.agents, agentRef, { includeDeleted: true })
     this.reclaimExpired()
     return this.#tx(() => {
       const row = this.#current(agent.id)
@@ -335,15 +331,15 @@ export class LocalBudgets implements BudgetsApi {
   }
 
   async history(agentRef: string, options: { limit?: number; since?: number } = {}): Promise<LedgerEntry[]> {
-    const agent = this.#readable(agentRef)
+    authorize('budgets.history')
+    const agent = findAgent(this.agents, agentRef, { includeDeleted: true })
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 10_000)
     return this.ledger.history(agent.id, { limit, since: options.since }).map(entryView)
   }
 
   async adjust(agentRef: string, input: { amount_micros: number; reason: string }): Promise<Budget> {
+    authorize('budgets.adjust')
     const agent = findAgent(this.agents, agentRef)
-    if (!mayRead(agent)) throw hiddenAgent(agentRef.trim())
-    if (!isAdmin()) throw forbidden('Adjusting spend needs the admin role')
     if (
       !Number.isSafeInteger(input.amount_micros) ||
       input.amount_micros === 0 ||
