@@ -28,7 +28,8 @@ export default class AgentsUpdate extends IronCommand<Agent> {
 
   async run(): Promise<Agent> {
     const { args, flags } = await this.parse(AgentsUpdate)
-    const agent = await (await this.services(flags)).agents.update(args.agent, {
+    const { agents } = await this.services(flags)
+    const agent = await agents.update(args.agent, {
       name: flags.name,
       status: flags.status as 'active' | 'suspended' | undefined,
       description: flags.description,
@@ -43,6 +44,9 @@ export default class AgentsUpdate extends IronCommand<Agent> {
           : readJsonArg(flags['safety-policy'], 'safety policy'),
     })
     this.out.success(`Updated agent ${agent.name}`)
+    // As agents create and doctor say: an active agent whose models no provider it may use serves.
+    const problem = agent.status === 'active' ? await agents.servingProblem(agent) : undefined
+    if (problem) this.out.warn(problem)
     printAgent(this.out, agent)
     return agent
   }

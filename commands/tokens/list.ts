@@ -5,6 +5,9 @@ import type { IcToken } from '../../src/services/api.js'
 
 export default class TokensList extends IronCommand<IcToken[]> {
   static override summary = 'List IC tokens (prefixes only; secrets are never shown again)'
+  static override description =
+    "KIND is agent for an agent's own token (one live at a time) or run for one an iron run minted for its " +
+    'command, which is revoked when the run ends. Revoked tokens show with --all.'
   static override examples = [
     '<%= config.bin %> tokens list',
     '<%= config.bin %> tokens list --agent support-bot --all',

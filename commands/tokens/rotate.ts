@@ -7,7 +7,8 @@ export default class TokensRotate extends IronCommand<IssuedToken> {
   static override summary = "Replace an agent's IC token; the old one stops working at once"
   static override description =
     "The agent's budget, spend and period are untouched. The new token is shown once. Like revoke, it takes " +
-    "the token's ID or its agent."
+    "the token's ID or its agent. A run token (iron run) cannot be rotated: it ends with its run (revoke it to " +
+    'cut the run off).'
   static override examples = [
     '<%= config.bin %> tokens rotate support-bot --yes',
     '<%= config.bin %> tokens rotate ic_01jd8x4k3m5n6p7q8r9s0t1v2w --expires-in 30d --yes',

@@ -52,8 +52,10 @@ export function printAgent(out: Output, a: Agent): void {
   ])
 }
 
+/** `Kind` tells an agent's own token from an `iron run`'s (which ends with its run). */
 export const tokenColumns: Column<IcToken>[] = [
   { header: 'Agent', value: (t) => t.agent_name },
+  { header: 'Kind', value: (t) => t.kind },
   { header: 'Prefix', value: (t) => `${t.prefix}…` },
   { header: 'Status', value: (t) => t.status, kind: 'status' },
   { header: 'Created', value: (t) => t.created_at, kind: 'time' },
@@ -66,6 +68,7 @@ export function printToken(out: Output, t: IcToken): void {
   out.record([
     { label: 'ID', value: t.id, kind: 'id' },
     { label: 'Agent', value: t.agent_name },
+    { label: 'Kind', value: t.kind },
     { label: 'Prefix', value: `${t.prefix}…` },
     { label: 'Status', value: t.status, kind: 'status' },
     { label: 'Created', value: t.created_at, kind: 'time' },

@@ -70,6 +70,8 @@ export interface IcToken {
   id: string
   agent_id: string
   agent_name: string
+  /** `agent`: the agent's own, one live at a time; `run`: minted for one `iron run`, ended with it. */
+  kind: 'agent' | 'run'
   prefix: string
   status: 'live' | 'expired' | 'revoked'
   created_at: string

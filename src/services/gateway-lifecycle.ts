@@ -6,6 +6,7 @@ import {
   registeredGateways,
   stateOf,
 } from './gateways.js'
+import { runsOwnGateways } from './run-gateways.js'
 
 // The gateways of a store for people: what runs (`iron gateway status`), stopping them (`iron gateway stop`),
 // and why one could not listen. Each is judged by its heartbeat in the store, never by its process id.
@@ -71,6 +72,22 @@ export interface StoppedGateway {
   holder: string
   /** How long it took to drain and end its registration. */
   stopped_after_ms: number
+  /** It was the gateway an `iron run` started for itself (stopped only because `--url` named it). */
+  run: boolean
+}
+
+/** A gateway an `iron run` started for itself, left running: it stops when its run ends. */
+export interface RunGateway {
+  url: string
+  pid: number
+  holder: string
+  started_at: string
+}
+
+export interface GatewaysStopped {
+  stopped: StoppedGateway[]
+  /** Gateways of `iron run`s, left to their runs (`--url` stops one anyway). */
+  left_running: RunGateway[]
 }
 
 /**
@@ -78,18 +95,39 @@ export interface StoppedGateway {
  * let requests in flight finish, return leases, flush), and wait until its heartbeat registration has
  * ended. The request goes to the gateway itself with its admin token, never as a signal to a process id,
  * which could name another process in another PID namespace.
+ *
+ * A gateway an `iron run` started for itself belongs to that run, as a pod belongs to its controller: it is
+ * left running (and named), since stopping it would fail the run's command mid-way; it stops when its run
+ * ends. Naming it with `url` stops it all the same.
  */
 export async function stopGateways(
   dataDir: string,
   store: string,
   holders: HolderLookup,
   options: { timeoutMs: number; url?: string },
-): Promise<StoppedGateway[]> {
+): Promise<GatewaysStopped> {
   const registered = registeredGateways(dataDir, store, holders).filter((g) => g.store === store)
   const running = registered.filter((g) => g.state === 'running')
-  const chosen = options.url ? running.filter((g) => sameUrl(g.url, options.url!)) : running
+  const isRuns = runsOwnGateways(dataDir, holders)
+  const ofRuns = options.url ? [] : running.filter(isRuns)
+  const chosen = options.url
+    ? running.filter((g) => sameUrl(g.url, options.url!))
+    : running.filter((g) => !isRuns(g))
+  const leftRunning = ofRuns.map(({ url, pid, holder, started_at }) => ({ url, pid, holder, started_at }))
   if (chosen.length === 0) {
     const stalled = registered.filter((g) => g.state === 'not_responding')
+    if (leftRunning.length > 0) {
+      const [first] = leftRunning
+      throw new IronError(
+        'NO_GATEWAY_RUNNING',
+        `No gateway but ${leftRunning.length === 1 ? "an iron run's own" : `${leftRunning.length} iron runs' own`} is running on the store ${store} (${leftRunning.map((g) => `${g.url}, pid ${g.pid}`).join('; ')}); it stops when its run ends`,
+        {
+          hint: `End the run (Ctrl-C, or kill -TERM the iron run), or stop its gateway anyway, failing the run's requests: iron gateway stop --url ${first!.url}`,
+          exitCode: ExitCode.notFound,
+          details: { left_running: leftRunning },
+        },
+      )
+    }
     throw notFound(
       'NO_GATEWAY_RUNNING',
       options.url
@@ -102,7 +140,7 @@ export async function stopGateways(
           : 'See what runs with: iron gateway status',
     )
   }
-  return Promise.all(
+  const stopped = await Promise.all(
     chosen.map(async (g) => {
       const started = Date.now()
       await askToStop(g)
@@ -118,9 +156,16 @@ export async function stopGateways(
           )
         await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS))
       }
-      return { url: g.url, pid: g.pid, holder: g.holder, stopped_after_ms: Date.now() - started }
+      return {
+        url: g.url,
+        pid: g.pid,
+        holder: g.holder,
+        stopped_after_ms: Date.now() - started,
+        run: isRuns(g),
+      }
     }),
   )
+  return { stopped, left_running: leftRunning }
 }
 
 /**

@@ -32,15 +32,27 @@ export async function findSharedGateway(
   holders: HolderLookup,
 ): Promise<GatewayRegistration | undefined> {
   const now = Date.now()
-  const marks = readMarks(dataDir, (holder) => stateOf(holders(holder), now) === 'ended')
-  const host = hostname()
-  const runsOwn = (g: GatewayRegistration) =>
-    marks.some((m) => m.holder === g.holder || (m.holder === null && m.pid === g.pid && m.host === host))
+  const runsOwn = runsOwnGateways(dataDir, holders, now)
   for (const gateway of registeredGateways(dataDir, store, holders, now)) {
     if (gateway.store !== store || gateway.state !== 'running' || runsOwn(gateway)) continue
     if (await answers(gateway)) return gateway
   }
   return undefined
+}
+
+/**
+ * Which registered gateways an `iron run` started for itself (they stop when the run ends): for
+ * `findSharedGateway`, and for `iron gateway stop`, which leaves them to their runs.
+ */
+export function runsOwnGateways(
+  dataDir: string,
+  holders: HolderLookup,
+  now = Date.now(),
+): (gateway: Pick<GatewayRegistration, 'holder' | 'pid'>) => boolean {
+  const marks = readMarks(dataDir, (holder) => stateOf(holders(holder), now) === 'ended')
+  const host = hostname()
+  return (g) =>
+    marks.some((m) => m.holder === g.holder || (m.holder === null && m.pid === g.pid && m.host === host))
 }
 
 /** Mark the gateway this run is about to start as its own; `started` names it, `remove` ends the mark. */

@@ -14,10 +14,12 @@ export interface TokenRow {
 
 export interface TokenWithAgent extends TokenRow {
   agent_name: string
+  /** `agent`: the agent's own (one live at a time); `run`: an `iron run`'s, which ends with its run. */
+  kind: 'agent' | 'run'
 }
 
 const SELECT = `SELECT t.id, t.agent_id, t.token_hash, t.prefix, t.created_at, t.expires_at, t.revoked_at, t.revoke_reason,
-  t.last_used_at, a.name AS agent_name FROM ic_tokens t JOIN agents a ON a.id = t.agent_id`
+  t.last_used_at, t.kind, a.name AS agent_name FROM ic_tokens t JOIN agents a ON a.id = t.agent_id`
 
 export class TokensRepo {
   constructor(private readonly db: Db) {}

@@ -143,6 +143,37 @@ describe('agents no provider serves', () => {
     expect(other.stderr).not.toContain('Warning')
   })
 
+  it('agents update warns as create does when the new models are served by no provider', async () => {
+    const env = { ...freshHome('iron-unserved-update'), ANTHROPIC_KEY: 'sk-ant-0123456789abcdef' }
+    for (const args of [
+      ['init'],
+      ['providers', 'add', 'claude', '--kind', 'anthropic', '--api-key-env', 'ANTHROPIC_KEY'],
+      ['agents', 'create', 'bot', '--provider', 'claude', '--model', 'claude-haiku-4-5'],
+    ]) {
+      const r = await runIron(args, { env })
+      expect(r.code).toBe(0)
+      expect(r.stderr).not.toContain('Warning')
+    }
+    const moved = await runIron(['agents', 'update', 'bot', '--model', 'gpt-4o-mini', '--json'], { env })
+    expect(moved.code).toBe(0)
+    expect(JSON.parse(moved.stdout)).toMatchObject({ name: 'bot', allowed_models: ['gpt-4o-mini'] })
+    expect(moved.stderr).toMatch(
+      /Warning: No provider agent bot may use serves gpt-4o-mini \(an OpenAI model\)/,
+    )
+    expect(moved.stderr).toContain('iron agents update bot --provider')
+    // A suspended agent makes no calls (doctor leaves it out too); back to a served model, nothing to say.
+    const suspended = await runIron(['agents', 'update', 'bot', '--status', 'suspended'], { env })
+    expect(suspended.code).toBe(0)
+    expect(suspended.stderr).not.toContain('Warning')
+    const back = await runIron(
+      ['agents', 'update', 'bot', '--status', 'active', '--model', 'claude-haiku-4-5'],
+      { env },
+    )
+    expect(back.code).toBe(0)
+    expect(back.stderr).toContain('Updated agent bot')
+    expect(back.stderr).not.toContain('Warning')
+  })
+
   it('an agent created before any provider hears that it has none', async () => {
     const env = freshHome('iron-noprov')
     const created = await runIron(['agents', 'create', 'bot'], { env })

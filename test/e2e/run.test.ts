@@ -64,6 +64,47 @@ function filesContaining(secret: string, dir = home): string[] {
   return found
 }
 
+/**
+ * `iron run` of a command that waits for a SIGINT, once the command is ready: the gateway it runs through
+ * (from iron's first line), its pid, and its exit code and stderr to come.
+ */
+async function waitingRun(agent: string) {
+  const run = spawn(
+    process.execPath,
+    [BIN, 'run', '--agent', agent, '--', process.execPath, child('interrupt-child.mjs')],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  children.push(run)
+  let stdout = ''
+  let stderr = ''
+  run.stderr!.on('data', (d) => (stderr += d))
+  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) =>
+    run.on('close', (code) => resolve({ code, stderr })),
+  )
+  await new Promise<void>((resolve, reject) => {
+    run.stdout!.on('data', (d) => {
+      stdout += d
+      if (stdout.includes('child: ready')) resolve()
+    })
+    run.on('close', () => reject(new Error(`iron run ended early: ${stderr}`)))
+  })
+  const url = /through (http:\/\/\S+)/.exec(stderr)?.[1]
+  expect(url, stderr).toBeDefined()
+  return { pid: run.pid!, url: url!, ownGateway: stderr.includes('(a gateway for this run)'), run, exited }
+}
+
+/** Wait until no gateway but those in `except` runs on the store (a test's gateway may still be draining). */
+async function noGatewayRunningBut(except: string[] = []) {
+  for (;;) {
+    const status = JSON.parse((await runIron(['gateway', 'status', '--json'], { env })).stdout)
+    const running = (status.gateways ?? []).filter(
+      (g: { state: string; url: string }) => g.state === 'running' && !except.includes(g.url),
+    )
+    if (running.length === 0) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
 beforeAll(async () => {
   mock = await startMockProvider({})
   for (const args of [
@@ -275,5 +316,111 @@ describe('iron run (spawned)', () => {
     } finally {
       db.close()
     }
+  })
+
+  it('a run token says it is one in tokens list and show, and rotate refuses it: it ends with its run', async () => {
+    for (const args of [
+      ['agents', 'create', 'rotor'],
+      ['budget', 'set', 'rotor', '--limit', '1'],
+    ])
+      expect((await runIron(args, { env })).code).toBe(0)
+    const own = (await runIron(['tokens', 'issue', 'rotor', '--json'], { env })).stdout
+    const ownId = JSON.parse(own).id as string
+    const { run, exited } = await waitingRun('rotor')
+    const listed = JSON.parse(
+      (await runIron(['tokens', 'list', '--agent', 'rotor', '--json'], { env })).stdout,
+    )
+    expect(listed.map((t: { kind: string }) => t.kind).sort()).toEqual(['agent', 'run'])
+    const runToken = listed.find((t: { kind: string }) => t.kind === 'run')
+    expect(runToken).toMatchObject({ agent_name: 'rotor', status: 'live' })
+    const piped = await runIron(['tokens', 'list', '--agent', 'rotor'], { env })
+    expect(
+      piped.stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.split('\t').slice(0, 2)),
+    ).toEqual(
+      expect.arrayContaining([
+        ['rotor', 'agent'],
+        ['rotor', 'run'],
+      ]),
+    )
+    expect((await runIron(['tokens', 'show', runToken.id], { env })).stdout).toContain('Kind\trun\n')
+
+    const rotated = await runIron(['tokens', 'rotate', runToken.id, '--yes'], { env })
+    expect(rotated.code).toBe(1)
+    expect(rotated.stderr).toMatch(
+      /^Error \(RUN_TOKEN_NOT_ROTATABLE\): Token iron_ic_\S+… is a run token of rotor: it ends with its iron run/,
+    )
+    expect(rotated.stderr).toContain(`iron tokens revoke ${runToken.id}`)
+    expect(rotated.stderr).not.toMatch(/\bat .*\.js:\d+|UNIQUE|INTERNAL/)
+    expect(rotated.stdout).toBe('')
+    // Nothing changed: both tokens live, the agent's own still its one.
+    const after = JSON.parse(
+      (await runIron(['tokens', 'list', '--agent', 'rotor', '--json'], { env })).stdout,
+    )
+    expect(after.map((t: { id: string; status: string }) => [t.id, t.status]).sort()).toEqual(
+      [
+        [ownId, 'live'],
+        [runToken.id, 'live'],
+      ].sort(),
+    )
+    run.kill('SIGINT')
+    const ended = await exited
+    expect(ended.code).toBe(130)
+    expect(ended.stderr).toContain('run token revoked')
+    expect(tokenRow(runToken.id)).toMatchObject({ kind: 'run', revoke_reason: 'run_ended' })
+  })
+
+  it('gateway stop leaves the gateway a run started for itself to that run, and says so; --url stops it anyway', async () => {
+    await noGatewayRunningBut()
+    const own = await waitingRun('bot')
+    expect(own.ownGateway).toBe(true)
+    // A gateway someone started, after the run (which would otherwise have shared it).
+    const started = spawn(process.execPath, [BIN, 'gateway', 'start', '--port', '0'], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    children.push(started)
+    const startedExit = new Promise<number | null>((resolve) => started.on('close', resolve))
+    const shared = await new Promise<string>((resolve) => {
+      let err = ''
+      started.stderr!.on('data', (d) => {
+        err += d
+        const match = /listening on (http:\/\/\S+)/.exec(err)
+        if (match) resolve(match[1]!)
+      })
+    })
+
+    const first = await runIron(['gateway', 'stop', '--json'], { env })
+    expect(first.code, first.stderr).toBe(0)
+    const result = JSON.parse(first.stdout)
+    expect(result.stopped).toEqual([expect.objectContaining({ url: shared, run: false })])
+    expect(result.left_running).toEqual([expect.objectContaining({ url: own.url, pid: own.pid })])
+    expect(first.stderr).toContain(`Left the gateway of an iron run at ${own.url} (pid ${own.pid}) running`)
+    expect(await startedExit).toBe(0)
+    const health = await request(`${own.url}/_iron/health`)
+    await health.body.text()
+    expect(health.statusCode).toBe(200)
+
+    // Only the run's own is left: nothing to stop (exit 3), saying whose it is and how to stop it anyway.
+    const again = await runIron(['gateway', 'stop'], { env })
+    expect(again.code).toBe(3)
+    expect(again.stderr).toContain("No gateway but an iron run's own is running on the store")
+    expect(again.stderr).toContain(`iron gateway stop --url ${own.url}`)
+
+    const named = await runIron(['gateway', 'stop', '--url', own.url, '--json'], { env })
+    expect(named.code, named.stderr).toBe(0)
+    expect(JSON.parse(named.stdout)).toEqual({
+      stopped: [expect.objectContaining({ url: own.url, pid: own.pid, run: true })],
+      left_running: [],
+    })
+    expect(named.stderr).toContain(`Stopped the gateway an iron run started for itself at ${own.url}`)
+    expect(named.stderr).toContain("That run's command can no longer reach the gateway")
+    // The run still ends as its command does, and revokes its token.
+    own.run.kill('SIGINT')
+    const ended = await own.exited
+    expect(ended.code).toBe(130)
+    expect(ended.stderr).toContain('run token revoked')
   })
 })

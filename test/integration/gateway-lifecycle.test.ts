@@ -125,7 +125,10 @@ describe('gateway status and stop', () => {
     expect(JSON.stringify(status)).not.toContain(g.running.admin_token)
 
     const stopped = await stopGateways(g.dirs.dataDir, g.ctx.dbPath, holders, { timeoutMs: 10_000 })
-    expect(stopped).toEqual([expect.objectContaining({ url: g.url, holder: g.running.holder })])
+    expect(stopped).toEqual({
+      stopped: [expect.objectContaining({ url: g.url, holder: g.running.holder, run: false })],
+      left_running: [],
+    })
     // Its heartbeat registration has ended, its registration file is gone, and it no longer listens.
     expect(holders(g.running.holder)?.ended_at).not.toBeNull()
     expect(registrations(g.dirs.dataDir)).toHaveLength(0)
@@ -158,7 +161,7 @@ describe('gateway status and stop', () => {
     )
     // Stopping stops the one whose heartbeat is current, and never signals the fake's (live) pid.
     const stopped = await stopGateways(g.dirs.dataDir, g.ctx.dbPath, holders, { timeoutMs: 10_000 })
-    expect(stopped.map((s) => s.holder)).toEqual([g.running.holder])
+    expect(stopped.stopped.map((s) => s.holder)).toEqual([g.running.holder])
     expect(existsSync(join(g.dirs.dataDir, 'gateways', 'gw_elsewhere.json'))).toBe(true)
   })
 })

@@ -63,6 +63,42 @@ describe('run tokens', () => {
     expect(actions).toContainEqual(['token.revoke', 'run'])
   })
 
+  it('say they are run tokens, and cannot be rotated: they end with their run', async () => {
+    const { cp } = await tempControlPlane()
+    await cp.agents.create({ name: 'bot' })
+    await cp.agents.create({ name: 'solo' })
+    const own = await cp.tokens.issue('bot')
+    const run = await cp.tokens.issueRun('bot', RUN_TOKEN_TTL_MS)
+    const lone = await cp.tokens.issueRun('solo', RUN_TOKEN_TTL_MS)
+    expect(run.kind).toBe('run')
+    expect(own.kind).toBe('agent')
+    expect((await cp.tokens.list({ agent: 'bot' })).map((t) => [t.id, t.kind])).toEqual(
+      expect.arrayContaining([
+        [own.id, 'agent'],
+        [run.id, 'run'],
+      ]),
+    )
+    expect((await cp.tokens.get(run.id)).kind).toBe('run')
+    // Beside the agent's own token (where rotating it broke the one-live-token index) and without one
+    // (where it made a long-lived token of it): refused, saying why and what to do, and nothing changes.
+    for (const token of [run, lone]) {
+      const refused = (await cp.tokens.rotate(token.id).catch((e: unknown) => e)) as IronError
+      expect(refused).toMatchObject({ code: 'RUN_TOKEN_NOT_ROTATABLE', exitCode: 1 })
+      expect(refused.message).toContain(`is a run token of ${token.agent_name}: it ends with its iron run`)
+      expect(refused.hint).toContain(`iron tokens revoke ${token.id}`)
+      expect(cp.tokens.authenticate(token.token)?.token_id).toBe(token.id)
+    }
+    expect(cp.tokens.authenticate(own.token)?.token_id).toBe(own.id)
+    expect((await cp.tokens.list({ agent: 'solo' })).map((t) => t.kind)).toEqual(['run'])
+    // Once its run has ended, the same.
+    await cp.tokens.endRun(run.id)
+    const ended = (await cp.tokens.rotate(run.id).catch((e: unknown) => e)) as IronError
+    expect(ended).toMatchObject({ code: 'RUN_TOKEN_NOT_ROTATABLE' })
+    expect(ended.message).toContain('that run has ended')
+    // The agent's own token still rotates, by agent or by ID.
+    expect((await cp.tokens.rotate('bot')).kind).toBe('agent')
+  })
+
   it('a run as an agent mints a token, or takes the agent’s own and checks it is that agent’s', async () => {
     const { cp, ctx } = await tempControlPlane()
     await cp.agents.create({ name: 'bot' })

@@ -1,9 +1,9 @@
 import { PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { Output } from '../../src/cli/output.js'
-import { auditLine, printDemoSummary, printUsage } from '../../src/cli/views.js'
+import { auditLine, printDemoSummary, printToken, printUsage, tokenColumns } from '../../src/cli/views.js'
 import type { DemoSummary } from '../../src/gateway/demo.js'
-import type { AuditEvent, UsageReport } from '../../src/services/api.js'
+import type { AuditEvent, IcToken, UsageReport } from '../../src/services/api.js'
 
 function stream(tty: boolean) {
   const s = new PassThrough() as unknown as NodeJS.WriteStream & { text: () => string }
@@ -145,5 +145,48 @@ describe('views', () => {
       "batch-summarizer ran out of budget: with $0.0021 of its $0.003 limit spent, what was left could not cover a request's worst case, so 13 requests were refused (402 budget_exceeded) before reaching the provider.",
       'The firewall blocked 3 requests of careless-bot for prompt injection; nothing was sent to the provider or charged for them.',
     ])
+  })
+
+  it('tokens say their kind: an agent’s own, or an iron run’s', () => {
+    const token = (over: Partial<IcToken>): IcToken => ({
+      id: 'ic_01jd8x4k3m5n6p7q8r9s0t1v2w',
+      agent_id: 'agent_01jd8x4k3m5n6p7q8r9s0t1v2w',
+      agent_name: 'support-bot',
+      kind: 'agent',
+      prefix: 'iron_ic_abcd',
+      status: 'live',
+      created_at: '2026-12-01T10:00:00.000Z',
+      expires_at: null,
+      revoked_at: null,
+      revoke_reason: null,
+      last_used_at: null,
+      ...over,
+    })
+    const tokens = [
+      token({}),
+      token({
+        id: 'ic_01jd8x4k3m5n6p7q8r9s0t1v2x',
+        kind: 'run',
+        prefix: 'iron_ic_efgh',
+        expires_at: '2026-12-01T10:02:00.000Z',
+      }),
+    ]
+    const stdout = stream(true)
+    new Output(stdout, stream(true), { NO_COLOR: '1' }).table(tokens, tokenColumns)
+    const [header, own, run] = stdout.text().split('\n')
+    expect(header).toMatch(/^AGENT\s+KIND\s+PREFIX\s+STATUS/)
+    expect(own).toMatch(/^support-bot\s+agent\s+iron_ic_abcd…\s+live/)
+    expect(run).toMatch(/^support-bot\s+run\s+iron_ic_efgh…\s+live/)
+    // Piped, for cut and awk: the kind is the second field.
+    const { out, stdout: piped_ } = piped()
+    out.table(tokens, tokenColumns)
+    expect(
+      piped_
+        .text()
+        .split('\n')
+        .map((line) => line.split('\t')[1]),
+    ).toEqual(['agent', 'run', undefined])
+    printToken(out, tokens[1]!)
+    expect(piped_.text()).toContain('Kind\trun\n')
   })
 })

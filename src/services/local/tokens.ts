@@ -132,7 +132,7 @@ export class LocalTokens implements TokensApi {
       last_used_at: null,
     }
     this.repo.insert(row)
-    return { ...view({ ...row, agent_name: agent.name }, now), token: secret }
+    return { ...view({ ...row, agent_name: agent.name, kind: 'agent' }, now), token: secret }
   }
 
   /**
@@ -153,6 +153,7 @@ export class LocalTokens implements TokensApi {
           `No IC token ${trimmed}`,
           'List tokens with: iron tokens list --all',
         )
+      if (purpose === 'rotate' && token.kind === 'run') throw runTokenNotRotatable(token)
       if (live && token.revoked_at !== null) {
         throw new IronError(
           'TOKEN_REVOKED',
@@ -238,7 +239,7 @@ export class LocalTokens implements TokensApi {
         last_used_at: null,
       }
       this.repo.insert(row, 'run')
-      const issued = { ...view({ ...row, agent_name: agent.name }, now), token: secret }
+      const issued = { ...view({ ...row, agent_name: agent.name, kind: 'run' }, now), token: secret }
       this.#record('token.issue', issued, { kind: 'run' })
       return issued
     })
@@ -281,11 +282,29 @@ function checkExpiry(ms: number | undefined): number | undefined {
   return ms
 }
 
+/**
+ * A run token lives as long as its `iron run`: rotating it would mint a long-lived token beside the agent's
+ * own, which the one-live-token rule forbids, and the run would not get the new secret anyway.
+ */
+function runTokenNotRotatable(token: TokenWithAgent): IronError {
+  const live = token.revoked_at === null
+  return new IronError(
+    'RUN_TOKEN_NOT_ROTATABLE',
+    `Token ${token.prefix}… is a run token of ${token.agent_name}: it ends with its iron run${live ? '' : ', and that run has ended'}, so it cannot be rotated`,
+    {
+      hint: live
+        ? `Cut the run off now with: iron tokens revoke ${token.id}; or rotate the agent's own token: iron tokens rotate ${token.agent_name}`
+        : `Rotate the agent's own token with: iron tokens rotate ${token.agent_name}`,
+    },
+  )
+}
+
 function view(token: TokenWithAgent, now: number): IcToken {
   return {
     id: token.id,
     agent_id: token.agent_id,
     agent_name: token.agent_name,
+    kind: token.kind,
     prefix: token.prefix,
     status: token.revoked_at !== null ? 'revoked' : isExpired(token, now) ? 'expired' : 'live',
     created_at: iso(token.created_at)!,
