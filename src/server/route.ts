@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { z } from 'zod'
 import type { UserRole } from '../services/api.js'
+import { RULES, type ServiceMethod } from '../services/authz.js'
 import type { LocalControlPlane } from '../services/local/index.js'
 import type { Principal } from '../services/principal.js'
 
@@ -14,7 +15,8 @@ export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
 /**
  * The least a caller must be: `open` (no credentials), `viewer` (anyone signed in), `user` (a user or an
- * admin: may write their own things), `admin`. Ownership (a user's own agents) is the services' rule.
+ * admin: may write their own things), `admin`. A route that calls a service method takes that method's role
+ * from the rules table (src/services/authz.ts); ownership (a user's own agents) is the services' rule.
  */
 export type Access = 'open' | UserRole
 
@@ -63,7 +65,10 @@ export interface RouteSpec<
   /** One line for the OpenAPI document (and the service call it makes). */
   summary: string
   tag: string
-  access: Access
+  /** The control-plane method it calls: its rule (src/services/authz.ts) gives the route's access. */
+  service?: ServiceMethod
+  /** For routes of the server's own (health, login, metrics, events), which call no service method. */
+  access?: Access
   params?: P
   query?: Q
   body?: B
@@ -85,13 +90,13 @@ export interface RouteSpec<
   handler: (ctx: HandlerContext<z.output<P>, z.output<Q>, z.output<B>>) => unknown
 }
 
-export type AnyRoute = RouteSpec<z.ZodType, z.ZodType, z.ZodType, z.ZodType>
+export type AnyRoute = RouteSpec<z.ZodType, z.ZodType, z.ZodType, z.ZodType> & { access: Access }
 
-/** Keeps each route's schemas and handler types tied together. */
+/** Keeps each route's schemas and handler types tied together, and gives it the access of its service method. */
 export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType>(
   spec: RouteSpec<P, Q, B, R>,
 ): AnyRoute {
-  return spec as unknown as AnyRoute
+  const access = spec.access ?? (spec.service ? RULES[spec.service].role : undefined)
+  if (!access) throw new Error(`${spec.method} ${spec.path} needs a service method or an access`)
+  return { ...spec, access } as unknown as AnyRoute
 }
-
-export const ROLE_RANK: Readonly<Record<UserRole, number>> = { viewer: 0, user: 1, admin: 2 }

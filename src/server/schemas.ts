@@ -92,7 +92,7 @@ export const Agent = z
     safety_policy: z.record(z.string(), z.unknown()).nullable(),
     status: z.enum(['active', 'suspended', 'deleted']),
     /** The user who owns it; null: the team's (admins manage it). */
-    owner: z.string().nullable().optional(),
+    owner: z.string().nullable(),
     created_at: iso,
     updated_at: iso,
     deleted_at: isoOrNull,
@@ -131,6 +131,8 @@ export const IcToken = z
     id: z.string(),
     agent_id: z.string(),
     agent_name: z.string(),
+    /** `agent`: the agent's own, one live at a time; `run`: minted for one `iron run`, ended with it. */
+    kind: z.enum(['agent', 'run']).optional(),
     prefix: z.string(),
     status: z.enum(['live', 'expired', 'revoked']),
     created_at: iso,

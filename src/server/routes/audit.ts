@@ -33,7 +33,7 @@ export const auditRoutes: AnyRoute[] = [
     summary:
       'Audit events, newest first (audit.list): a page of limit events (1 to 500, default 100); next_cursor goes on to older ones',
     tag: 'audit',
-    access: 'viewer',
+    service: 'audit.list',
     query: filters.extend({
       ...s.pageQuery,
     }),
@@ -55,7 +55,7 @@ export const auditRoutes: AnyRoute[] = [
     path: '/api/v1/audit/count',
     summary: 'How many events match the filters (audit.count)',
     tag: 'audit',
-    access: 'viewer',
+    service: 'audit.count',
     query: filters,
     response: z.object({ count: z.number().int() }).meta({ id: 'AuditCount' }),
     handler: async ({ cp, query }) => ({ count: await cp.audit.count(toQuery(query)) }),
@@ -66,7 +66,7 @@ export const auditRoutes: AnyRoute[] = [
     summary:
       'Every matching event oldest first, streamed as JSON Lines or CSV (the chained fields only, as iron audit export writes them)',
     tag: 'audit',
-    access: 'admin',
+    service: 'audit.stream',
     kind: 'raw',
     rawContent: ['application/x-ndjson', 'text/csv'],
     query: filters.extend({
@@ -82,7 +82,7 @@ export const auditRoutes: AnyRoute[] = [
     path: '/api/v1/audit/{ref}',
     summary: 'One event, by sequence number or ID (audit.get)',
     tag: 'audit',
-    access: 'viewer',
+    service: 'audit.get',
     params: z.strictObject({ ref: s.ref }),
     response: s.AuditEvent,
     handler: ({ cp, params }) => cp.audit.get(params.ref),
@@ -92,7 +92,7 @@ export const auditRoutes: AnyRoute[] = [
     path: '/api/v1/audit/verify',
     summary: 'Prove the hash chain from the last checkpoint to the head (audit.verify)',
     tag: 'audit',
-    access: 'admin',
+    service: 'audit.verify',
     body: z.strictObject({ expect_head: z.string().max(200).optional() }).meta({ id: 'AuditVerifyInput' }),
     response: s.AuditVerification,
     handler: ({ cp, body }) => cp.audit.verify({ expect_head: body.expect_head }),
@@ -102,7 +102,7 @@ export const auditRoutes: AnyRoute[] = [
     path: '/api/v1/audit/prune',
     summary: 'Remove events before a time, leaving a signed checkpoint (audit.prune)',
     tag: 'audit',
-    access: 'admin',
+    service: 'audit.prune',
     body: z.strictObject({ before: s.queryTime }).meta({ id: 'AuditPruneInput' }),
     response: s.AuditPruneResult,
     mutates: true,
