@@ -6,6 +6,7 @@ import type {
   AuditEvent,
   Budget,
   BudgetCheck,
+  BudgetRequest,
   IcToken,
   LedgerEntry,
   ModelPriceView,
@@ -423,4 +424,40 @@ export function printDemoSummary(out: Output, summary: DemoSummary): void {
   out.table(summary.agents, demoColumns, 'No agents ran.', { headers: true })
   out.line()
   for (const agent of summary.agents) out.line(demoSentence(agent))
+}
+
+/** Budget change requests: what was asked (and what the limit was), by whom, and what became of it. */
+const requestedLimit = (micros: number | null) => (micros === null ? 'no limit' : budgetMoney(micros))
+
+export const budgetRequestColumns: Column<BudgetRequest>[] = [
+  { header: 'Agent', value: (r) => r.agent_name },
+  { header: 'Limit', value: (r) => requestedLimit(r.limit_micros), kind: 'money' },
+  { header: 'Was', value: (r) => requestedLimit(r.previous_limit_micros), kind: 'money' },
+  { header: 'Status', value: (r) => r.status, kind: 'status' },
+  { header: 'Requested by', value: (r) => r.requested_by },
+  { header: 'Created', value: (r) => r.created_at, kind: 'time' },
+  { header: 'Reason', value: (r) => r.reason, shrink: true },
+  { header: 'ID', value: (r) => r.id, kind: 'id', shrink: false },
+]
+
+export function printBudgetRequest(out: Output, r: BudgetRequest): void {
+  out.record([
+    { label: 'ID', value: r.id, kind: 'id' },
+    { label: 'Agent', value: r.agent_name },
+    { label: 'Status', value: r.status, kind: 'status' },
+    {
+      label: 'Limit',
+      value: `${requestedLimit(r.limit_micros)} (was ${requestedLimit(r.previous_limit_micros)})`,
+    },
+    { label: 'Reason', value: r.reason },
+    { label: 'Requested by', value: r.requested_by },
+    { label: 'Created', value: r.created_at, kind: 'time' },
+    ...(r.decided_at
+      ? [
+          { label: 'Decided by', value: r.decided_by },
+          { label: 'Decided', value: r.decided_at, kind: 'time' as const },
+        ]
+      : []),
+    ...(r.decision_note ? [{ label: 'Note', value: r.decision_note }] : []),
+  ])
 }
