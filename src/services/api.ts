@@ -363,6 +363,10 @@ export interface ControlPlane {
   budgetRequests: BudgetRequestsApi
   pricing: PricingApi
   usage: UsageApi
+  users: UsersApi
+  apiTokens: ApiTokensApi
+  /** Who the caller is: on the local store its OS user (every right); on a server, the signed-in user. */
+  whoami(): Promise<Whoami>
 }
 
 /** admin: everything; user: their own agents, tokens and budgets within what an admin granted; viewer: read their own. */

@@ -11,6 +11,7 @@ import { ApiTokensRepo, RateLimitsRepo, SessionsRepo, UsersRepo } from '../../st
 import type { ControlPlane } from '../api.js'
 import type { LocalContext } from '../context.js'
 import { LocalAgents } from './agents.js'
+import { LocalApiTokens } from './api-tokens.js'
 import { LocalAudit } from './audit.js'
 import { LocalAuth } from './auth.js'
 import { LocalBudgetRequests } from './budget-requests.js'
@@ -21,6 +22,7 @@ import { LocalProviders } from './providers.js'
 import { LocalSafety } from './safety.js'
 import { LocalTokens } from './tokens.js'
 import { LocalUsage } from './usage.js'
+import { LocalUsers } from './users.js'
 
 /** The control plane on the local store. The gateway also uses the extra, in-process-only methods. */
 export interface LocalControlPlane extends ControlPlane {
@@ -33,6 +35,8 @@ export interface LocalControlPlane extends ControlPlane {
   budgetRequests: LocalBudgetRequests
   pricing: LocalPricing
   usage: LocalUsage
+  users: LocalUsers
+  apiTokens: LocalApiTokens
   /** Sign-in and bearer secrets for `iron serve`; local only (the server calls it, never a client). */
   auth: LocalAuth
   /** Who holds budget (gateways' heartbeats); local only. */
@@ -60,16 +64,12 @@ export function createLocalControlPlane(ctx: LocalContext): LocalControlPlane {
     holdersRepo,
   )
   const usersRepo = new UsersRepo(db)
-  const auth = new LocalAuth(
-    db,
-    usersRepo,
-    new SessionsRepo(db),
-    new ApiTokensRepo(db),
-    new RateLimitsRepo(db),
-    audit,
-    now,
-    { sessionTtlMs: Number(ctx.config.get('serve.session_ttl')) * 1_000 },
-  )
+  const sessionsRepo = new SessionsRepo(db)
+  const apiTokensRepo = new ApiTokensRepo(db)
+  const users = new LocalUsers(db, usersRepo, sessionsRepo, apiTokensRepo, audit, now, ctx.actor)
+  const auth = new LocalAuth(db, usersRepo, sessionsRepo, apiTokensRepo, new RateLimitsRepo(db), audit, now, {
+    sessionTtlMs: Number(ctx.config.get('serve.session_ttl')) * 1_000,
+  })
   const mockModels = () => BUNDLED_PRICES.filter((p) => p.provider === 'mock').map((p) => p.model)
   return {
     audit,
@@ -108,6 +108,9 @@ export function createLocalControlPlane(ctx: LocalContext): LocalControlPlane {
     ),
     pricing,
     usage: new LocalUsage(db, agentsRepo),
+    users,
+    apiTokens: new LocalApiTokens(db, apiTokensRepo, usersRepo, audit, now),
+    whoami: () => users.whoami(),
     auth,
     holders: new LocalHolders(db, holdersRepo, budgets, now),
     repos: { agents: agentsRepo, providers: providersRepo },
