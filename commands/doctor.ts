@@ -1,16 +1,26 @@
 import { IronCommand, storeFlags } from '../src/cli/base-command.js'
-import { type DoctorResult, runDoctor } from '../src/services/setup.js'
+import { loginVault, serverInEffect } from '../src/client/context.js'
+import { runTeamDoctor } from '../src/client/doctor.js'
+import type { DoctorResult } from '../src/services/setup.js'
 
 export default class Doctor extends IronCommand<DoctorResult> {
   static override summary =
-    "Check node, the store, the master key, the config and agents' providers, and say what to fix"
-  static override description = 'Read-only. Exits 1 when a check fails; each failure says what to do.'
+    "Check node, the store, the master key, the config, agents' providers and the server, and say what to fix"
+  static override description =
+    'Read-only. In team mode (a server from --server, IRON_SERVER or iron login) it also checks that the server ' +
+    'answers and that this machine is signed in to it. Exits 1 when a check fails; each failure says what to do.'
   static override examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json']
   static override flags = { ...storeFlags }
 
   async run(): Promise<DoctorResult> {
     const { flags } = await this.parse(Doctor)
-    const result = runDoctor(await this.local(flags))
+    const config = await this.loadConfig()
+    const result = await runTeamDoctor(await this.local(flags), serverInEffect(config, flags), {
+      vault: () => loginVault(config),
+      env: process.env,
+      version: this.config.version,
+      userAgent: `iron-cli/${this.config.version}`,
+    })
     const marks = {
       ok: this.out.color.green('✓'),
       warn: this.out.color.yellow('!'),

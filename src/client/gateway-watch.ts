@@ -73,6 +73,33 @@ export async function fetchStats(source: GatewaySource, signal?: AbortSignal): P
   return (await response.json()) as GatewayStats
 }
 
+/** One server-sent event: its `data:` lines joined, and its `id:` if it had one. */
+export interface SseMessage {
+  id: string | undefined
+  data: string
+}
+
+/** The messages of a `text/event-stream` body as they arrive (comments and blank keep-alives skipped). */
+export async function* sseMessages(body: AsyncIterable<Uint8Array>): AsyncGenerator<SseMessage> {
+  const decoder = new TextDecoder()
+  let buffer = ''
+  for await (const chunk of body) {
+    buffer += decoder.decode(chunk, { stream: true })
+    let end = buffer.indexOf('\n\n')
+    while (end !== -1) {
+      const lines = buffer.slice(0, end).split('\n')
+      buffer = buffer.slice(end + 2)
+      const field = (name: string) =>
+        lines
+          .filter((line) => line.startsWith(`${name}:`))
+          .map((line) => line.slice(name.length + 1).replace(/^ /, ''))
+      const data = field('data').join('\n')
+      if (data) yield { id: field('id').at(-1), data }
+      end = buffer.indexOf('\n\n')
+    }
+  }
+}
+
 export type WatchStatus =
   | { state: 'connecting' }
   | { state: 'live' }
@@ -104,24 +131,10 @@ export async function watchGateway(
       if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`)
       handlers.onStatus({ state: 'live' })
       backoff = 1_000
-      const decoder = new TextDecoder()
-      let buffer = ''
-      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true })
-        let end = buffer.indexOf('\n\n')
-        while (end !== -1) {
-          const data = buffer
-            .slice(0, end)
-            .split('\n')
-            .filter((line) => line.startsWith('data:'))
-            .map((line) => line.slice(5).trimStart())
-            .join('\n')
-          buffer = buffer.slice(end + 2)
-          // An event this watcher cannot read (a newer gateway's kind, say) is skipped, not guessed at.
-          const event = data ? parseGatewayEvent(data) : undefined
-          if (event) handlers.onEvent(event)
-          end = buffer.indexOf('\n\n')
-        }
+      for await (const message of sseMessages(response.body as AsyncIterable<Uint8Array>)) {
+        // An event this watcher cannot read (a newer gateway's kind, say) is skipped, not guessed at.
+        const event = message.data ? parseGatewayEvent(message.data) : undefined
+        if (event) handlers.onEvent(event)
       }
     } catch (error) {
       if (signal.aborted) return
