@@ -577,6 +577,78 @@ export function describeControlPlane(label: string, start: () => Promise<Contrac
       })
     })
 
+    describe('budget requests', () => {
+      it('a request is pending until approved, which sets the limit it asked for', async () => {
+        const name = unique('breq')
+        const agent = await cp.agents.create({ name })
+        await cp.budgets.set(name, { limit_micros: 1_000_000 })
+        const request = await cp.budgetRequests.create(name, {
+          limit_micros: 3_000_000,
+          reason: 'holiday traffic',
+        })
+        expect(request).toMatchObject({
+          agent_id: agent.id,
+          agent_name: name,
+          requested_by: h.actor,
+          limit_micros: 3_000_000,
+          previous_limit_micros: 1_000_000,
+          reason: 'holiday traffic',
+          status: 'pending',
+          decided_by: null,
+        })
+        expect(request.id).toMatch(/^breq_/)
+        expect(await cp.budgetRequests.get(request.id)).toEqual(request)
+        expect(await cp.budgetRequests.list({ agent: name })).toEqual([request])
+        expect((await cp.budgetRequests.list({ status: 'pending' })).map((r) => r.id)).toContain(request.id)
+        const second = await failure(
+          cp.budgetRequests.create(name, { limit_micros: 4_000_000, reason: 'more' }),
+        )
+        expect(shape(second)).toMatchObject({ code: 'BUDGET_REQUEST_PENDING' })
+        const approved = await cp.budgetRequests.approve(request.id, { note: 'ok for December' })
+        expect(approved).toMatchObject({
+          id: request.id,
+          status: 'approved',
+          decided_by: h.actor,
+          decision_note: 'ok for December',
+        })
+        expect((await cp.budgets.get(name)).limit_micros).toBe(3_000_000)
+        const again = await failure(cp.budgetRequests.approve(request.id))
+        expect(shape(again)).toMatchObject({ code: 'BUDGET_REQUEST_DECIDED', exitCode: 1 })
+        expect((await cp.budgetRequests.list({ agent: name, status: 'pending' })).length).toBe(0)
+      })
+
+      it('a request can be rejected or cancelled once; the limit stays', async () => {
+        const name = unique('breq')
+        await cp.agents.create({ name })
+        await cp.budgets.set(name, { limit_micros: 500_000 })
+        const asked = await cp.budgetRequests.create(name, { limit_micros: null, reason: 'no limit please' })
+        expect(asked.limit_micros).toBeNull()
+        const rejected = await cp.budgetRequests.reject(asked.id, { note: 'no' })
+        expect(rejected).toMatchObject({ status: 'rejected', decision_note: 'no' })
+        const withdrawn = await cp.budgetRequests.create(name, {
+          limit_micros: 600_000,
+          reason: 'a little more',
+        })
+        expect((await cp.budgetRequests.cancel(withdrawn.id)).status).toBe('cancelled')
+        expect(shape(await failure(cp.budgetRequests.cancel(withdrawn.id)))).toMatchObject({
+          code: 'BUDGET_REQUEST_DECIDED',
+        })
+        expect((await cp.budgets.get(name)).limit_micros).toBe(500_000)
+        const listed = await cp.budgetRequests.list({ agent: name })
+        expect(listed.map((r) => r.status).sort()).toEqual(['cancelled', 'rejected'])
+      })
+
+      it('an unknown request is not found; a reason is required', async () => {
+        const missing = await failure(cp.budgetRequests.get('breq_00000000000000000000000000'))
+        expect(shape(missing)).toMatchObject({ code: 'BUDGET_REQUEST_NOT_FOUND', exitCode: 3 })
+        const name = unique('breq')
+        await cp.agents.create({ name })
+        expect(
+          (await failure(cp.budgetRequests.create(name, { limit_micros: 1, reason: '' }))).exitCode,
+        ).toBe(2)
+      })
+    })
+
     describe('audit prune (last: it removes events the other tests wrote)', () => {
       it('nothing before a time long past; then the events before now go, and the chain still verifies', async () => {
         const nothing = await failure(cp.audit.prune(Date.parse('2000-01-01T00:00:00Z')))
