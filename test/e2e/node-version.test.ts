@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { MIN_NODE_VERSION } from '../../src/services/setup.js'
@@ -111,6 +111,34 @@ describe('an older Node.js', () => {
       env,
     })
     expect(current.code, current.stderr).toBe(0)
+  })
+
+  it('the README’s first command stops on an older Node.js with that one line, before npm does anything', async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+    const block = readme.slice(readme.indexOf('```sh\n') + '```sh\n'.length)
+    const first = block.slice(0, block.indexOf('\n')).replace(/\s+#.*$/, '')
+    expect(first).toMatch(/^node bin\/check-node\.js && npm ci && /)
+    // In a copy holding the check alone, with this Node as `node` and an `npm` that only says it ran.
+    const dir = tempDir('iron-first-command')
+    mkdirSync(join(dir, 'bin'))
+    copyFileSync(join(ROOT, 'bin', 'check-node.js'), join(dir, 'bin', 'check-node.js'))
+    const tools = join(dir, 'tools')
+    mkdirSync(tools)
+    symlinkSync(process.execPath, join(tools, 'node'))
+    writeFileSync(join(tools, 'npm'), '#!/bin/sh\necho "npm $*"\nexit 1\n')
+    chmodSync(join(tools, 'npm'), 0o755)
+    const env = { ...process.env, PATH: `${tools}:${process.env.PATH}` }
+    const older = await run('sh', ['-c', first], {
+      cwd: dir,
+      env: { ...env, NODE_OPTIONS: `--import=${olderNode('20.20.2')}` },
+    })
+    expect(older.code).toBe(1)
+    expect(older.stdout).toBe('')
+    expect(older.stderr).toMatch(NEEDED_LINE('20.20.2'))
+    // On this Node.js the check says nothing and npm ci comes next.
+    const current = await run('sh', ['-c', first], { cwd: dir, env })
+    expect(current.stderr).toBe('')
+    expect(current.stdout).toBe('npm ci\n')
   })
 
   it('the requirement is one version everywhere, and the README states it before its first command', () => {

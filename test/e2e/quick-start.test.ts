@@ -39,7 +39,7 @@ describe('the README quick start, with --kind mock', () => {
     // The README says: write --kind mock instead of --kind openai and keep every other line.
     expect(README).toContain('write `--kind mock` instead of `--kind openai` and keep every other')
     const commands = shBlockAfter('## Quick start')
-    expect(commands[0]).toMatch(/^npm ci && npm run build/)
+    expect(commands[0]).toMatch(/^node bin\/check-node\.js && npm ci && npm run build/)
     const env = freshHome('iron-quick')
     let token = ''
     let gateway: SpawnedGateway | undefined
