@@ -50,7 +50,8 @@ export async function tempServer(options: { events?: EventStreamOptions; bodyTim
     const response = await fetch(`${server.url}${path}`, { method, headers, body: payload })
     const text = await response.text()
     let body: unknown = text
-    if ((response.headers.get('content-type') ?? '').includes('json') && text) body = JSON.parse(text)
+    if ((response.headers.get('content-type') ?? '').startsWith('application/json') && text)
+      body = JSON.parse(text)
     return { status: response.status, headers: response.headers, body: body as T, text }
   }
 
