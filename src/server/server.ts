@@ -148,7 +148,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     if (method === 'GET' || method === 'HEAD') discardBody(req)
     else body = await readJsonBody(req, { timeoutMs: options.bodyTimeoutMs })
     if (route.body) {
-      body = parse('body', route.body, body ?? {})
+      // No body is an empty object; a body of null is not.
+      body = parse('body', route.body, body === undefined ? {} : body)
     } else if (body !== undefined && !isEmptyObject(body)) {
       problems.push({ location: 'body', path: '', code: 'unexpected', message: 'this route takes no body' })
     }
