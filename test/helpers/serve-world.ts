@@ -1,9 +1,6 @@
 import { expect } from 'vitest'
-import { newId } from '../../src/core/ids.js'
-import { displayPrefix, hashSecret, newSecret } from '../../src/core/secrets.js'
 import type { AnyRoute } from '../../src/server/route.js'
 import type { UserRole } from '../../src/services/api.js'
-import { ApiTokensRepo, UsersRepo } from '../../src/store/users.js'
 import { type Answer, PASSWORD, tempServer } from './serve.js'
 
 /**
@@ -27,30 +24,14 @@ const nextIp = () => `192.0.2.${(ipCounter++ % 250) + 1}`
 
 export async function serveWorld(options: Parameters<typeof tempServer>[0] = {}) {
   const t = await tempServer(options)
-  const users = new UsersRepo(t.ctx.db())
   const person = async (name: string, role: UserRole, at = t.clock.now): Promise<Person> => {
-    const id = newId('user', t.clock.now)
-    users.insert({
-      id,
-      name,
-      display_name: '',
-      email: null,
-      role,
-      status: 'active',
-      password_hash: await hashPasswordOnce(),
-      password_changed_at: t.clock.now,
-      failed_logins: 0,
-      locked_until: null,
-      last_login_at: null,
-      created_at: t.clock.now,
-      updated_at: t.clock.now,
-      deleted_at: null,
-    })
+    // As `iron users create` does: on the store, with its rights.
+    const user = await t.cp.users.create({ name, role, password: PASSWORD })
     const saved = t.clock.now
     t.clock.now = at
     const login = await t.cp.auth.login({ name, password: PASSWORD, ip: nextIp() })
     t.clock.now = saved
-    return { name, token: login.token, user_id: id }
+    return { name, token: login.token, user_id: user.id }
   }
   const root = await person('root', 'admin')
   const alice = await person('alice', 'user')
@@ -95,28 +76,16 @@ export async function serveWorld(options: Parameters<typeof tempServer>[0] = {})
   const revoked = await person('rev', 'admin')
   expect((await t.call('POST', '/api/v1/auth/logout', { token: revoked.token })).status).toBe(204)
   const suspended = await person('sus', 'admin')
-  users.update({ ...users.byName('sus')!, status: 'suspended', updated_at: t.clock.now })
-  const apiTokens = new ApiTokensRepo(t.ctx.db())
-  const apiToken = (user: Person, role: UserRole, name: string) => {
-    const secret = newSecret('at')
-    const id = newId('at', t.clock.now)
-    apiTokens.insert({
-      id,
-      user_id: user.user_id,
-      name,
-      role,
-      token_hash: hashSecret(secret),
-      prefix: displayPrefix(secret),
-      created_at: t.clock.now,
-      expires_at: null,
-      last_used_at: null,
-      revoked_at: null,
-    })
-    return { id, secret }
+  const apiToken = async (user: Person, role: UserRole, name: string) => {
+    const issued = await t.cp.apiTokens.create({ name, user: user.name, role })
+    return { id: issued.id, secret: issued.token }
   }
-  const rootViewerToken = apiToken(root, 'viewer', 'dashboards')
-  const bobViewerToken = apiToken(bob, 'viewer', 'dashboards')
-  const aliceApiToken = apiToken(alice, 'user', 'ci')
+  // A suspended user's sessions end with the suspension; their API token is what still knocks.
+  const suspendedToken = await apiToken(suspended, 'admin', 'automation')
+  await t.cp.users.suspend('sus')
+  const rootViewerToken = await apiToken(root, 'viewer', 'dashboards')
+  const bobViewerToken = await apiToken(bob, 'viewer', 'dashboards')
+  const aliceApiToken = await apiToken(alice, 'user', 'ci')
 
   let n = 0
   const unique = (prefix: string) => `${prefix}-${++n}`
@@ -139,7 +108,7 @@ export async function serveWorld(options: Parameters<typeof tempServer>[0] = {})
       none: undefined,
       expired: expired.token,
       revoked: revoked.token,
-      suspended: suspended.token,
+      suspended: suspendedToken.secret,
       other_user: bob.token,
       viewer: vera.token,
       api_token: bobViewerToken.secret,
@@ -147,16 +116,16 @@ export async function serveWorld(options: Parameters<typeof tempServer>[0] = {})
     /** An admin's API token narrowed to viewer: it acts as a viewer, never as the admin. */
     rootViewerToken: rootViewerToken.secret,
     /** What must not show in an answer to anyone but alice and the admins. */
-    aliceMarks: () => [agent.id, icToken.id, icToken.prefix, request.id, aliceApiToken.id, 'alice-bot'],
+    aliceMarks: () => [
+      agent.id,
+      icToken.id,
+      icToken.prefix,
+      request.id,
+      aliceApiToken.id,
+      alice.user_id,
+      'alice-bot',
+    ],
   }
-}
-
-let hashed: string | undefined
-/** scrypt is slow on purpose; every test user shares one hash of PASSWORD. */
-async function hashPasswordOnce(): Promise<string> {
-  const { hashPassword } = await import('../../src/core/passwords.js')
-  hashed ??= await hashPassword(PASSWORD)
-  return hashed
 }
 
 /** One request a route's owner may make. */
@@ -184,6 +153,10 @@ const freshAgent = async (w: World) => {
   return name
 }
 
+/** A user without a password (no scrypt: quick), for the routes that change or end one. */
+const freshUser = async (w: World) =>
+  (await w.cp.users.create({ name: w.unique('person'), role: 'user' })).name
+
 /** One request per route, keyed `METHOD path` as in the route table. */
 export const SAMPLES: Record<string, SampleOf> = {
   'GET /api/health': () => ({ path: '/api/health', as: 'none', owner: 'shared' }),
@@ -197,6 +170,65 @@ export const SAMPLES: Record<string, SampleOf> = {
     owner: 'shared',
   }),
   'POST /api/v1/auth/logout': () => ({ path: '/api/v1/auth/logout', as: 'alice', owner: 'self', last: true }),
+
+  'GET /api/v1/auth/me': () => ({ path: '/api/v1/auth/me', as: 'alice', owner: 'self' }),
+  'GET /api/v1/users': () => ({ path: '/api/v1/users?include_deleted=true', as: 'root', owner: 'shared' }),
+  'POST /api/v1/users': (w) => ({
+    path: '/api/v1/users',
+    body: { name: w.unique('new'), role: 'viewer', display_name: 'New Person', password: PASSWORD },
+    as: 'root',
+    owner: 'shared',
+  }),
+  'GET /api/v1/users/{ref}': () => ({ path: '/api/v1/users/alice', as: 'alice', owner: 'alice' }),
+  'PATCH /api/v1/users/{ref}': async (w) => ({
+    path: `/api/v1/users/${await freshUser(w)}`,
+    body: { display_name: 'Renamed', email: 'someone@example.com' },
+    as: 'root',
+    owner: 'shared',
+  }),
+  'DELETE /api/v1/users/{ref}': async (w) => ({
+    path: `/api/v1/users/${await freshUser(w)}`,
+    as: 'root',
+    owner: 'shared',
+  }),
+  'POST /api/v1/users/{ref}/suspend': async (w) => ({
+    path: `/api/v1/users/${await freshUser(w)}/suspend`,
+    as: 'root',
+    owner: 'shared',
+  }),
+  'POST /api/v1/users/{ref}/activate': async (w) => {
+    const name = await freshUser(w)
+    await w.cp.users.suspend(name)
+    return { path: `/api/v1/users/${name}/activate`, as: 'root', owner: 'shared' }
+  },
+  'POST /api/v1/users/{ref}/reset-password': async (w) => ({
+    path: `/api/v1/users/${await freshUser(w)}/reset-password`,
+    body: { password: 'another long passphrase' },
+    as: 'root',
+    owner: 'shared',
+  }),
+  'GET /api/v1/api-tokens': () => ({
+    path: '/api/v1/api-tokens?include_revoked=true',
+    as: 'alice',
+    owner: 'self',
+  }),
+  'POST /api/v1/api-tokens': (w) => ({
+    path: '/api/v1/api-tokens',
+    body: { name: w.unique('token'), role: 'viewer', expires_in_ms: 86_400_000 },
+    as: 'alice',
+    owner: 'self',
+  }),
+  'GET /api/v1/api-tokens/{id}': (w) => ({
+    path: `/api/v1/api-tokens/${w.aliceApiToken.id}`,
+    as: 'alice',
+    owner: 'alice',
+  }),
+  'POST /api/v1/api-tokens/{id}/revoke': async (w) => {
+    const made = await w.as<{ id: string }>(w.alice, 'POST', '/api/v1/api-tokens', {
+      name: w.unique('doomed'),
+    })
+    return { path: `/api/v1/api-tokens/${made.id}/revoke`, as: 'alice', owner: 'alice' }
+  },
 
   'GET /api/v1/agents': () => ({ path: '/api/v1/agents?include_deleted=true', as: 'alice', owner: 'self' }),
   'POST /api/v1/agents': (w) => ({

@@ -1,13 +1,12 @@
 import { MemoryVault } from '../../src/config/vault.js'
-import { newId } from '../../src/core/ids.js'
-import { hashPassword } from '../../src/core/passwords.js'
 import type { EventStreamOptions } from '../../src/server/events.js'
 import { type RunningServer, startServer } from '../../src/server/server.js'
 import type { UserRole } from '../../src/services/api.js'
-import { UsersRepo } from '../../src/store/users.js'
 import { tempContext } from './temp.js'
 
 export const PASSWORD = 'correct horse battery staple'
+
+let signIns = 0
 
 export interface Answer<T = unknown> {
   status: number
@@ -55,26 +54,10 @@ export async function tempServer(options: { events?: EventStreamOptions; bodyTim
     return { status: response.status, headers: response.headers, body: body as T, text }
   }
 
-  /** A user straight in the store (what `iron users create` does), and a session of theirs. */
+  /** A user made on the store (as `iron users create` does), and a session of theirs. */
   const addUser = async (name: string, role: UserRole = 'user') => {
-    const users = new UsersRepo(ctx.db())
-    users.insert({
-      id: newId('user', clock.now),
-      name,
-      display_name: '',
-      email: null,
-      role,
-      status: 'active',
-      password_hash: await hashPassword(PASSWORD),
-      password_changed_at: clock.now,
-      failed_logins: 0,
-      locked_until: null,
-      last_login_at: null,
-      created_at: clock.now,
-      updated_at: clock.now,
-      deleted_at: null,
-    })
-    const login = await cp.auth.login({ name, password: PASSWORD, ip: '127.0.0.1' })
+    await cp.users.create({ name, role, password: PASSWORD })
+    const login = await cp.auth.login({ name, password: PASSWORD, ip: `198.51.100.${++signIns % 250}` })
     return { name, token: login.token, user: login.user }
   }
 

@@ -8,11 +8,13 @@ import { pricingRoutes } from './pricing.js'
 import { providerRoutes } from './providers.js'
 import { safetyRoutes } from './safety.js'
 import { systemRoutes } from './system.js'
+import { userRoutes } from './users.js'
 
 /** Every route of `iron serve`: the REST table of SPEC §9. */
 export const ROUTES: readonly AnyRoute[] = [
   ...systemRoutes,
   ...authRoutes,
+  ...userRoutes,
   ...agentRoutes,
   ...providerRoutes,
   ...budgetRoutes,

@@ -1,0 +1,158 @@
+import { z } from 'zod'
+import type { ApiTokenInput, UserInput, UserUpdate } from '../../services/api.js'
+import { type AnyRoute, route } from '../route.js'
+import * as s from '../schemas.js'
+
+const byRef = z.strictObject({ ref: s.ref })
+
+/** People (users.*, admins), their API tokens (apiTokens.*, each their own) and who the caller is (whoami). */
+export const userRoutes: AnyRoute[] = [
+  route({
+    method: 'GET',
+    path: '/api/v1/auth/me',
+    summary: 'Who the caller is: user, role, how signed in, until when (whoami)',
+    tag: 'auth',
+    service: 'whoami',
+    response: s.Whoami,
+    handler: ({ cp }) => cp.whoami(),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/v1/users',
+    summary: 'List users (users.list)',
+    tag: 'users',
+    service: 'users.list',
+    kind: 'list',
+    query: z.strictObject({ include_deleted: s.queryBool.optional(), ...s.pageQuery }),
+    response: s.User,
+    orderKey: (u) => [u.name, u.id],
+    handler: ({ cp, query }) => cp.users.list({ include_deleted: query.include_deleted }),
+  }),
+  route({
+    method: 'POST',
+    path: '/api/v1/users',
+    summary: 'Create a user with a role and an optional password (users.create)',
+    tag: 'users',
+    service: 'users.create',
+    body: s.UserInput,
+    response: s.User,
+    status: 201,
+    mutates: true,
+    handler: ({ cp, body }) => cp.users.create(body as UserInput),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/v1/users/{ref}',
+    summary: 'A user by name or ID; users and viewers read only themselves (users.get)',
+    tag: 'users',
+    service: 'users.get',
+    params: byRef,
+    response: s.User,
+    handler: ({ cp, params }) => cp.users.get(params.ref),
+  }),
+  route({
+    method: 'PATCH',
+    path: '/api/v1/users/{ref}',
+    summary: "Change a user's display name, email or role (users.update)",
+    tag: 'users',
+    service: 'users.update',
+    params: byRef,
+    body: s.UserUpdate,
+    response: s.User,
+    mutates: true,
+    handler: ({ cp, params, body }) => cp.users.update(params.ref, body as UserUpdate),
+  }),
+  route({
+    method: 'DELETE',
+    path: '/api/v1/users/{ref}',
+    summary: 'Delete a user: sessions ended, API tokens revoked, history kept (users.delete)',
+    tag: 'users',
+    service: 'users.delete',
+    params: byRef,
+    response: s.User,
+    mutates: true,
+    handler: ({ cp, params }) => cp.users.delete(params.ref),
+  }),
+  ...(['suspend', 'activate'] as const).map((change) =>
+    route({
+      method: 'POST',
+      path: `/api/v1/users/{ref}/${change}`,
+      summary:
+        change === 'suspend'
+          ? 'Suspend a user: signed out everywhere, API tokens refused until activated (users.suspend)'
+          : 'Activate a suspended or locked user (users.activate)',
+      tag: 'users',
+      service: `users.${change}` as const,
+      params: byRef,
+      body: s.Empty,
+      response: s.User,
+      mutates: true,
+      handler: ({ cp, params }) => cp.users[change](params.ref),
+    }),
+  ),
+  route({
+    method: 'POST',
+    path: '/api/v1/users/{ref}/reset-password',
+    summary: "Set a user's password: their sessions end, a lock is lifted (users.resetPassword)",
+    tag: 'users',
+    service: 'users.resetPassword',
+    params: byRef,
+    body: s.PasswordReset,
+    response: s.User,
+    mutates: true,
+    handler: ({ cp, params, body }) => cp.users.resetPassword(params.ref, body.password),
+  }),
+
+  route({
+    method: 'GET',
+    path: '/api/v1/api-tokens',
+    summary: "List API tokens: one's own, or (admins) anyone's (apiTokens.list)",
+    tag: 'api-tokens',
+    service: 'apiTokens.list',
+    kind: 'list',
+    query: z.strictObject({
+      user: s.ref.optional(),
+      include_revoked: s.queryBool.optional(),
+      ...s.pageQuery,
+    }),
+    response: s.ApiToken,
+    orderKey: (t) => [t.user_name, t.created_at, t.id],
+    handler: ({ cp, query }) =>
+      cp.apiTokens.list({ user: query.user, include_revoked: query.include_revoked }),
+  }),
+  route({
+    method: 'POST',
+    path: '/api/v1/api-tokens',
+    summary:
+      'Make an API token (iron_at_…, shown once) with at most the role of its user and of the caller (apiTokens.create)',
+    tag: 'api-tokens',
+    service: 'apiTokens.create',
+    body: s.ApiTokenInput,
+    response: s.IssuedApiToken,
+    status: 201,
+    mutates: true,
+    handler: ({ cp, body }) => cp.apiTokens.create(body as ApiTokenInput),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/v1/api-tokens/{id}',
+    summary: 'An API token by ID (apiTokens.get)',
+    tag: 'api-tokens',
+    service: 'apiTokens.get',
+    params: z.strictObject({ id: s.ref }),
+    response: s.ApiToken,
+    handler: ({ cp, params }) => cp.apiTokens.get(params.id),
+  }),
+  route({
+    method: 'POST',
+    path: '/api/v1/api-tokens/{id}/revoke',
+    summary: 'Revoke an API token at once (apiTokens.revoke)',
+    tag: 'api-tokens',
+    service: 'apiTokens.revoke',
+    params: z.strictObject({ id: s.ref }),
+    body: s.Empty,
+    response: s.ApiToken,
+    mutates: true,
+    handler: ({ cp, params }) => cp.apiTokens.revoke(params.id),
+  }),
+]
