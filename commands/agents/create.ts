@@ -7,6 +7,9 @@ import type { Agent } from '../../src/services/api.js'
 export const agentFlags = {
   description: Flags.string({ description: 'What the agent does' }),
   project: Flags.string({ description: 'Project the agent belongs to (a grouping for reports)' }),
+  owner: Flags.string({
+    description: 'User who owns the agent (iron serve; admins only; default: the team)',
+  }),
   provider: Flags.string({
     description: 'Provider the agent may use (repeat for several; none = any)',
     multiple: true,
@@ -43,6 +46,7 @@ export default class AgentsCreate extends IronCommand<Agent> {
       name: args.name,
       description: flags.description,
       project: flags.project,
+      owner: flags.owner,
       allowed_providers: flags.provider,
       allowed_models: flags.model,
       requests_per_minute: flags.rpm,

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core'
 import { IronCommand, storeFlags } from '../../src/cli/base-command.js'
-import { agentColumns } from '../../src/cli/views.js'
+import { agentColumnsFor } from '../../src/cli/views.js'
 import type { Agent } from '../../src/services/api.js'
 
 export default class AgentsList extends IronCommand<Agent[]> {
@@ -21,7 +21,11 @@ export default class AgentsList extends IronCommand<Agent[]> {
       include_deleted: flags.all,
       project: flags.project,
     })
-    this.out.table(agents, agentColumns, 'No agents yet. Create one with: iron agents create <name>')
+    this.out.table(
+      agents,
+      agentColumnsFor(agents),
+      'No agents yet. Create one with: iron agents create <name>',
+    )
     return agents
   }
 }

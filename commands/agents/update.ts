@@ -23,6 +23,7 @@ export default class AgentsUpdate extends IronCommand<Agent> {
     ...agentFlags,
     'no-provider': Flags.boolean({ description: 'Allow any provider', exclusive: ['provider'] }),
     'no-model': Flags.boolean({ description: 'Allow any priced model', exclusive: ['model'] }),
+    'no-owner': Flags.boolean({ description: "Make it the team's agent (no owner)", exclusive: ['owner'] }),
     ...storeFlags,
   }
 
@@ -34,6 +35,7 @@ export default class AgentsUpdate extends IronCommand<Agent> {
       status: flags.status as 'active' | 'suspended' | undefined,
       description: flags.description,
       project: flags.project,
+      owner: flags['no-owner'] ? null : flags.owner,
       allowed_providers: flags['no-provider'] ? [] : flags.provider,
       allowed_models: flags['no-model'] ? [] : flags.model,
       requests_per_minute: flags.rpm,

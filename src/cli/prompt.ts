@@ -40,8 +40,9 @@ export async function promptLine(question: string): Promise<string> {
 /** Read a secret from the terminal without echoing it. */
 export async function promptSecret(question: string): Promise<string> {
   const { stdin, stderr } = process
-  stderr.write(question)
+  // Echo goes off before the question shows, so nothing typed as soon as it appears is echoed.
   stdin.setRawMode?.(true)
+  stderr.write(question)
   stdin.resume()
   stdin.setEncoding('utf8')
   return new Promise((resolve, reject) => {

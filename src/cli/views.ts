@@ -3,6 +3,7 @@ import type { DemoAgentSummary, DemoSummary } from '../gateway/demo.js'
 import { CATALOG_CHECKED, CATALOG_EFFECTIVE_DATE } from '../pricing/index.js'
 import type {
   Agent,
+  ApiToken,
   AuditEvent,
   Budget,
   BudgetCheck,
@@ -16,6 +17,7 @@ import type {
   SafetyPolicyView,
   UsageReport,
   UsageRow,
+  User,
 } from '../services/api.js'
 import type { Column, Output } from './output.js'
 
@@ -41,6 +43,7 @@ export function printAgent(out: Output, a: Agent): void {
     { label: 'Status', value: a.status, kind: 'status' },
     { label: 'Description', value: a.description },
     { label: 'Project', value: a.project },
+    ...(a.owner !== null ? [{ label: 'Owner', value: a.owner }] : []),
     { label: 'Providers', value: list(a.allowed_providers) },
     { label: 'Models', value: list(a.allowed_models) },
     { label: 'Requests/min', value: a.rate_limits.requests_per_minute ?? 'no limit' },
@@ -461,3 +464,70 @@ export function printBudgetRequest(out: Output, r: BudgetRequest): void {
     ...(r.decision_note ? [{ label: 'Note', value: r.decision_note }] : []),
   ])
 }
+
+/** Users and API tokens (team mode). */
+
+export const userColumns: Column<User>[] = [
+  { header: 'Name', value: (u) => u.name },
+  { header: 'Role', value: (u) => u.role },
+  {
+    header: 'Status',
+    value: (u) => (u.locked_until && u.status === 'active' ? 'locked' : u.status),
+    kind: 'status',
+  },
+  { header: 'Display name', value: (u) => u.display_name || null, shrink: true },
+  { header: 'Last login', value: (u) => u.last_login_at, kind: 'time' },
+  { header: 'ID', value: (u) => u.id, kind: 'id', shrink: false },
+]
+
+export function printUser(out: Output, u: User): void {
+  out.record([
+    { label: 'Name', value: u.name },
+    { label: 'ID', value: u.id, kind: 'id' },
+    { label: 'Role', value: u.role },
+    { label: 'Status', value: u.status, kind: 'status' },
+    { label: 'Display name', value: u.display_name || null },
+    { label: 'Email', value: u.email },
+    { label: 'Password', value: u.has_password ? 'set' : 'none (API tokens only)' },
+    ...(u.locked_until ? [{ label: 'Locked until', value: u.locked_until, kind: 'time' as const }] : []),
+    { label: 'Last login', value: u.last_login_at ?? 'never', kind: 'time' },
+    { label: 'Created', value: u.created_at, kind: 'time' },
+    ...(u.deleted_at ? [{ label: 'Deleted', value: u.deleted_at, kind: 'time' as const }] : []),
+  ])
+}
+
+export const apiTokenColumns: Column<ApiToken>[] = [
+  { header: 'Name', value: (t) => t.name, shrink: true },
+  { header: 'User', value: (t) => t.user_name },
+  { header: 'Role', value: (t) => t.role },
+  { header: 'Prefix', value: (t) => `${t.prefix}…` },
+  { header: 'Status', value: (t) => t.status, kind: 'status' },
+  { header: 'Expires', value: (t) => t.expires_at ?? 'never', kind: 'time' },
+  { header: 'Last used', value: (t) => t.last_used_at, kind: 'time' },
+  { header: 'ID', value: (t) => t.id, kind: 'id', shrink: false },
+]
+
+export function printApiToken(out: Output, t: ApiToken): void {
+  out.record([
+    { label: 'ID', value: t.id, kind: 'id' },
+    { label: 'Name', value: t.name },
+    { label: 'User', value: t.user_name },
+    { label: 'Role', value: t.role },
+    { label: 'Prefix', value: `${t.prefix}…` },
+    { label: 'Status', value: t.status, kind: 'status' },
+    { label: 'Created', value: t.created_at, kind: 'time' },
+    { label: 'Expires', value: t.expires_at ?? 'never', kind: 'time' },
+    { label: 'Last used', value: t.last_used_at, kind: 'time' },
+    ...(t.revoked_at ? [{ label: 'Revoked', value: t.revoked_at, kind: 'time' as const }] : []),
+  ])
+}
+
+/** Agents' owners show only where some agent has one (the local store's have none). */
+export const agentColumnsFor = (agents: readonly Agent[]): Column<Agent>[] =>
+  agents.some((a) => a.owner !== null)
+    ? [
+        ...agentColumns.slice(0, 2),
+        { header: 'Owner', value: (a) => a.owner ?? 'team' },
+        ...agentColumns.slice(2),
+      ]
+    : agentColumns
