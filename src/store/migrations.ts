@@ -383,6 +383,52 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
     `,
   },
+  {
+    version: 8,
+    name: 'team gateways: leases held over the lease protocol, and the requests they reported',
+    sql: `
+      -- Leases lent to team gateways by iron serve (the lease protocol, SPEC §6). The money is in the ledger
+      -- (the lease's rows, as for a local gateway); this is the protocol's side: which gateway holds it (its
+      -- runtime id and host, the IC token that took it), the terms it was taken under, until when (each
+      -- report renews it) and how it ended. metered_only: the agent had no limit, so nothing was lent and
+      -- draws go to the budget directly. return_spent_micros: what the gateway said it had spent when it
+      -- gave the lease back before all of it was reported; that much stays held until the reports arrive.
+      CREATE TABLE remote_leases (
+        lease_id            TEXT PRIMARY KEY,
+        agent_id            TEXT NOT NULL REFERENCES agents (id),
+        token_id            TEXT NOT NULL,
+        runtime_id          TEXT NOT NULL,
+        runtime_version     TEXT NOT NULL,
+        host                TEXT,
+        metered_only        INTEGER NOT NULL CHECK (metered_only IN (0, 1)),
+        counted_at          INTEGER NOT NULL,
+        limit_micros        INTEGER,
+        period_end          INTEGER,
+        granted_micros      INTEGER NOT NULL DEFAULT 0,
+        reported_micros     INTEGER NOT NULL DEFAULT 0,
+        returned_micros     INTEGER NOT NULL DEFAULT 0,
+        return_spent_micros INTEGER,
+        created_at          INTEGER NOT NULL,
+        renewed_at          INTEGER NOT NULL,
+        expires_at          INTEGER NOT NULL,
+        closed_at           INTEGER,
+        close_reason        TEXT CHECK (close_reason IN
+          ('returned', 'expired', 'token_revoked', 'agent_suspended', 'agent_deleted', 'limit_changed'))
+      ) STRICT;
+      -- One open lease per agent and gateway: a retried handshake finds the lease it already has.
+      CREATE UNIQUE INDEX remote_leases_holder ON remote_leases (agent_id, runtime_id) WHERE closed_at IS NULL;
+      CREATE INDEX remote_leases_expiry ON remote_leases (expires_at) WHERE closed_at IS NULL;
+
+      -- Every request a team gateway reported, once: a replayed or duplicated report skips what is here
+      -- (SPEC §6: request_id makes replays harmless), in the transaction that charges it.
+      CREATE TABLE reported_requests (
+        request_id     TEXT PRIMARY KEY,
+        lease_id       TEXT NOT NULL,
+        charged_micros INTEGER,
+        reported_at    INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ]
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0
