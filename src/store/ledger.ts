@@ -59,8 +59,6 @@ const BUDGET_COLUMNS =
 const LEDGER_COLUMNS =
   'agent_id, kind, reservation_id, lease_id, spent_delta, reserved_delta, leased_delta, counted_at, at, holder, model, provider, input_tokens, output_tokens, cached_tokens, cost_known, overrun_micros, note'
 
-const LEDGER_FIELDS = LEDGER_COLUMNS.split(', ') as Array<Exclude<keyof LedgerRow, 'seq'>>
-
 /**
  * The rows that open and close a reservation or a lease carry no lease_id (only a lease's draws do), and
  * `lease_id IS NULL` is what lets SQLite use the partial index ledger_reservation: without it, finding a
@@ -73,6 +71,8 @@ export const LEDGER_LOOKUPS = {
   reservationRows: `SELECT seq, ${LEDGER_COLUMNS} FROM ledger WHERE reservation_id = ? AND ${OPEN_OR_CLOSE}`,
   leaseReturned: `SELECT 1 FROM ledger r WHERE r.reservation_id = ? AND r.${OPEN_OR_CLOSE} AND r.kind = 'lease_return'`,
   reservationClosed: `SELECT 1 FROM ledger c WHERE c.reservation_id = ? AND c.${OPEN_OR_CLOSE} AND c.kind IN ('commit', 'release')`,
+  /** The kinds of a reservation's or lease's opening and closing rows (every settlement asks whether its lease is open). */
+  reservationKinds: `SELECT kind FROM ledger WHERE reservation_id = ? AND ${OPEN_OR_CLOSE}`,
 }
 
 /**
@@ -102,6 +102,7 @@ export class LedgerRepo {
   readonly #addToBalances: Statement
   readonly #insert: Statement
   readonly #reservationRows: Statement
+  readonly #reservationKinds: Statement
   readonly #sums: Statement
   readonly #sumsOpenEnded: Statement
   readonly #leaseMoves: Statement
@@ -131,9 +132,10 @@ export class LedgerRepo {
         WHERE agent_id = ? AND period_start <= ? AND (period_end IS NULL OR ? < period_end) RETURNING ${BUDGET_COLUMNS}`,
     )
     this.#insert = db.prepare(
-      `INSERT INTO ledger (${LEDGER_COLUMNS}) VALUES (${LEDGER_FIELDS.map(() => '?').join(', ')})`,
+      `INSERT INTO ledger (${LEDGER_COLUMNS}) VALUES (${LEDGER_COLUMNS.replace(/\w+/g, '?')})`,
     )
     this.#reservationRows = db.prepare(LEDGER_LOOKUPS.reservationRows)
+    this.#reservationKinds = db.prepare(LEDGER_LOOKUPS.reservationKinds).pluck()
     const sums = `SELECT coalesce(sum(spent_delta), 0) AS spent, coalesce(sum(reserved_delta), 0) AS reserved,
       coalesce(sum(leased_delta), 0) AS leased, count(*) AS rows FROM ledger WHERE agent_id = ? AND counted_at >= ?`
     this.#sums = db.prepare(`${sums} AND counted_at < ?`)
@@ -215,7 +217,27 @@ export class LedgerRepo {
   }
 
   append(row: LedgerRow): void {
-    this.#insert.run(LEDGER_FIELDS.map((field) => row[field]))
+    // Positional, in LEDGER_COLUMNS' order (every settlement appends a row: no array is built for it).
+    this.#insert.run(
+      row.agent_id,
+      row.kind,
+      row.reservation_id,
+      row.lease_id,
+      row.spent_delta,
+      row.reserved_delta,
+      row.leased_delta,
+      row.counted_at,
+      row.at,
+      row.holder,
+      row.model,
+      row.provider,
+      row.input_tokens,
+      row.output_tokens,
+      row.cached_tokens,
+      row.cost_known,
+      row.overrun_micros,
+      row.note,
+    )
   }
 
   /** A reservation's opening row and, once settled, its closing row. */
@@ -265,10 +287,13 @@ export class LedgerRepo {
       .all(...(holder === undefined ? [] : [holder])) as LedgerRow[]
   }
 
-  /** Whether a lease was granted and not yet returned (an index search). */
+  /**
+   * Whether a lease was granted and not yet returned (an index search): its one row is the grant (a lease
+   * has at most one opening row and one closing row, as the unique index ledger_reservation makes sure).
+   */
   leaseOpen(leaseId: string): boolean {
-    const { open, close } = this.reservation(leaseId)
-    return open?.kind === 'lease_grant' && close === undefined
+    const kinds = this.#reservationKinds.all(leaseId) as string[]
+    return kinds.length === 1 && kinds[0] === 'lease_grant'
   }
 
   /**
