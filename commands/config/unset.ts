@@ -19,13 +19,18 @@ export default class ConfigUnset extends IronCommand<UnsetResult> {
     const { args } = await this.parse(ConfigUnset)
     const key = assertConfigKey(args.key)
     const config = await this.loadConfig()
-    const { removed } = await setConfigValue(
+    const { removed, webhook } = await setConfigValue(
       config,
       key,
       undefined,
       await this.local().catch(() => undefined),
     )
     this.out.success(removed ? `Removed ${key}` : `${key} was not set in the file`)
+    if (webhook) {
+      this.out.note(
+        `Alert webhooks are off; the signing secret is forgotten${webhook.dropped ? ` and ${webhook.dropped} pending alert(s) given up` : ''}.`,
+      )
+    }
     return { key, removed }
   }
 }

@@ -15,6 +15,7 @@ import {
   type ServiceFile,
   type ServiceKind,
 } from '../../src/services/service-file.js'
+import { startWebhookDeliverer } from '../../src/services/webhooks.js'
 
 const MAX_BODY = 16 * 1024 * 1024
 
@@ -123,6 +124,8 @@ export default class GatewayStart extends IronCommand<GatewayInfo | ServiceFile>
       onStopRequested: () => stop('SIGTERM'),
     })
     const { gateway: _, close, ...info } = running
+    // Alerts go out from here, beside the gateway, never on a request's path (src/services/webhooks.ts).
+    const stopWebhooks = startWebhookDeliverer(ctx, { warn: (message) => this.out.warn(message) })
     if (info.released_reservations)
       this.out.note(
         `Gave back ${info.released_reservations} lease(s) and reservation(s) held by gateways whose heartbeat had run out`,
@@ -133,6 +136,7 @@ export default class GatewayStart extends IronCommand<GatewayInfo | ServiceFile>
       `Stopping: letting requests in flight finish (up to ${formatDuration(flags['drain-timeout'])})…`,
     )
     await close()
+    await stopWebhooks()
     this.out.note('Stopped.')
     if (signal === 'SIGINT') this.setExitCode(130)
     return { ...info, admin_token: '(in gateway.json)' }

@@ -84,6 +84,20 @@ export const CONFIG_KEYS = {
       'Seconds an `iron serve` session lasts after its last use (12h by default); a session ends 7 days after sign-in whatever its use',
     default: () => 43_200,
   },
+  'serve.lease_ttl': {
+    schema: seconds(10, 86_400),
+    description:
+      "Seconds a team gateway's lease from `iron serve` lives without a report (15 min by default); then what it did not report goes back to the budget",
+    default: () => 900,
+  },
+  'alerts.webhook_url': {
+    schema: httpUrl.refine((u) => !/^https?:\/\/[^/?#]*@/.test(u), {
+      message: 'must not hold a user name or password (put a token in the path or query instead)',
+    }),
+    description:
+      'URL alerts (budget thresholds, firewall blocks) are POSTed to as signed JSON with a Slack-compatible text; setting it shows the signing secret once',
+    default: () => undefined,
+  },
   timezone: {
     schema: timezone,
     description: 'Default time zone for budget periods',

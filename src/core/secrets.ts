@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { crc32 } from 'node:zlib'
 
 /** Secret kinds of SPEC §2, each recognisable offline by its prefix and CRC32 checksum. */
-export const SECRET_PREFIXES = { ic: 'iron_ic_', at: 'iron_at_', st: 'iron_st_' } as const
+export const SECRET_PREFIXES = { ic: 'iron_ic_', at: 'iron_at_', st: 'iron_st_', wh: 'iron_wh_' } as const
 export type SecretKind = keyof typeof SECRET_PREFIXES
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'

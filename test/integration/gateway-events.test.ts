@@ -150,6 +150,10 @@ describe('/_iron/events and iron top', () => {
         ['request', '- 401 unauthorized'],
       ].reverse(),
     )
-    expect(state.alerts.map((item) => item.kind)).toEqual(['alert'])
+    // Alerts: the budget's threshold and the firewall's block (not the redaction), newest first.
+    expect(state.alerts.map((item) => [item.kind, item.text])).toEqual([
+      ['safety', 'safety block (input): prompt_injection'],
+      ['alert', `budget at 1% of ${formatMoney(limit)}: ${formatMoney(shownLeft)} left`],
+    ])
   })
 })

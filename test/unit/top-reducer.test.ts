@@ -155,6 +155,28 @@ describe('iron top state', () => {
       at: T0,
     })
     expect(s.alerts[0]?.text).toBe('budget at 80% of $10.00: $2.00 left')
+    // A firewall block is an alert too; a redaction is only a feed line.
+    for (const action of ['redact', 'block'] as const) {
+      s = reduce(s, {
+        type: 'event',
+        event: {
+          type: 'safety',
+          at: new Date(T0).toISOString(),
+          agent: 'alpha',
+          agent_id: 'agent_alpha',
+          request_id: `req_${action}`,
+          direction: 'input',
+          action,
+          categories: ['email'],
+        },
+        at: T0,
+      })
+    }
+    expect(s.alerts.map((a) => a.text)).toEqual([
+      'safety block (input): email',
+      'budget at 80% of $10.00: $2.00 left',
+    ])
+    expect(s.feed[1]?.text).toBe('safety redact (input): email')
     s = reduce(s, { type: 'status', status: { state: 'reconnecting', inSeconds: 2, reason: 'fetch failed' } })
     expect(s.connection).toEqual({ state: 'reconnecting', inSeconds: 2, reason: 'fetch failed' })
   })

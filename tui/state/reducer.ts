@@ -199,7 +199,8 @@ function applyEvents(state: TopState, events: ReadonlyArray<{ event: GatewayEven
     }
     const item = applyEvent(draft, event, owned)
     items.push(item)
-    if (item.kind === 'alert') alerts.push(item)
+    // Both kinds of alert: a budget crossing a threshold, and the firewall blocking a request.
+    if (item.kind === 'alert' || (event.type === 'safety' && event.action === 'block')) alerts.push(item)
   }
   draft.feed = [...items.reverse(), ...draft.feed].slice(0, FEED_SIZE)
   draft.alerts = [...alerts.reverse(), ...draft.alerts].slice(0, ALERTS_SIZE)

@@ -214,7 +214,7 @@ const RULES: Record<string, KeyRule[]> = {
   iron_: [
     {
       category: 'iron_token',
-      re: /iron_(?:ic|at|st)_[A-Za-z0-9]{30,60}(?![A-Za-z0-9_])/y,
+      re: /iron_(?:ic|at|st|wh)_[A-Za-z0-9]{30,60}(?![A-Za-z0-9_])/y,
       check: randomish(10),
       confidence: 0.99,
     },

@@ -302,5 +302,32 @@ export class LocalGatewayControl implements GatewayControl {
       at: started_at,
       data,
     })
+    // A firewall block is also an alert of its own, as a budget threshold is: `safety.block` in the same
+    // transaction, for iron top, webhooks and `iron audit list --action safety.block`.
+    if (record.outcome === 'safety_blocked') {
+      this.#cp.audit.record({
+        actor: 'system',
+        action: 'safety.block',
+        resource_type: 'request',
+        resource_id: id,
+        agent_id,
+        outcome: 'denied',
+        at: started_at,
+        data: blockData(record),
+      })
+    }
+  }
+}
+
+/** What a block alert says: which request, what was blocked in which direction (categories, never text). */
+function blockData(record: RequestRecord): Record<string, unknown> {
+  const { input, output } = record.findings ?? {}
+  return {
+    request_id: record.id,
+    status: record.status,
+    model: record.model,
+    input: input?.blocked ?? [],
+    output: output?.blocked ?? [],
+    detector_error: input?.error ?? output?.error ?? null,
   }
 }
