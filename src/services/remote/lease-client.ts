@@ -1,0 +1,177 @@
+import { Agent } from 'undici'
+import { ServerConnection } from '../../client/http.js'
+import { ExitCode, IronError } from '../../core/errors.js'
+import type { ModelPrice } from '../../pricing/index.js'
+import type { OnInsufficient, ProviderKind } from '../api.js'
+import type { GatewayAgent, RequestRecord } from '../gateway-control.js'
+
+/** The lease protocol's version (SPEC §6); every body and answer carries it. */
+export const PROTOCOL = 1
+
+export interface HandshakeBody {
+  ic_token: string
+  runtime_id: string
+  runtime_version: string
+  host?: string
+  requested_micros?: number
+  min_micros?: number
+  /** What the gateway may also report and return this lease with (its outbox keeps it; never an IC token). */
+  report_key?: string
+}
+
+export interface WireProvider {
+  id: string
+  provider: string
+  kind: ProviderKind
+  base_url: string | null
+  ip_token: string | null
+}
+
+export interface HandshakeAnswer {
+  lease_id: string
+  granted_micros: number
+  /** What reports drew from it so far (a lease this runtime already held). */
+  drawn_micros?: number
+  expires_at: string
+  counted_at: number
+  period_end: number | null
+  limit_micros: number | null
+  on_insufficient: OnInsufficient
+  agent_remaining_micros: number | null
+  token_id: string
+  agent: GatewayAgent
+  providers: WireProvider[]
+  prices: Array<ModelPrice & { source?: string }>
+  report_interval_ms?: number
+}
+
+/** One request as reported: a draw on the lease (cost and room), or only its record (cost null). */
+export interface ReportEvent {
+  request_id: string
+  at: number
+  model: string | null
+  provider: string | null
+  input_tokens: number | null
+  output_tokens: number | null
+  cached_tokens: number | null
+  cost_micros: number | null
+  cost_known: boolean
+  room_micros: number
+  record: RequestRecord
+}
+
+export type RevokeReason = 'token_revoked' | 'agent_suspended' | 'agent_deleted' | 'limit_changed' | 'expired'
+
+export interface ReportAnswer {
+  accepted: number
+  duplicates: number
+  lease: {
+    lease_id: string
+    granted_micros: number
+    drawn_micros: number
+    expires_at: string
+    revoked: boolean
+    reason: RevokeReason | null
+  }
+  agent: { status: GatewayAgent['status']; limit_micros: number | null; remaining_micros: number | null }
+}
+
+export interface RefreshAnswer {
+  lease_id: string
+  granted_micros: number
+  added_micros: number
+  expires_at: string
+  agent_remaining_micros: number | null
+}
+
+export interface ReturnAnswer {
+  lease_id: string
+  returned_micros: number
+  reported_micros: number
+}
+
+/** How long a call on a request's path may take before the gateway says the control plane is unreachable. */
+export const REQUEST_PATH_TIMEOUT_MS = 5_000
+/** Reports and returns run beside the requests: they may wait longer. */
+const BACKGROUND_TIMEOUT_MS = 15_000
+
+/**
+ * The four calls of the lease protocol to one `iron serve`, over one keep-alive pool. The bearer is the
+ * IC token the lease was taken with, or the lease's report key; neither is ever logged or written by this.
+ */
+export class LeaseClient {
+  readonly url: string
+  readonly #conn: ServerConnection
+  readonly #agent: Agent
+
+  constructor(url: string, userAgent: string) {
+    this.#agent = new Agent({
+      connect: { timeout: REQUEST_PATH_TIMEOUT_MS },
+      keepAliveTimeout: 10_000,
+      headersTimeout: BACKGROUND_TIMEOUT_MS,
+    })
+    this.#conn = new ServerConnection({ url, userAgent, dispatcher: this.#agent })
+    this.url = this.#conn.url
+  }
+
+  handshake(body: HandshakeBody): Promise<HandshakeAnswer> {
+    return this.#post(body.ic_token, '/api/v1/budget/handshake', body, REQUEST_PATH_TIMEOUT_MS)
+  }
+
+  report(bearer: string, lease_id: string, events: readonly ReportEvent[]): Promise<ReportAnswer> {
+    return this.#post(bearer, '/api/v1/budget/report', { lease_id, events }, BACKGROUND_TIMEOUT_MS)
+  }
+
+  refresh(
+    bearer: string,
+    body: { lease_id: string; min_micros: number; requested_micros?: number },
+    timeoutMs = REQUEST_PATH_TIMEOUT_MS,
+  ): Promise<RefreshAnswer> {
+    return this.#post(bearer, '/api/v1/budget/refresh', body, timeoutMs)
+  }
+
+  giveBack(bearer: string, lease_id: string, spent_micros: number): Promise<ReturnAnswer> {
+    return this.#post(bearer, '/api/v1/budget/return', { lease_id, spent_micros }, BACKGROUND_TIMEOUT_MS)
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close().catch(() => {})
+  }
+
+  async #post<T>(bearer: string, path: string, body: object, timeoutMs: number): Promise<T> {
+    const answer = await this.#conn
+      .withToken(bearer)
+      .send<T & { protocol?: unknown }>('POST', path, { protocol: PROTOCOL, ...body }, { timeoutMs })
+    if (!answer || typeof answer !== 'object' || answer.protocol !== PROTOCOL)
+      throw unsupported(this.url, (answer as { protocol?: unknown } | undefined)?.protocol)
+    return answer
+  }
+}
+
+function unsupported(url: string, protocol: unknown): IronError {
+  return new IronError(
+    'PROTOCOL_UNSUPPORTED',
+    `The server at ${url} answered lease protocol ${String(protocol)}; this gateway speaks ${PROTOCOL}`,
+    { exitCode: ExitCode.usage, hint: 'Run the same iron version on the gateway and the server' },
+  )
+}
+
+/** Answers that settle the matter (the server heard and said no), as opposed to a failure to be heard. */
+const REFUSALS: ReadonlySet<number> = new Set([
+  ExitCode.usage,
+  ExitCode.notFound,
+  ExitCode.auth,
+  ExitCode.refused,
+])
+const DEFINITE = new Set(['LEASE_CLOSED', 'PROTOCOL_UNSUPPORTED', 'VALIDATION_FAILED', 'TOO_MANY_EVENTS'])
+
+/**
+ * Whether a call failed for want of a server: nothing answers, a timeout, a proxy's page, the server's own
+ * failure (5xx). Those are tried again; an answer that refuses (4xx) is not the network's fault.
+ */
+export function isUnreachable(error: unknown): boolean {
+  if (!(error instanceof IronError)) return true
+  if (error.code === 'SERVER_UNREACHABLE' || error.code === 'SERVER_TIMEOUT' || error.code === 'SERVER_ERROR')
+    return true
+  return !REFUSALS.has(error.exitCode) && !DEFINITE.has(error.code)
+}
