@@ -1,10 +1,7 @@
 import { ServerConnection } from '../../src/client/http.js'
 import { HttpControlPlane } from '../../src/client/http-control-plane.js'
-import { newId } from '../../src/core/ids.js'
-import { hashPassword } from '../../src/core/passwords.js'
 import { startServer } from '../../src/server/server.js'
 import type { UserRole } from '../../src/services/api.js'
-import { UsersRepo } from '../../src/store/users.js'
 import { tempContext } from '../helpers/temp.js'
 
 export const PASSWORD = 'contract suite password'
@@ -23,25 +20,9 @@ export async function startTestServer() {
     version: 'contract',
     log: (line) => logged.push(line),
   })
-  const users = new UsersRepo(ctx.db())
+  /** A user made on the store, as `iron users create` does. */
   const addUser = async (name: string, role: UserRole) => {
-    const now = Date.now()
-    users.insert({
-      id: newId('user', now),
-      name,
-      display_name: '',
-      email: null,
-      role,
-      status: 'active',
-      password_hash: await hashPassword(PASSWORD),
-      password_changed_at: now,
-      failed_logins: 0,
-      locked_until: null,
-      last_login_at: null,
-      created_at: now,
-      updated_at: now,
-      deleted_at: null,
-    })
+    await server.cp.users.create({ name, role, password: PASSWORD })
   }
   /** A session of the user, as POST /api/v1/auth/login gives it. */
   const signIn = async (name: string) =>

@@ -10,6 +10,7 @@ describeControlPlane('HTTP client against iron serve', async () => {
     cp,
     store: t.server.cp,
     actor: 'user:admin',
+    me: { mode: 'server', server: t.server.url, role: 'admin', via: 'session' },
     close: async () => {
       await cp.close()
       await t.close()

@@ -10,6 +10,7 @@ describeControlPlane('local store', async () => {
     cp,
     store: cp,
     actor: ctx.actor,
+    me: { mode: 'local', server: null, role: 'admin', user: null, via: 'local', expires_at: null },
     close: async () => ctx.close(),
   }
 })
