@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import type { ServerResponse } from 'node:http'
 import type { AuditEvent } from '../services/api.js'
 import type { FindingsSummary } from '../services/gateway-control.js'
@@ -47,6 +48,11 @@ export class EventStream {
   #poll: NodeJS.Timeout | undefined
   #ticking = false
   #heartbeat: NodeJS.Timeout | undefined
+  /**
+   * Starts the timers in the context the stream was made in (the server's, with no principal): timers made
+   * inside the first watcher's request would read the trail as that watcher forever after.
+   */
+  readonly #startTimers: () => void
 
   constructor(
     private readonly cp: LocalControlPlane,
@@ -59,6 +65,7 @@ export class EventStream {
       maxWatchers: options.maxWatchers ?? 100,
       maxWatchersPerUser: options.maxWatchersPerUser ?? 10,
     }
+    this.#startTimers = AsyncLocalStorage.bind(() => this.#timers())
   }
 
   get size(): number {
@@ -91,6 +98,10 @@ export class EventStream {
     res.write(`retry: 3000\n: iron serve events from ${watcher.lastSeq}\n\n`)
     this.#watchers.add(watcher)
     res.on('close', () => this.#watchers.delete(watcher))
+    this.#startTimers()
+  }
+
+  #timers(): void {
     this.#poll ??= setInterval(() => {
       if (this.#ticking) return
       this.#ticking = true

@@ -18,8 +18,8 @@ interface RouteLatency {
 const labelValue = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
 
 export interface Gauges {
-  /** Live sessions in the store (not revoked, not expired); null when the store cannot say. */
-  sessions(): number | null
+  /** Live sessions in the store (not revoked, not expired). */
+  sessions(): number
   eventWatchers(): number
 }
 
@@ -75,11 +75,8 @@ export class ServerMetrics {
     lines.push(`iron_serve_requests_in_flight ${this.inFlight}`)
     family('iron_serve_event_watchers', 'gauge', 'Clients following /api/v1/events')
     lines.push(`iron_serve_event_watchers ${gauges.eventWatchers()}`)
-    const sessions = gauges.sessions()
-    if (sessions !== null) {
-      family('iron_serve_sessions_active', 'gauge', 'Sessions not revoked and not expired')
-      lines.push(`iron_serve_sessions_active ${sessions}`)
-    }
+    family('iron_serve_sessions_active', 'gauge', 'Sessions not revoked and not expired')
+    lines.push(`iron_serve_sessions_active ${gauges.sessions()}`)
     this.#process(lines, family)
     return `${lines.join('\n')}\n`
   }

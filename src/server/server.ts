@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -13,6 +14,7 @@ import type { LocalContext } from '../services/context.js'
 import { createLocalControlPlane, type LocalControlPlane } from '../services/local/index.js'
 import { type Principal, runAs } from '../services/principal.js'
 import { schemaVersion } from '../store/db.js'
+import { SessionsRepo } from '../store/users.js'
 import { type Authenticator, authorize, bearerOf, CHALLENGE } from './auth.js'
 import {
   errorBody,
@@ -77,12 +79,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const routes = options.routes ?? ROUTES
   const router = new Router(routes)
   const metrics = new ServerMetrics()
+  const sessions = new SessionsRepo(ctx.db())
   const events = new EventStream(cp, auth, options.events)
   let openapi: unknown
   const facilities: ServerFacilities = {
     version: options.version,
     schemaVersion: () => schemaVersion(ctx.db()),
-    metrics: () => metrics.render({ sessions: () => sessionCount(cp), eventWatchers: () => events.size }),
+    metrics: () =>
+      metrics.render({ sessions: () => sessions.countLive(ctx.now()), eventWatchers: () => events.size }),
     openapi: () => {
       openapi ??= openApiDocument(routes, options.version)
       return openapi
@@ -288,12 +292,6 @@ function queryObject(text: string, noneExpected: boolean, problems: FieldError[]
 const isEmptyObject = (value: unknown) =>
   typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0
 
-/** Live sessions, from the users service when it can count them. */
-function sessionCount(cp: LocalControlPlane): number | null {
-  const users = (cp as { users?: { activeSessions?: () => number } }).users
-  return typeof users?.activeSessions === 'function' ? users.activeSessions() : null
-}
-
 /**
  * Tell the gateways running on this store that something changed (a revoked token must be refused at
  * once), as commands do when they end: after a change, batched over a short delay.
@@ -307,10 +305,11 @@ function changeNotifier(ctx: LocalContext, log: (line: string) => void) {
       .then(() => ctx.notifyChanges())
       .catch((error: unknown) => log(`iron serve: could not notify gateways: ${(error as Error).message}`))
   }
-  const notify = () => {
+  // Bound to the server's own context: a timer made in a request would run as that request's principal.
+  const notify = AsyncLocalStorage.bind(() => {
     timer ??= setTimeout(run, NOTIFY_DELAY_MS)
     timer.unref()
-  }
+  }) as (() => void) & { flush: () => Promise<void> }
   notify.flush = async () => {
     if (timer) {
       clearTimeout(timer)

@@ -138,6 +138,14 @@ export class SessionsRepo {
       .run(userId, before)
   }
 
+  /** Sessions neither revoked nor expired at `now` (iron serve's /metrics). */
+  countLive(now: number): number {
+    return this.db
+      .prepare('SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?')
+      .pluck()
+      .get(now) as number
+  }
+
   /** Signs a user out everywhere; returns how many sessions were live. */
   revokeForUser(userId: string, at: number): number {
     return this.db
