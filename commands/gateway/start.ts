@@ -1,12 +1,14 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { Flags } from '@oclif/core'
-import { IronCommand, localStoreFlags } from '../../src/cli/base-command.js'
+import { IronCommand, storeFlags } from '../../src/cli/base-command.js'
 import { durationFlag } from '../../src/cli/duration-flag.js'
+import { serverInEffect } from '../../src/client/context.js'
 import { formatDuration } from '../../src/core/time.js'
 import { type GatewayInfo, startGateway } from '../../src/gateway/server.js'
 import { localHolders } from '../../src/services/gateways.js'
 import { LocalGatewayControl } from '../../src/services/local/gateway-control.js'
+import { RemoteGatewayControl } from '../../src/services/remote/gateway-control.js'
 import {
   gatewayService,
   gatewayServiceSpec,
@@ -33,6 +35,7 @@ export default class GatewayStart extends IronCommand<GatewayInfo | ServiceFile>
     '<%= config.bin %> gateway start --print-service systemd > ~/.config/systemd/user/iron-gateway.service',
     '<%= config.bin %> gateway start --print-service launchd > ~/Library/LaunchAgents/iron.gateway.plist',
     'OPENAI_BASE_URL=http://127.0.0.1:8788/v1 OPENAI_API_KEY=iron_ic_... python agent.py',
+    '<%= config.bin %> gateway start --server https://iron.example.com',
   ]
   static override flags = {
     port: Flags.integer({
@@ -74,21 +77,25 @@ export default class GatewayStart extends IronCommand<GatewayInfo | ServiceFile>
       min: 0,
       hidden: true,
     }),
-    ...localStoreFlags,
+    ...storeFlags,
   }
 
   async run(): Promise<GatewayInfo | ServiceFile> {
     const { flags } = await this.parse(GatewayStart)
-    await this.warnLocalOnly('iron gateway start', flags)
-    const ctx = await this.local(flags)
+    // Team mode (--server, IRON_SERVER, or iron login's context; --db means the local store): budgets leased
+    // from that iron serve, this machine's store untouched.
+    const server = serverInEffect(await this.loadConfig(), flags)
+    const ctx = server ? undefined : await this.local(flags)
+    const config = ctx?.config ?? (await this.loadConfig())
     if (flags['print-service']) {
       const kind = flags['print-service'] as ServiceKind
       const service = gatewayService(
         kind,
-        gatewayServiceSpec(ctx.config, {
+        gatewayServiceSpec(config, {
           node: process.execPath,
           bin: join(this.config.root, 'bin', 'run.js'),
-          db: ctx.dbPath,
+          db: ctx?.dbPath,
+          server: server?.url,
           home: process.env.HOME || homedir(),
           drainMs: flags['drain-timeout'],
           host: flags.host,
@@ -98,7 +105,7 @@ export default class GatewayStart extends IronCommand<GatewayInfo | ServiceFile>
       )
       for (const line of service.content.trimEnd().split('\n')) this.out.line(line)
       this.out.note(`Save it as ${service.path}, then:\n  ${service.install.join('\n  ')}`)
-      if (process.env.IRON_MASTER_KEY) this.out.warn(masterKeyNote(kind, ctx.config.dirs.configDir))
+      if (process.env.IRON_MASTER_KEY && ctx) this.out.warn(masterKeyNote(kind, config.dirs.configDir))
       return service
     }
     // Listen for Ctrl-C before saying we listen: a signal sent as soon as the line appears (or during start-up)
@@ -110,27 +117,37 @@ export default class GatewayStart extends IronCommand<GatewayInfo | ServiceFile>
       process.once('SIGTERM', () => resolve('SIGTERM'))
     })
     const running = await startGateway({
-      control: new LocalGatewayControl(ctx, { audit: flags.audit }),
-      host: String(ctx.config.get('gateway.host', flags.host)),
-      port: Number(ctx.config.get('gateway.port', flags.port)),
-      dataDir: ctx.config.dirs.dataDir,
+      control: ctx
+        ? new LocalGatewayControl(ctx, { audit: flags.audit })
+        : new RemoteGatewayControl({
+            server: server!.url,
+            dataDir: config.dirs.dataDir,
+            version: this.config.version,
+          }),
+      host: String(config.get('gateway.host', flags.host)),
+      port: Number(config.get('gateway.port', flags.port)),
+      dataDir: config.dirs.dataDir,
       maxBodyBytes: flags['max-body'],
       drainMs: flags['drain-timeout'],
       mock: { chunkDelayMs: flags['mock-chunk-delay'] },
-      leaseTtlMs: Number(ctx.config.get('gateway.lease_ttl')) * 1000,
+      leaseTtlMs: Number(config.get('gateway.lease_ttl')) * 1000,
       firewall: flags.firewall,
-      holders: localHolders(ctx),
+      holders: ctx && localHolders(ctx),
       // `iron gateway stop` asks over the admin route; it stops as on SIGTERM.
       onStopRequested: () => stop('SIGTERM'),
     })
     const { gateway: _, close, ...info } = running
     // Alerts go out from here, beside the gateway, never on a request's path (src/services/webhooks.ts).
-    const stopWebhooks = startWebhookDeliverer(ctx, { warn: (message) => this.out.warn(message) })
+    const stopWebhooks = ctx
+      ? startWebhookDeliverer(ctx, { warn: (message) => this.out.warn(message) })
+      : async () => {}
     if (info.released_reservations)
       this.out.note(
         `Gave back ${info.released_reservations} lease(s) and reservation(s) held by gateways whose heartbeat had run out`,
       )
-    this.out.note(`iron gateway listening on ${info.url} (store ${ctx.dbPath}; Ctrl-C to stop)`)
+    this.out.note(
+      `iron gateway listening on ${info.url} (${ctx ? `store ${ctx.dbPath}` : `budgets from ${server!.url}`}; Ctrl-C to stop)`,
+    )
     const signal = await stopped
     this.out.note(
       `Stopping: letting requests in flight finish (up to ${formatDuration(flags['drain-timeout'])})…`,

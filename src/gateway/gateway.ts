@@ -1,5 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { ChangeDomain, GatewayControl } from '../services/gateway-control.js'
+import {
+  type ChangeDomain,
+  ControlPlaneUnreachable,
+  type GatewayControl,
+} from '../services/gateway-control.js'
 import { anthropicMessages } from './adapters/anthropic-messages.js'
 import { adapterForRoute, ROUTE_LIST } from './adapters/index.js'
 import { openaiChat } from './adapters/openai-chat.js'
@@ -175,6 +179,9 @@ export class Gateway {
         )
       await this.#proxy(ex)
     } catch (error) {
+      // The control plane could not be asked (a team gateway's server is down): refused, closed.
+      if (error instanceof ControlPlaneUnreachable && !ex.recorded)
+        return await refuse(deps, ex, refusal(error.status, error.code, error.message))
       // A bug, not bad input: the request still gets a record and an answer in its API's shape.
       process.stderr.write(
         `iron gateway: unexpected error on ${req.method} ${path} (${ex.record.id}): ${(error as Error).stack ?? error}\n`,

@@ -1,3 +1,4 @@
+import { ExitCode, IronError } from '../core/errors.js'
 import type { PriceTable } from '../pricing/index.js'
 import type { SafetyPolicy } from '../safety/index.js'
 import type { Budget, DrawRequest, LeaseGrant, LeaseRequest, ProviderKind, SettleResult } from './api.js'
@@ -55,6 +56,26 @@ export interface GatewayControl {
   onChange(listener: (changed: ReadonlySet<ChangeDomain>) => void): void
   /** Wait for every write asked for so far, and let go of what it holds open. */
   close(): Promise<void>
+}
+
+/**
+ * The control plane cannot be reached to decide on a request (a team gateway's server is down and the
+ * request needs more than its lease holds, or a token it has not seen): the request is refused, closed.
+ */
+export class ControlPlaneUnreachable extends IronError {
+  /** The HTTP status the gateway answers with: a refusal of spend, as when the budget is out. */
+  readonly status = 402
+
+  constructor(location: string, reason?: string) {
+    super(
+      'CONTROL_PLANE_UNREACHABLE',
+      `The control plane at ${location} cannot be reached${reason ? ` (${reason})` : ''}; this gateway serves only what its budget leases already hold, and this request needs more`,
+      {
+        exitCode: ExitCode.refused,
+        hint: `Check that iron serve runs at ${location} and that this machine can reach it`,
+      },
+    )
+  }
 }
 
 export type ChangeDomain = 'agents' | 'tokens' | 'providers' | 'prices' | 'budgets' | 'settings'

@@ -149,7 +149,9 @@ export function gatewayServiceSpec(
   run: {
     node: string
     bin: string
-    db: string
+    /** The local store, or (a team gateway) the iron serve it leases budgets from. */
+    db?: string
+    server?: string
     home: string
     drainMs: number
     host?: string
@@ -157,7 +159,13 @@ export function gatewayServiceSpec(
     maxBody?: number
   },
 ): GatewayServiceSpec {
-  const args = ['gateway', 'start', '--db', run.db, '--drain-timeout', `${Math.ceil(run.drainMs / 1000)}s`]
+  const args = [
+    'gateway',
+    'start',
+    ...(run.server ? ['--server', run.server] : ['--db', run.db ?? '']),
+    '--drain-timeout',
+    `${Math.ceil(run.drainMs / 1000)}s`,
+  ]
   if (run.host !== undefined) args.push('--host', run.host)
   if (run.port !== undefined) args.push('--port', String(run.port))
   if (run.maxBody !== undefined) args.push('--max-body', String(run.maxBody))
