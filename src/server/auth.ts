@@ -40,7 +40,7 @@ export function bearerOf(req: IncomingMessage): string | undefined {
 export function authorize(
   auth: Authenticator,
   secret: string | undefined,
-  access: Access,
+  access: Exclude<Access, 'agent'>,
 ): Principal | undefined {
   if (access === 'open') return secret === undefined ? undefined : tryAuthenticate(auth, secret)
   if (secret === undefined) {

@@ -44,6 +44,7 @@ interface Watcher {
 export class EventStream {
   readonly #watchers = new Set<Watcher>()
   readonly #names = new Map<string, string | null>()
+  readonly #hosts = new Map<string, string | null>()
   readonly #options: Required<EventStreamOptions>
   #poll: NodeJS.Timeout | undefined
   #ticking = false
@@ -222,6 +223,24 @@ export class EventStream {
     return this.#names.get(agentId)!
   }
 
+  /**
+   * Which gateway served a request: its holder id (a team gateway's runtime id), and its host, as the team
+   * gateway reported it or as a gateway on this store registered it with its heartbeat.
+   */
+  #gateway(d: Record<string, unknown>): { holder: string; host: string | null } | null {
+    const holder = str(d.holder)
+    if (holder === null) return null
+    let host = str(d.host)
+    if (host === null) {
+      if (!this.#hosts.has(holder)) {
+        if (this.#hosts.size > 1_000) this.#hosts.clear()
+        this.#hosts.set(holder, this.cp.holders.get(holder)?.host ?? null)
+      }
+      host = this.#hosts.get(holder)!
+    }
+    return { holder, host }
+  }
+
   #derive(event: AuditEvent): ServerEvent[] {
     const d = event.data
     if (event.action === 'gateway.request') {
@@ -242,6 +261,7 @@ export class EventStream {
           output_tokens: nonNegative(d.output_tokens),
           cost_micros: nonNegative(d.cost_micros),
           latency_ms: Math.max(Number(d.latency_ms) || 0, 0),
+          gateway: this.#gateway(d),
         },
       ]
       const findings = d.findings as { input?: FindingsSummary; output?: FindingsSummary } | null | undefined

@@ -103,7 +103,8 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
       summary: route.summary,
       tags: [route.tag],
       'x-iron-access': route.access,
-      security: route.access === 'open' ? [] : [{ bearer: [] }],
+      security:
+        route.access === 'open' ? [] : route.access === 'agent' ? [{ ic_token: [] }] : [{ bearer: [] }],
       ...(parameters.length ? { parameters } : {}),
       ...(route.body
         ? {
@@ -135,7 +136,14 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
     paths,
     components: {
       schemas: components,
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'iron_st_… or iron_at_…' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'iron_st_… or iron_at_…' },
+        ic_token: {
+          type: 'http',
+          scheme: 'bearer',
+          description: "An agent's IC token (iron_ic_…): the lease protocol of team gateways",
+        },
+      },
     },
   }
 }

@@ -17,8 +17,9 @@ export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
  * The least a caller must be: `open` (no credentials), `viewer` (anyone signed in), `user` (a user or an
  * admin: may write their own things), `admin`. A route that calls a service method takes that method's role
  * from the rules table (src/services/authz.ts); ownership (a user's own agents) is the services' rule.
+ * `agent`: the lease protocol's calls, made by gateways with an agent's IC token, which the route checks.
  */
-export type Access = 'open' | UserRole
+export type Access = 'open' | 'agent' | UserRole
 
 /** What the server itself provides to its own routes (health, metrics, the OpenAPI document, events). */
 export interface ServerFacilities {
@@ -72,6 +73,8 @@ export interface RouteSpec<
   params?: P
   query?: Q
   body?: B
+  /** Runs on the body as sent, before it is validated (the lease protocol refuses another version first). */
+  precheck?: (body: unknown) => void
   /** For `json`, the value; for `list`, one item; for `raw`, described by `rawContent`. */
   response: R
   kind?: Kind

@@ -33,6 +33,7 @@ import { paginate } from './pagination.js'
 import type { AnyRoute, ServerFacilities } from './route.js'
 import { Router } from './router.js'
 import { ROUTES } from './routes/index.js'
+import { startTeamGateways } from './team-gateways.js'
 
 export interface ServeOptions {
   ctx: LocalContext
@@ -54,6 +55,8 @@ export interface ServeOptions {
   routes?: readonly AnyRoute[]
   /** Where bugs are reported (stderr). */
   log?: (line: string) => void
+  /** How often team gateways' expired leases are reclaimed (default: a quarter of serve.lease_ttl, ≤ 30 s). */
+  leaseReclaimMs?: number
 }
 
 export interface RunningServer {
@@ -94,8 +97,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     events: (res, principal, secret, since) => events.add(res, principal, secret, since),
   }
   const notifier = changeNotifier(ctx, log)
+  // The gateway routes on this store, and the reclaim of team gateways' expired leases.
+  const gateways = await startTeamGateways({ ctx, cp, log, reclaimEveryMs: options.leaseReclaimMs })
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
+    if (gateways.serves(req, res)) return
     const requestId = newId('req')
     const started = performance.now()
     let label = 'unmatched'
@@ -131,8 +137,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     matched(`${route.method} ${route.path}`)
     const head = method === 'HEAD'
 
-    const secret = bearerOf(req)
-    const principal = route.access === 'open' ? undefined : authorize(auth(), secret, route.access)
+    // The lease protocol's routes take an agent's IC token, which they check themselves.
+    const secret = route.access === 'agent' ? undefined : bearerOf(req)
+    const principal =
+      route.access === 'open' || route.access === 'agent'
+        ? undefined
+        : authorize(auth(), secret, route.access)
 
     const problems: FieldError[] = []
     const parse = <T>(location: FieldLocation, schema: z.ZodType | undefined, value: unknown): T => {
@@ -151,6 +161,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     let body: unknown
     if (method === 'GET' || method === 'HEAD') discardBody(req)
     else body = await readJsonBody(req, { timeoutMs: options.bodyTimeoutMs })
+    if (route.precheck && body !== undefined) route.precheck(body)
     if (route.body) {
       // No body is an empty object; a body of null is not.
       body = parse('body', route.body, body === undefined ? {} : body)
@@ -253,8 +264,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       server.close()
       server.closeIdleConnections()
       const deadline = Date.now() + (options.drainMs ?? 10_000)
-      while (metrics.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+      while ((metrics.inFlight > 0 || gateways.inFlight > 0) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20))
       server.closeAllConnections()
+      await gateways.close()
       await notifier.flush()
       metrics.close()
     })()

@@ -31,6 +31,11 @@ export const RequestEventSchema = z.object({
   /** What the budget was charged; null when nothing was. */
   cost_micros: micros.nullable(),
   latency_ms: z.number().nonnegative(),
+  /**
+   * The gateway that served it (`iron serve`'s stream only): its holder id (a team gateway's runtime id) and
+   * host. A gateway's own stream leaves it out: it is that gateway.
+   */
+  gateway: z.object({ holder: z.string(), host: z.string().nullable() }).nullable().optional(),
 })
 
 /** What the firewall found in one direction of a request (counts by category; never the text). */

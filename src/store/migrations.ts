@@ -429,6 +429,24 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 9,
+    name: "team gateways: a lease's report key and the IC tokens that shook hands onto it",
+    sql: `
+      -- What a team gateway may also report and return its lease with (SHA-256 of a random key it keeps in its
+      -- outbox, never an IC token): after a crash it replays its reports before any agent comes back with a
+      -- token. The newest handshake's key wins.
+      ALTER TABLE remote_leases ADD COLUMN report_key_hash TEXT;
+
+      -- Every IC token that shook hands onto a lease: when any of them is revoked or expires, the next report
+      -- says the lease is revoked (token_revoked), and the gateway shakes hands again for each token.
+      CREATE TABLE remote_lease_tokens (
+        lease_id TEXT NOT NULL,
+        token_id TEXT NOT NULL,
+        PRIMARY KEY (lease_id, token_id)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ]
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0

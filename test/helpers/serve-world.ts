@@ -133,8 +133,10 @@ export interface Sample {
   /** The path with its parameters filled in, and a query string if any. */
   path: string
   body?: unknown
-  /** Who makes it in the happy path. */
-  as: 'root' | 'alice' | 'none'
+  /** Who makes it in the happy path (`agent`: a gateway, with `token`, an IC token of alice's agent). */
+  as: 'root' | 'alice' | 'none' | 'agent'
+  /** The IC token of a lease protocol call (`as: 'agent'`). */
+  token?: string
   /**
    * Whose thing it is: `alice` (others get 404, or 403 below the route's role), `self` (each caller's own:
    * lists, creations, whoami; others get their own and nothing of alice's), `shared` (the team's: prices,
@@ -156,6 +158,16 @@ const freshAgent = async (w: World) => {
 /** A user without a password (no scrypt: quick), for the routes that change or end one. */
 const freshUser = async (w: World) =>
   (await w.cp.users.create({ name: w.unique('person'), role: 'user' })).name
+
+/** A lease of alice-bot, as a team gateway shakes hands for one (each sample its own gateway). */
+const leaseOfAliceBot = async (w: World) => {
+  const answer = await w.call<{ lease_id: string }>('POST', '/api/v1/budget/handshake', {
+    token: w.icToken.token,
+    body: { protocol: 1, runtime_id: w.unique('gw:sample'), runtime_version: '0.0.0-test' },
+  })
+  if (answer.status !== 200) throw new Error(`handshake: ${answer.status} ${answer.text}`)
+  return answer.body.lease_id
+}
 
 /** One request per route, keyed `METHOD path` as in the route table. */
 export const SAMPLES: Record<string, SampleOf> = {
@@ -357,6 +369,40 @@ export const SAMPLES: Record<string, SampleOf> = {
       },
     ]),
   ),
+
+  'POST /api/v1/budget/handshake': (w) => ({
+    path: '/api/v1/budget/handshake',
+    body: {
+      protocol: 1,
+      runtime_id: w.unique('gw:sample'),
+      runtime_version: '0.0.0-test',
+      host: 'sample-host',
+    },
+    as: 'agent',
+    token: w.icToken.token,
+    owner: 'alice',
+  }),
+  'POST /api/v1/budget/report': async (w) => ({
+    path: '/api/v1/budget/report',
+    body: { protocol: 1, lease_id: await leaseOfAliceBot(w), events: [] },
+    as: 'agent',
+    token: w.icToken.token,
+    owner: 'alice',
+  }),
+  'POST /api/v1/budget/refresh': async (w) => ({
+    path: '/api/v1/budget/refresh',
+    body: { protocol: 1, lease_id: await leaseOfAliceBot(w), min_micros: 1_000 },
+    as: 'agent',
+    token: w.icToken.token,
+    owner: 'alice',
+  }),
+  'POST /api/v1/budget/return': async (w) => ({
+    path: '/api/v1/budget/return',
+    body: { protocol: 1, lease_id: await leaseOfAliceBot(w), spent_micros: 0 },
+    as: 'agent',
+    token: w.icToken.token,
+    owner: 'alice',
+  }),
 
   'GET /api/v1/pricing': () => ({ path: '/api/v1/pricing?provider=openai', as: 'alice', owner: 'shared' }),
   'GET /api/v1/pricing/{model}': () => ({ path: '/api/v1/pricing/gpt-4o', as: 'alice', owner: 'shared' }),

@@ -19,7 +19,9 @@ export interface Answer<T = unknown> {
  * A real `iron serve` on 127.0.0.1 (port 0) over a fresh temporary store, with a clock tests can move, and
  * a small client: `call(method, path, { token, body, headers })`.
  */
-export async function tempServer(options: { events?: EventStreamOptions; bodyTimeoutMs?: number } = {}) {
+export async function tempServer(
+  options: { events?: EventStreamOptions; bodyTimeoutMs?: number; leaseReclaimMs?: number } = {},
+) {
   const clock = { now: Date.parse('2026-03-10T12:00:00Z') }
   const { ctx, dirs } = await tempContext({}, new MemoryVault())
   Object.defineProperty(ctx, 'now', { value: () => clock.now })
@@ -31,6 +33,7 @@ export async function tempServer(options: { events?: EventStreamOptions; bodyTim
     drainMs: 1_000,
     events: options.events,
     bodyTimeoutMs: options.bodyTimeoutMs,
+    leaseReclaimMs: options.leaseReclaimMs,
   })
   const cp = server.cp
 

@@ -31,6 +31,9 @@ interface Expected {
 /** What a route must answer to someone who is not its owner. */
 function expected(route: AnyRoute, sample: Sample, who: Who): Expected {
   if (route.access === 'open') return { status: 'ok' }
+  // The lease protocol takes an agent's IC token: no person's credential is one.
+  if (route.access === 'agent')
+    return { status: 401, code: who === 'none' ? 'AUTH_REQUIRED' : 'INVALID_TOKEN' }
   const denied = DENIED_CODE[who]
   if (denied) return { status: 401, code: denied }
   const role = ROLE_OF[who]!

@@ -68,7 +68,9 @@ describe('the OpenAPI document of iron serve', () => {
       const op = doc.paths[route.path][route.method.toLowerCase()]
       expect(op.operationId, routeId(route)).toMatch(/^[a-z][A-Za-z]+$/)
       expect(op['x-iron-access'], routeId(route)).toBe(route.access)
-      expect(op.security, routeId(route)).toEqual(route.access === 'open' ? [] : [{ bearer: [] }])
+      expect(op.security, routeId(route)).toEqual(
+        route.access === 'open' ? [] : route.access === 'agent' ? [{ ic_token: [] }] : [{ bearer: [] }],
+      )
       const params = (op.parameters ?? []) as Json[]
       for (const name of route.path.match(/\{(\w+)\}/g) ?? [])
         expect(
@@ -96,7 +98,13 @@ describe('the OpenAPI document of iron serve', () => {
 
   it("every route answers its owner, and the answer matches the document's schema", async () => {
     const tokenOf = (sample: Sample) =>
-      sample.as === 'root' ? w.root.token : sample.as === 'alice' ? w.alice.token : undefined
+      sample.as === 'root'
+        ? w.root.token
+        : sample.as === 'alice'
+          ? w.alice.token
+          : sample.as === 'agent'
+            ? sample.token
+            : undefined
     const later: Array<[(typeof ROUTES)[number], Sample]> = []
     const tried: string[] = []
     const run = async (route: (typeof ROUTES)[number], sample: Sample) => {

@@ -4,6 +4,7 @@ import { auditRoutes } from './audit.js'
 import { authRoutes } from './auth.js'
 import { budgetRequestRoutes } from './budget-requests.js'
 import { budgetRoutes } from './budgets.js'
+import { leaseRoutes } from './leases.js'
 import { pricingRoutes } from './pricing.js'
 import { providerRoutes } from './providers.js'
 import { safetyRoutes } from './safety.js'
@@ -19,6 +20,7 @@ export const ROUTES: readonly AnyRoute[] = [
   ...providerRoutes,
   ...budgetRoutes,
   ...budgetRequestRoutes,
+  ...leaseRoutes,
   ...pricingRoutes,
   ...auditRoutes,
   ...safetyRoutes,

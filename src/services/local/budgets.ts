@@ -25,6 +25,16 @@ import { currentPrincipal } from '../principal.js'
 import { changes, type LocalAudit } from './audit.js'
 import { findAgent, iso } from './refs.js'
 
+/** What an agent's leases run under now (`standingSync`). */
+export interface LeaseStanding {
+  status: 'active' | 'suspended' | 'deleted'
+  limit_micros: number | null
+  period_end: number | null
+  on_insufficient: LeaseGrant['on_insufficient']
+  /** What the budget has free beyond spend, reservations and every lease; null without a limit. */
+  free_micros: number | null
+}
+
 export const DEFAULT_ALERT_THRESHOLDS = [50, 80, 95, 100]
 const HOUR = 3_600_000
 
@@ -628,6 +638,69 @@ export class LocalBudgets implements BudgetsApi {
         data: { unused_micros: unused, holder: open.holder, reason: request.reason ?? 'returned' },
       })
       return unused
+    })
+  }
+
+  /**
+   * Give back part of an open lease, keeping the rest open for draws still on their way (a team gateway
+   * returned its lease before all its reports arrived): a top-up row of the negative amount, so the lease's
+   * rows still say what it holds. At most what it holds; returns what went back.
+   */
+  shrinkLeaseSync(request: { lease_id: string; agent_id: string; amount_micros: number }): number {
+    checkAmount(request.amount_micros, 'lease return')
+    return this.#tx(() => {
+      const { open, close } = this.ledger.reservation(request.lease_id)
+      if (open?.kind !== 'lease_grant' || close || open.agent_id !== request.agent_id) return 0
+      const amount = Math.min(request.amount_micros, Math.max(this.ledger.leaseOutstanding(open), 0))
+      if (amount === 0) return 0
+      const row = this.#current(request.agent_id)
+      const now = this.now()
+      this.ledger.append(
+        ledgerRow(request.agent_id, 'lease_grant', {
+          reservation_id: request.lease_id,
+          lease_id: request.lease_id,
+          leased_delta: -amount,
+          counted_at: open.counted_at,
+          at: now,
+          holder: open.holder,
+        }),
+      )
+      if (inPeriod(row, open.counted_at)) {
+        row.leased_micros -= amount
+        row.updated_at = now
+        this.ledger.saveBalances(row)
+      }
+      this.audit.record({
+        actor: open.holder ?? undefined,
+        action: 'budget.lease_return',
+        resource_type: 'lease',
+        resource_id: request.lease_id,
+        agent_id: request.agent_id,
+        outcome: 'success',
+        data: { unused_micros: amount, holder: open.holder, reason: 'returned', partial: true },
+      })
+      return amount
+    })
+  }
+
+  /**
+   * The terms an agent's leases run under now (a server checks them with each report of a team gateway):
+   * its status, limit, period and policy, and what the budget has free beyond spend, reservations and leases.
+   */
+  standingSync(agentId: string): LeaseStanding {
+    return this.#tx(() => {
+      const found = this.ledger.budgetWithStatus(agentId)
+      if (!found) throw notFound('AGENT_NOT_FOUND', `No agent ${agentId}`)
+      const { status, ...row } = found
+      this.#rollTo(row, this.now(), false)
+      const free = remainingOf(row)
+      return {
+        status: status as LeaseStanding['status'],
+        limit_micros: row.limit_micros,
+        period_end: row.period_end,
+        on_insufficient: row.on_insufficient,
+        free_micros: free === null ? null : Math.max(free, 0),
+      }
     })
   }
 

@@ -19,6 +19,7 @@ import { LocalBudgets } from './budgets.js'
 import { LocalHolders } from './holders.js'
 import { LocalPricing } from './pricing.js'
 import { LocalProviders } from './providers.js'
+import { RemoteLeases } from './remote-leases.js'
 import { LocalSafety } from './safety.js'
 import { LocalTokens } from './tokens.js'
 import { LocalUsage } from './usage.js'
@@ -41,6 +42,8 @@ export interface LocalControlPlane extends ControlPlane {
   auth: LocalAuth
   /** Who holds budget (gateways' heartbeats); local only. */
   holders: LocalHolders
+  /** The lease protocol's server side (team gateways borrow budget from `iron serve`); local only. */
+  remoteLeases: RemoteLeases
   repos: { agents: AgentsRepo; providers: ProvidersRepo }
 }
 
@@ -71,7 +74,7 @@ export function createLocalControlPlane(ctx: LocalContext): LocalControlPlane {
     sessionTtlMs: Number(ctx.config.get('serve.session_ttl')) * 1_000,
   })
   const mockModels = () => BUNDLED_PRICES.filter((p) => p.provider === 'mock').map((p) => p.model)
-  return {
+  const cp: Omit<LocalControlPlane, 'remoteLeases'> = {
     audit,
     safety: new LocalSafety(db, agentsRepo, audit),
     agents: new LocalAgents(
@@ -115,4 +118,5 @@ export function createLocalControlPlane(ctx: LocalContext): LocalControlPlane {
     holders: new LocalHolders(db, holdersRepo, budgets, now),
     repos: { agents: agentsRepo, providers: providersRepo },
   }
+  return Object.assign(cp, { remoteLeases: new RemoteLeases(ctx, cp) })
 }
