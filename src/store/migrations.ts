@@ -447,6 +447,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 10,
+    name: 'team gateways: what reports drew from each lease',
+    sql: `
+      -- What the draws of a team gateway's reports took from its lease, kept beside granted and returned so that
+      -- what a lease holds is known without summing its draws (a lease may live for days of reports).
+      ALTER TABLE remote_leases ADD COLUMN drawn_micros INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ]
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0

@@ -22,6 +22,8 @@ export interface RemoteLeaseRow {
   limit_micros: number | null
   period_end: number | null
   granted_micros: number
+  /** What reports' draws took from the lease (the rest of their cost came from the budget's free part). */
+  drawn_micros: number
   reported_micros: number
   returned_micros: number
   return_spent_micros: number | null
@@ -34,8 +36,18 @@ export interface RemoteLeaseRow {
   report_key_hash: string | null
 }
 
+/** What the lease protocol needs of an IC token. */
+export interface LeaseToken {
+  id: string
+  agent_id: string
+  token_hash: string
+  expires_at: number | null
+  revoked_at: number | null
+  agent_name: string
+}
+
 const COLUMNS =
-  'lease_id, agent_id, token_id, runtime_id, runtime_version, host, metered_only, counted_at, limit_micros, period_end, granted_micros, reported_micros, returned_micros, return_spent_micros, created_at, renewed_at, expires_at, closed_at, close_reason, report_key_hash'
+  'lease_id, agent_id, token_id, runtime_id, runtime_version, host, metered_only, counted_at, limit_micros, period_end, granted_micros, reported_micros, returned_micros, return_spent_micros, created_at, renewed_at, expires_at, closed_at, close_reason, report_key_hash, drawn_micros'
 
 /** remote_leases and reported_requests: written by `iron serve`'s lease protocol, in its transactions. */
 export class RemoteLeasesRepo {
@@ -49,6 +61,8 @@ export class RemoteLeasesRepo {
   readonly #returned: Statement
   readonly #close: Statement
   readonly #claim: Statement
+  readonly #token: Statement
+  readonly #tokenAgent: Statement
   readonly #reportKey: Statement
   readonly #addToken: Statement
   readonly #deadToken: Statement
@@ -57,7 +71,7 @@ export class RemoteLeasesRepo {
     this.#insert = db.prepare(
       `INSERT INTO remote_leases (${COLUMNS}) VALUES (@lease_id, @agent_id, @token_id, @runtime_id, @runtime_version,
         @host, @metered_only, @counted_at, @limit_micros, @period_end, @granted_micros, 0, 0, NULL, @created_at,
-        @renewed_at, @expires_at, NULL, NULL, NULL)`,
+        @renewed_at, @expires_at, NULL, NULL, NULL, 0)`,
     )
     this.#get = db.prepare(`SELECT ${COLUMNS} FROM remote_leases WHERE lease_id = ?`)
     this.#openFor = db.prepare(
@@ -73,8 +87,13 @@ export class RemoteLeasesRepo {
       'UPDATE remote_leases SET granted_micros = granted_micros + ? WHERE lease_id = ?',
     )
     this.#reported = db.prepare(
-      'UPDATE remote_leases SET reported_micros = reported_micros + ? WHERE lease_id = ?',
+      'UPDATE remote_leases SET reported_micros = reported_micros + ?, drawn_micros = drawn_micros + ? WHERE lease_id = ?',
     )
+    this.#token = db.prepare(
+      `SELECT t.id, t.agent_id, t.token_hash, t.expires_at, t.revoked_at, a.name AS agent_name
+        FROM ic_tokens t JOIN agents a ON a.id = t.agent_id WHERE t.token_hash = ?`,
+    )
+    this.#tokenAgent = db.prepare('SELECT agent_id FROM ic_tokens WHERE id = ?').pluck()
     this.#returned = db.prepare(
       'UPDATE remote_leases SET returned_micros = returned_micros + ?, return_spent_micros = ? WHERE lease_id = ?',
     )
@@ -106,6 +125,7 @@ export class RemoteLeasesRepo {
       | 'closed_at'
       | 'close_reason'
       | 'report_key_hash'
+      | 'drawn_micros'
     >,
   ): void {
     this.#insert.run(row)
@@ -133,8 +153,19 @@ export class RemoteLeasesRepo {
     if (micros !== 0) this.#granted.run(micros, leaseId)
   }
 
-  addReported(leaseId: string, micros: number): void {
-    if (micros !== 0) this.#reported.run(micros, leaseId)
+  /** A report charged `reported` in all, of which `drawn` came from the lease. */
+  addReported(leaseId: string, reported: number, drawn: number): void {
+    if (reported !== 0 || drawn !== 0) this.#reported.run(reported, drawn, leaseId)
+  }
+
+  /** An IC token by the hash of its secret, with its agent's name. */
+  tokenByHash(hash: string): LeaseToken | undefined {
+    return this.#token.get(hash) as LeaseToken | undefined
+  }
+
+  /** The agent an IC token (by id) belongs to. */
+  tokenAgent(tokenId: string): string | undefined {
+    return this.#tokenAgent.get(tokenId) as string | undefined
   }
 
   /** Part of an open lease went back; the gateway said it had spent `spent` (held until reported). */

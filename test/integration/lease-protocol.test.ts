@@ -136,6 +136,13 @@ async function until(condition: () => boolean | Promise<boolean>, what: string):
   throw new Error(`timed out waiting for ${what}`)
 }
 
+/** The lease as the protocol counts it and as the ledger's rows say: the two must agree. */
+function leaseState(leaseId: string) {
+  const lease = t.cp.remoteLeases.lease(leaseId)!
+  expect(lease.outstanding_micros, `${leaseId}: counted vs the ledger`).toBe(lease.ledger_outstanding_micros)
+  return lease
+}
+
 async function verified(agent: string) {
   const check = await t.cp.budgets.check(agent, { verify: true })
   expect(check.verify?.problems).toEqual([])
@@ -288,6 +295,7 @@ describe('report', () => {
     const e = event(150_000, 5_000_000)
     await report(botToken, lease.lease_id, [e])
     expect(commits(e.request_id)).toMatchObject([{ spent_delta: 150_000, leased_delta: -100_000 }])
+    expect(leaseState(lease.lease_id)).toMatchObject({ outstanding_micros: 0, drawn_micros: 100_000 })
     await verified('bot')
   })
 
@@ -299,6 +307,21 @@ describe('report', () => {
     expect(Date.parse(beat.body.lease.expires_at)).toBe(t.clock.now + TTL_MS)
     t.clock.now += 600_000
     expect((await report(botToken, lease.lease_id, [])).body.lease.revoked).toBe(false)
+    // Heartbeats soon after a renewal are answered from reads alone: the expiry moves on at most every 30 s,
+    // but a revocation is seen at once.
+    const renewed = leaseState(lease.lease_id).expires_at
+    t.clock.now += 10_000
+    expect((await report(botToken, lease.lease_id, [])).body.lease).toMatchObject({ revoked: false })
+    expect(leaseState(lease.lease_id).expires_at).toBe(renewed)
+    t.clock.now += 25_000
+    await report(botToken, lease.lease_id, [])
+    expect(leaseState(lease.lease_id).expires_at).toBe(t.clock.now + TTL_MS)
+    await t.cp.budgets.set('bot', { limit_micros: 10_000_001 })
+    expect((await report(botToken, lease.lease_id, [])).body.lease).toMatchObject({
+      revoked: true,
+      reason: 'limit_changed',
+    })
+    await t.cp.budgets.set('bot', { limit_micros: 10_000_000 })
   })
 
   it('charges a replayed or duplicated request once, however the copies arrive', async () => {
@@ -351,7 +374,7 @@ describe('report', () => {
     expect(reply.status).toBe(200)
     expect(reply.body).toMatchObject({ accepted: 1, lease: { revoked: true, reason: 'token_revoked' } })
     expect(commits(e.request_id)).toMatchObject([{ spent_delta: 30_000, leased_delta: -30_000 }])
-    expect(t.cp.remoteLeases.lease(lease.lease_id)).toMatchObject({
+    expect(leaseState(lease.lease_id)).toMatchObject({
       close_reason: 'token_revoked',
       outstanding_micros: 0,
     })
@@ -517,7 +540,7 @@ describe('refresh and return', () => {
       botToken,
     )
     expect(back.body).toMatchObject({ returned_micros: 240_000, reported_micros: 100_000 })
-    expect(t.cp.remoteLeases.lease(lease.lease_id)).toMatchObject({
+    expect(leaseState(lease.lease_id)).toMatchObject({
       closed_at: null,
       outstanding_micros: 60_000,
     })
@@ -526,7 +549,7 @@ describe('refresh and return', () => {
     const reply = await report(botToken, lease.lease_id, [rest])
     expect(commits(rest.request_id)).toMatchObject([{ spent_delta: 60_000, leased_delta: -60_000 }])
     expect(reply.body.lease.revoked).toBe(true)
-    expect(t.cp.remoteLeases.lease(lease.lease_id)).toMatchObject({
+    expect(leaseState(lease.lease_id)).toMatchObject({
       close_reason: 'returned',
       returned_micros: 240_000,
     })
@@ -544,8 +567,8 @@ describe('expiry', () => {
     expect((await budget('stalled')).leased_micros).toBe(1_000_000)
     // Nothing from the gateway for longer than the lease lives: the server's timer takes the rest back.
     t.clock.now += TTL_MS + 1
-    await until(() => t.cp.remoteLeases.lease(lease.lease_id)?.closed_at !== null, 'the reclaim')
-    expect(t.cp.remoteLeases.lease(lease.lease_id)).toMatchObject({
+    await until(() => leaseState(lease.lease_id)?.closed_at !== null, 'the reclaim')
+    expect(leaseState(lease.lease_id)).toMatchObject({
       close_reason: 'expired',
       returned_micros: 1_000_000,
     })
@@ -576,7 +599,7 @@ describe('expiry', () => {
     const answer = await post('refresh', { protocol: 1, lease_id: lease.lease_id, min_micros: 1 }, token)
     expect(answer.status).toBe(409)
     expect(answer.body.error.details.reason).toBe('expired')
-    expect(t.cp.remoteLeases.lease(lease.lease_id)?.close_reason).toBe('expired')
+    expect(leaseState(lease.lease_id)?.close_reason).toBe('expired')
     expect((await verified('lapsed')).leased_micros).toBe(0)
   })
 })
@@ -627,6 +650,7 @@ describe('many gateways on one budget', () => {
       expect(done.every((a) => a.status === 200 || a.status === 402)).toBe(true)
       b = await verified('crowd')
       expect(b.spent_micros).toBe(lent)
+      for (const a of granted) expect(leaseState(a.body.lease_id).outstanding_micros).toBe(0)
     } finally {
       await second.close()
       ctx2.close()
@@ -670,7 +694,7 @@ describe('authentication and versions', () => {
       (await post('handshake', { protocol: 1, runtime_id: runtime(), runtime_version: '1' })).body.error.code,
     ).toBe('AUTH_REQUIRED')
     // The lease is untouched by all that.
-    expect(t.cp.remoteLeases.lease(lease.lease_id)).toMatchObject({
+    expect(leaseState(lease.lease_id)).toMatchObject({
       closed_at: null,
       outstanding_micros: 100_000,
     })

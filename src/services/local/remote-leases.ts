@@ -9,11 +9,11 @@ import type { Db } from '../../store/db.js'
 import { type GroupCommit, groupCommitOf } from '../../store/group-commit.js'
 import { LedgerRepo } from '../../store/ledger.js'
 import {
+  type LeaseToken,
   type RemoteLeaseCloseReason,
   type RemoteLeaseRow,
   RemoteLeasesRepo,
 } from '../../store/remote-leases.js'
-import { TokensRepo, type TokenWithAgent } from '../../store/tokens.js'
 import type { LeaseGrant, OnInsufficient, ProviderKind } from '../api.js'
 import type { LocalContext } from '../context.js'
 import type { FindingsSummary, GatewayAgent, RequestRecord } from '../gateway-control.js'
@@ -158,7 +158,7 @@ const RECORD_FIELDS = [
 type Caller =
   | {
       kind: 'token'
-      token: TokenWithAgent
+      token: LeaseToken
       /** Revoked or expired: it may still report and return, never borrow. */
       dead: boolean
     }
@@ -174,9 +174,7 @@ type Refusal = Extract<LeaseGrant, { ok: false }>
 export class RemoteLeases {
   readonly #ctx: LocalContext
   readonly #cp: Omit<LocalControlPlane, 'remoteLeases'>
-  #repos:
-    | { db: Db; leases: RemoteLeasesRepo; ledger: LedgerRepo; tokens: TokensRepo; writer: GroupCommit }
-    | undefined
+  #repos: { db: Db; leases: RemoteLeasesRepo; ledger: LedgerRepo; writer: GroupCommit } | undefined
 
   constructor(ctx: LocalContext, cp: Omit<LocalControlPlane, 'remoteLeases'>) {
     this.#ctx = ctx
@@ -299,6 +297,10 @@ export class RemoteLeases {
     if (events.length > MAX_REPORT_EVENTS)
       throw usageError('TOO_MANY_EVENTS', `A report carries at most ${MAX_REPORT_EVENTS} events`)
     const caller = this.#caller(secret, { reportKey: true })
+    if (events.length === 0) {
+      const beat = this.#heartbeat(caller, leaseId)
+      if (beat) return beat
+    }
     return this.#write(() => {
       const now = this.#now()
       const lease = this.#leaseOf(caller, leaseId)
@@ -314,6 +316,7 @@ export class RemoteLeases {
       let accepted = 0
       let duplicates = 0
       let reported = 0
+      let drawn = 0
       for (const event of events) {
         if (!this.#r.leases.claimRequest(event.request_id, lease.lease_id, event.cost_micros, now)) {
           duplicates++
@@ -351,8 +354,11 @@ export class RemoteLeases {
             output_tokens: event.output_tokens ?? undefined,
             cached_tokens: event.cached_tokens ?? undefined,
           })
-          if (open.closed_at === null && !open.metered_only)
-            outstanding -= Math.min(event.cost_micros, Math.max(room, 0))
+          if (open.closed_at === null && !open.metered_only) {
+            const fromLease = Math.min(event.cost_micros, room)
+            outstanding -= fromLease
+            drawn += fromLease
+          }
           record.cost_micros = result.charged_micros
           reported += event.cost_micros
         } else {
@@ -360,7 +366,7 @@ export class RemoteLeases {
         }
         this.#record(record, lease)
       }
-      this.#r.leases.addReported(lease.lease_id, reported)
+      this.#r.leases.addReported(lease.lease_id, reported, drawn)
       open = this.#r.leases.get(lease.lease_id)!
       if (open.closed_at === null) {
         standing = this.#cp.budgets.standingSync(lease.agent_id)
@@ -509,15 +515,62 @@ export class RemoteLeases {
     })
   }
 
+  /**
+   * An empty report (every gateway sends one per lease each second) on a lease that is fine and was renewed
+   * lately: answered from reads alone, no write. Undefined when it needs the full report's transaction (to
+   * renew, close, or read a budget whose period has ended).
+   */
+  #heartbeat(caller: Caller, leaseId: string): ReportReply | undefined {
+    const now = this.#now()
+    const lease = this.#leaseOf(caller, leaseId)
+    if (lease.closed_at !== null || now - lease.renewed_at >= Math.min(this.ttlMs / 30, 30_000))
+      return undefined
+    const standing = this.#standingRead(lease.agent_id, now)
+    if (!standing || this.#revocation(lease, caller, standing, now) !== null) return undefined
+    return {
+      protocol: LEASE_PROTOCOL,
+      accepted: 0,
+      duplicates: 0,
+      lease: { ...this.#state(lease), revoked: false, reason: null },
+      agent: {
+        status: standing.status,
+        limit_micros: standing.limit_micros,
+        remaining_micros: standing.free_micros,
+      },
+    }
+  }
+
+  /** The agent's standing from its budget's cached row, when that row is of the current period (else undefined). */
+  #standingRead(agentId: string, now: number): LeaseStanding | undefined {
+    const row = this.#r.ledger.budgetWithStatus(agentId)
+    if (!row || now < row.period_start || (row.period_end !== null && now >= row.period_end)) return undefined
+    const free =
+      row.limit_micros === null
+        ? null
+        : Math.max(row.limit_micros - row.spent_micros - row.reserved_micros - row.leased_micros, 0)
+    return {
+      status: row.status as LeaseStanding['status'],
+      limit_micros: row.limit_micros,
+      period_end: row.period_end,
+      on_insufficient: row.on_insufficient,
+      free_micros: free,
+    }
+  }
+
   /** Give back the unreported rest of every lease whose gateway stopped renewing it; returns how many. */
   async reclaimExpired(): Promise<number> {
     return this.#write(() => this.#reclaim(this.#now()))
   }
 
   /** A lease as the protocol's tables and the ledger hold it (tests and `iron serve`'s views). */
-  lease(leaseId: string): (RemoteLeaseRow & { outstanding_micros: number }) | undefined {
+  lease(
+    leaseId: string,
+  ): (RemoteLeaseRow & { outstanding_micros: number; ledger_outstanding_micros: number }) | undefined {
     const row = this.#r.leases.get(leaseId)
-    return row && { ...row, outstanding_micros: row.closed_at === null ? this.#outstanding(row) : 0 }
+    if (!row) return undefined
+    const { open, close } = this.#r.ledger.reservation(leaseId)
+    const ledger = open?.kind === 'lease_grant' && !close ? this.#r.ledger.leaseOutstanding(open) : 0
+    return { ...row, outstanding_micros: this.#outstanding(row), ledger_outstanding_micros: ledger }
   }
 
   #reclaim(now: number): number {
@@ -566,23 +619,18 @@ export class RemoteLeases {
     return this.#expiredOrGone(lease, now)
   }
 
-  /** What an open lease holds in the ledger: its grants, less its draws and what went back. */
+  /** What an open lease holds: what was lent on it, less what its draws took and what went back. */
   #outstanding(lease: RemoteLeaseRow): number {
-    if (lease.metered_only) return 0
-    const { open, close } = this.#r.ledger.reservation(lease.lease_id)
-    if (open?.kind !== 'lease_grant' || close) return 0
-    return Math.max(this.#r.ledger.leaseOutstanding(open), 0)
+    if (lease.metered_only || lease.closed_at !== null || !this.#r.ledger.leaseOpen(lease.lease_id)) return 0
+    return Math.max(lease.granted_micros - lease.returned_micros - lease.drawn_micros, 0)
   }
 
   /** granted: what was lent on the lease in all (grant and top-ups); drawn: what reports took from it. */
   #state(lease: RemoteLeaseRow): Omit<LeaseState, 'revoked' | 'reason'> {
-    const outstanding = lease.closed_at === null ? this.#outstanding(lease) : 0
     return {
       lease_id: lease.lease_id,
       granted_micros: lease.granted_micros,
-      drawn_micros: lease.metered_only
-        ? 0
-        : Math.max(lease.granted_micros - lease.returned_micros - outstanding, 0),
+      drawn_micros: lease.drawn_micros,
       expires_at: new Date(lease.expires_at).toISOString(),
     }
   }
@@ -602,7 +650,7 @@ export class RemoteLeases {
       )
     }
     const hash = hashSecret(secret)
-    const token = this.#r.tokens.byHash(hash)
+    const token = this.#r.leases.tokenByHash(hash)
     if (!token || !hashesEqual(token.token_hash, hash))
       throw authError(
         'INVALID_TOKEN',
@@ -639,7 +687,7 @@ export class RemoteLeases {
     if (tokenId === null || tokenId === lease.token_id) return lease.token_id
     let ours = seen.get(tokenId)
     if (ours === undefined) {
-      ours = this.#r.tokens.byId(tokenId)?.agent_id === lease.agent_id
+      ours = this.#r.leases.tokenAgent(tokenId) === lease.agent_id
       seen.set(tokenId, ours)
     }
     return ours ? tokenId : lease.token_id
@@ -755,7 +803,6 @@ export class RemoteLeases {
         db,
         leases: new RemoteLeasesRepo(db),
         ledger: new LedgerRepo(db),
-        tokens: new TokensRepo(db),
         writer: groupCommitOf(db),
       }
     }
