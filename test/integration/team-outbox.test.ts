@@ -260,4 +260,34 @@ describe('the reporter', () => {
     await reporter.flush()
     expect(outbox.size).toBe(0)
   })
+
+  it('a batch the server refuses as it is gets split; the one report it will never take is set aside, the rest delivered', async () => {
+    const outbox = outboxIn(tempDir('outbox'))
+    outbox.rememberLease(LEASE())
+    const written = Array.from({ length: 40 }, () => event())
+    const bad = written[17]!.request_id
+    for (const e of written) outbox.put('lease_a', e, 1)
+    const delivered: string[] = []
+    const lines: string[] = []
+    const reporter = new Reporter({
+      outbox,
+      send: async (_lease, events) => {
+        if (events.some((e) => e.request_id === bad))
+          throw new IronError('VALIDATION_FAILED', 'events.0.record: unknown key', { exitCode: 2 })
+        delivered.push(...events.map((e) => e.request_id))
+      },
+      giveBack: async () => {},
+      live: () => [],
+      unreachable,
+      rejectsBatch: (error) => (error as IronError).code === 'VALIDATION_FAILED',
+      log: (line) => lines.push(line),
+      intervalMs: 60_000,
+    })
+    reporters.push(reporter)
+    await reporter.flush()
+    expect(delivered).toEqual(written.filter((e) => e.request_id !== bad).map((e) => e.request_id))
+    expect(outbox.size).toBe(0)
+    expect(outbox.refused).toBe(1)
+    expect(lines.join('\n')).toContain(bad)
+  })
 })

@@ -23,6 +23,7 @@ import {
   LeaseClient,
   type ReportAnswer,
   type ReportEvent,
+  rejectsBatch,
 } from './lease-client.js'
 import { Outbox, type OutboxLease } from './outbox.js'
 import { Reporter } from './reporter.js'
@@ -49,6 +50,8 @@ const EXPIRY_MARGIN_MS = 30_000
 /** Refresh a lease in the background when it has less than this part of its size left, or less than $1. */
 const REFRESH_FRACTION = 0.1
 const REFRESH_FLOOR_MICROS = 1_000_000
+/** A failure to reach the server is said once it has lasted this long (or refused a request). */
+const OUTAGE_SAID_AFTER_MS = 5_000
 /** How long shutdown waits for the outbox to reach the server (what is left is sent at the next start). */
 const SHUTDOWN_FLUSH_MS = 5_000
 
@@ -150,6 +153,8 @@ export class RemoteGatewayControl implements GatewayControl {
   readonly #listeners: Array<(changed: ReadonlySet<ChangeDomain>) => void> = []
   #prices: PriceTable | undefined
   #reachable = true
+  #downSince: number | undefined
+  #outageSaid = false
   #closed = false
   /** Servers that do not take report keys: their reports go with IC tokens only. */
   readonly #noReportKey = new Set<string>()
@@ -168,6 +173,7 @@ export class RemoteGatewayControl implements GatewayControl {
       giveBack: (lease) => this.#giveBack(lease),
       live: () => this.#liveLeases(),
       unreachable: isUnreachable,
+      rejectsBatch,
       onReach: (reached, error) => this.#reached(reached, error),
       log: this.#log,
     })
@@ -447,7 +453,7 @@ export class RemoteGatewayControl implements GatewayControl {
   #handshakeFailed(secret: string, error: unknown): KnownToken | undefined {
     const e = error as IronError
     if (isUnreachable(error)) {
-      this.#reached(false, error)
+      this.#reached(false, error, true)
       throw new ControlPlaneUnreachable(this.location, e.message)
     }
     if (e.exitCode === ExitCode.auth) {
@@ -644,7 +650,7 @@ export class RemoteGatewayControl implements GatewayControl {
     } catch (error) {
       const e = error as IronError
       if (isUnreachable(error)) {
-        this.#reached(false, error)
+        this.#reached(false, error, minMicros > 0)
         throw new ControlPlaneUnreachable(this.location, e.message)
       }
       const details = e.details ?? {}
@@ -835,9 +841,13 @@ export class RemoteGatewayControl implements GatewayControl {
       try {
         return await call(bearer)
       } catch (error) {
-        if ((error as IronError).exitCode !== ExitCode.auth || isUnreachable(error)) throw error
-        if (bearer === row.report_key) this.#noReportKey.add(row.server)
-        else this.#tokenRefused(bearer)
+        if (isUnreachable(error)) throw error
+        const exit = (error as IronError).exitCode
+        if (bearer === row.report_key && (exit === ExitCode.auth || exit === ExitCode.notFound)) {
+          // A server without report keys refuses the credential; one that has them may not know this key.
+          if (exit === ExitCode.auth) this.#noReportKey.add(row.server)
+        } else if (exit === ExitCode.auth) this.#tokenRefused(bearer)
+        else throw error
         last = error
       }
     }
@@ -885,14 +895,28 @@ export class RemoteGatewayControl implements GatewayControl {
     }
   }
 
-  #reached(reached: boolean, error?: unknown): void {
-    if (reached === this.#reachable) return
+  /**
+   * The server answered, or not. An outage is said once it has lasted a few seconds or refused a request
+   * (a lost connection now and then is retried without a word), and its end once it was said.
+   */
+  #reached(reached: boolean, error?: unknown, refusing = false): void {
     this.#reachable = reached
-    if (reached) this.#log(`the control plane at ${this.location} answers again; sending what waited`)
-    else
-      this.#log(
-        `cannot reach the control plane at ${this.location} (${(error as Error)?.message ?? 'no answer'}); serving within the leases held, reports kept in ${this.#outbox.path}`,
-      )
+    if (reached) {
+      if (this.#outageSaid)
+        this.#log(
+          `the control plane at ${this.location} answers again; sending the ${this.#outbox.size} report(s) that waited`,
+        )
+      this.#downSince = undefined
+      this.#outageSaid = false
+      return
+    }
+    const now = this.#now()
+    this.#downSince ??= now
+    if (this.#outageSaid || (!refusing && now - this.#downSince < OUTAGE_SAID_AFTER_MS)) return
+    this.#outageSaid = true
+    this.#log(
+      `cannot reach the control plane at ${this.location} (${(error as Error)?.message ?? 'no answer'}); serving within the leases held, reports kept in ${this.#outbox.path}`,
+    )
   }
 
   #changed(): void {

@@ -163,7 +163,17 @@ const REFUSALS: ReadonlySet<number> = new Set([
   ExitCode.auth,
   ExitCode.refused,
 ])
-const DEFINITE = new Set(['LEASE_CLOSED', 'PROTOCOL_UNSUPPORTED', 'VALIDATION_FAILED', 'TOO_MANY_EVENTS'])
+const DEFINITE = new Set([
+  'LEASE_CLOSED',
+  'PROTOCOL_UNSUPPORTED',
+  'VALIDATION_FAILED',
+  'TOO_MANY_EVENTS',
+  'BODY_TOO_LARGE',
+])
+/** The server refused a report batch for what it is (its shape or size), not for whom it came from. */
+export const rejectsBatch = (error: unknown): boolean =>
+  error instanceof IronError &&
+  ['VALIDATION_FAILED', 'TOO_MANY_EVENTS', 'BODY_TOO_LARGE'].includes(error.code)
 
 /**
  * Whether a call failed for want of a server: nothing answers, a timeout, a proxy's page, the server's own

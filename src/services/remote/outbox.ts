@@ -150,6 +150,23 @@ export class Outbox {
     this.#ack.run(leaseId, seq)
   }
 
+  /** A report the server will not take as it is: moved out of the way (kept, never sent again). */
+  setAside(leaseId: string, seq: number, reason: string): void {
+    this.#db.transaction(() => {
+      this.#db
+        .prepare(
+          'INSERT OR REPLACE INTO refused (seq, lease_id, request_id, body, reason, at) SELECT seq, lease_id, request_id, body, ?, ? FROM events WHERE lease_id = ? AND seq = ?',
+        )
+        .run(reason, Date.now(), leaseId, seq)
+      this.#db.prepare('DELETE FROM events WHERE lease_id = ? AND seq = ?').run(leaseId, seq)
+    })()
+  }
+
+  /** Reports set aside (refused by the server). */
+  get refused(): number {
+    return this.#db.prepare('SELECT COUNT(*) FROM refused').pluck().get() as number
+  }
+
   /** Leases with reports waiting, and how many each. */
   pendingByLease(): Map<string, number> {
     const rows = this.#db
@@ -204,6 +221,15 @@ function migrate(db: Database.Database): void {
       body TEXT NOT NULL
     ) STRICT;
     CREATE INDEX IF NOT EXISTS events_by_lease ON events (lease_id, seq);
+    -- Reports the server refused as they are (never accepted however often sent): kept for a person to see.
+    CREATE TABLE IF NOT EXISTS refused (
+      seq INTEGER PRIMARY KEY,
+      lease_id TEXT NOT NULL,
+      request_id TEXT NOT NULL,
+      body TEXT NOT NULL,
+      reason TEXT NOT NULL,
+      at INTEGER NOT NULL
+    ) STRICT;
     PRAGMA user_version = ${SCHEMA_VERSION};
     COMMIT;
   `)

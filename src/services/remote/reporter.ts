@@ -11,6 +11,8 @@ export interface ReporterOptions {
   live(): Iterable<string>
   /** Whether a failure means the server cannot be reached now (stop this round, try at the next). */
   unreachable(error: unknown): boolean
+  /** Whether the server refused the batch itself (its shape or size): it is split, a lone bad report set aside. */
+  rejectsBatch?(error: unknown): boolean
   /** The server was reached, or not (for the gateway's view of its control plane). */
   onReach?(reached: boolean, error?: unknown): void
   log?(line: string): void
@@ -42,6 +44,8 @@ export class Reporter {
   #added = 0
   #stopped = false
   readonly #refusedUntil = new Map<string, number>()
+  /** How many reports go in one call, per lease (halved while the server refuses batches as they are). */
+  readonly #sizes = new Map<string, number>()
   readonly #waiters: Array<() => void> = []
 
   constructor(options: ReporterOptions) {
@@ -137,14 +141,30 @@ export class Reporter {
       try {
         let sent = false
         for (;;) {
-          const batch = outbox.batch(id, BATCH_MAX)
+          if (this.#stopped) return
+          const size = this.#sizes.get(id) ?? BATCH_MAX
+          const batch = outbox.batch(id, size)
           if (batch.length === 0 && (sent || !live.has(id))) break
-          await this.#o.send(
-            lease,
-            batch.map((b) => b.event),
-          )
+          try {
+            await this.#o.send(
+              lease,
+              batch.map((b) => b.event),
+            )
+          } catch (error) {
+            if (!this.#o.rejectsBatch?.(error) || batch.length === 0) throw error
+            if (batch.length > 1) this.#sizes.set(id, Math.ceil(batch.length / 2))
+            else {
+              // One report the server will never take as it is (a bug): kept aside, said, not sent again.
+              outbox.setAside(id, batch[0]!.seq, (error as Error).message)
+              this.#o.log?.(
+                `the server refused the report of request ${batch[0]!.event.request_id} (${(error as Error).message}); kept aside in ${outbox.path}`,
+              )
+            }
+            continue
+          }
           this.#o.onReach?.(true)
           sent = true
+          if (size < BATCH_MAX) this.#sizes.set(id, Math.min(size * 2, BATCH_MAX))
           if (batch.length > 0) outbox.acknowledge(id, batch.at(-1)!.seq)
           if (outbox.batch(id, 1).length === 0) break
         }
@@ -154,6 +174,7 @@ export class Reporter {
         }
         this.#refusedUntil.delete(id)
       } catch (error) {
+        if (this.#stopped) return
         if (this.#o.unreachable(error)) {
           this.#o.onReach?.(false, error)
           return
