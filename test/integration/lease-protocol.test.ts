@@ -397,7 +397,11 @@ describe('report', () => {
     expect(suspended.status).toBe(402)
     expect(suspended.body.error).toMatchObject({
       code: 'AGENT_SUSPENDED',
-      details: { reason: 'agent_suspended', agent: { name, status: 'suspended' } },
+      details: {
+        reason: 'agent_suspended',
+        agent: { name, status: 'suspended' },
+        token_id: expect.stringMatching(/^ic_/),
+      },
     })
     await t.cp.agents.update(name, { status: 'active' })
 

@@ -697,7 +697,9 @@ export class RemoteLeases {
   #refusal(refusal: Refusal, caller: TokenCaller): IronError {
     const row = this.#agentRow(caller.token.agent_id)
     const standing = this.#cp.budgets.standingSync(row.id)
-    return leaseRefusal(refusal, row.name, this.#agentView(row, standing))
+    const error = leaseRefusal(refusal, row.name, this.#agentView(row, standing))
+    if (error.details) error.details.token_id = caller.token.id
+    return error
   }
 
   #agentRow(agentId: string): AgentRow {
