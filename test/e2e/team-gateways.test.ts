@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { request } from 'undici'
 import { afterAll, describe, expect, it } from 'vitest'
-import { homeEnv } from '../helpers/cli.js'
+import { homeEnv, runIron } from '../helpers/cli.js'
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js'
 import { type SpawnedGateway, spawnGateway, waitUntil } from '../helpers/spawned-gateway.js'
 import { costOf, startTeamWorld, type TeamWorld } from '../helpers/team.js'
@@ -293,4 +293,49 @@ describe('team gateways (spawned) on one iron serve budget', () => {
       }
     }
   }, 300_000)
+
+  it('iron gateway start takes its server from --server, IRON_SERVER or the login context; --db means the local store', async () => {
+    const world = await startTeamWorld()
+    cleanup.push(() => world.close())
+    const home = tempDir('iron-e2e-team-ctx')
+    const env = { ...(process.env as Record<string, string>), ...homeEnv(home) }
+    const ask = async (url: string) => {
+      const response = await request(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${world.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'gpt-4o-mini',
+          max_tokens: 10,
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+      })
+      await response.body.text()
+      return response.statusCode
+    }
+    const run = async (args: string[], withEnv: Record<string, string>) => {
+      const g = await spawnGateway([...args, '--port', '0'], withEnv)
+      const status = await ask(g.url)
+      g.child.kill('SIGTERM')
+      expect(await g.exited, g.stderr()).toBe(0)
+      return { status, stderr: g.stderr() }
+    }
+    const fromEnv = await run([], { ...env, IRON_SERVER: world.url })
+    expect(fromEnv.stderr).toContain(`(budgets from ${world.url};`)
+    expect(fromEnv.status).toBe(200)
+    // iron login keeps the server in the config: a gateway started after it leases from that server.
+    expect((await runIron(['config', 'set', 'server', world.url], { env })).code).toBe(0)
+    const fromContext = await run([], env)
+    expect(fromContext.stderr).toContain(`(budgets from ${world.url};`)
+    expect(fromContext.status).toBe(200)
+    const local = await run(['--db', join(home, 'local.db')], env)
+    expect(local.stderr).toContain(`(store ${join(home, 'local.db')};`)
+    // The local store knows no such token.
+    expect(local.status).toBe(401)
+    const both = await runIron(['gateway', 'start', '--server', world.url, '--db', join(home, 'x.db')], {
+      env,
+    })
+    expect(both.code).toBe(2)
+    expect(both.stderr).toContain('--server and --db')
+    await waitUntil(async () => (await world.cp.budgets.get('bot')).leased_micros === 0)
+  })
 })

@@ -21,6 +21,26 @@ async function spec(env: Record<string, string> = {}) {
 }
 
 describe('gateway service files', () => {
+  it('of a team gateway run it against its server, with no store', async () => {
+    const config = await IronConfig.load(dirs, {})
+    const s = gatewayServiceSpec(config, {
+      node: '/usr/bin/node',
+      bin: '/opt/iron/bin/run.js',
+      server: 'https://iron.example.com',
+      home,
+      drainMs: 10_000,
+    })
+    expect(s.args).toEqual([
+      'gateway',
+      'start',
+      '--server',
+      'https://iron.example.com',
+      '--drain-timeout',
+      '10s',
+    ])
+    expect(parseSystemdUnit(gatewayService('systemd', s).content).argv.slice(2)).toEqual(s.args)
+  })
+
   it('carry the command, the pinned store, dirs and settings exactly, and no secret', async () => {
     const s = await spec({ IRON_GATEWAY_LEASE_TTL: '20', IRON_TIMEZONE: 'Europe/Paris' })
     expect(s.args).toEqual([
