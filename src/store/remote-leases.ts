@@ -62,6 +62,7 @@ export class RemoteLeasesRepo {
   readonly #close: Statement
   readonly #claim: Statement
   readonly #token: Statement
+  readonly #openCount: Statement
   readonly #tokenAgent: Statement
   readonly #reportKey: Statement
   readonly #addToken: Statement
@@ -94,6 +95,9 @@ export class RemoteLeasesRepo {
         FROM ic_tokens t JOIN agents a ON a.id = t.agent_id WHERE t.token_hash = ?`,
     )
     this.#tokenAgent = db.prepare('SELECT agent_id FROM ic_tokens WHERE id = ?').pluck()
+    this.#openCount = db
+      .prepare('SELECT count(*) FROM remote_leases WHERE agent_id = ? AND closed_at IS NULL')
+      .pluck()
     this.#returned = db.prepare(
       'UPDATE remote_leases SET returned_micros = returned_micros + ?, return_spent_micros = ? WHERE lease_id = ?',
     )
@@ -138,6 +142,11 @@ export class RemoteLeasesRepo {
   /** The open lease of an agent held by a gateway, if any (at most one: a unique index). */
   openFor(agentId: string, runtimeId: string): RemoteLeaseRow | undefined {
     return this.#openFor.get(agentId, runtimeId) as RemoteLeaseRow | undefined
+  }
+
+  /** How many leases of the agent are open (an index search on remote_leases_holder). */
+  openCount(agentId: string): number {
+    return this.#openCount.get(agentId) as number
   }
 
   /** Open leases whose holder stopped renewing them by `now` (an index search; at most `limit`). */

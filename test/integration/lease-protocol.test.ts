@@ -662,6 +662,33 @@ describe('many gateways on one budget', () => {
   })
 })
 
+describe('limits', () => {
+  it('lends to at most 1,000 gateways per agent at once', async () => {
+    await t.cp.agents.create({ name: 'fleet' })
+    await t.cp.budgets.set('fleet', { limit_micros: 1_000_000_000 })
+    const token = (await t.cp.tokens.issue('fleet')).token
+    const first = (await handshake(token)).body
+    // 998 more gateways' leases, as the protocol's table holds them.
+    const insert = t.ctx.db().prepare(
+      `INSERT INTO remote_leases (lease_id, agent_id, token_id, runtime_id, runtime_version, metered_only, counted_at,
+        limit_micros, period_end, created_at, renewed_at, expires_at)
+        SELECT lease_id || ?, agent_id, token_id, runtime_id || ?, runtime_version, metered_only, counted_at, limit_micros,
+        period_end, created_at, renewed_at, expires_at FROM remote_leases WHERE lease_id = ?`,
+    )
+    t.ctx.db().transaction(() => {
+      for (let i = 0; i < 998; i++) insert.run(`-${i}`, `-${i}`, first.lease_id)
+    })()
+    expect((await handshake(token)).status).toBe(200)
+    const crowded = await handshake(token)
+    expect(crowded.status).toBe(409)
+    expect(crowded.body.error.code).toBe('TOO_MANY_LEASES')
+    // A gateway that holds one already still finds it.
+    expect(
+      (await handshake(token, { runtime_id: t.cp.remoteLeases.lease(first.lease_id)!.runtime_id })).status,
+    ).toBe(200)
+  })
+})
+
 describe('authentication and versions', () => {
   it('refuses another protocol version before anything else, on every call', async () => {
     for (const path of ['handshake', 'report', 'refresh', 'return']) {

@@ -35,6 +35,8 @@ export const LEASE_PROTOCOL = 1
 export const REPORT_INTERVAL_MS = 1_000
 /** The most events one report may carry. */
 export const MAX_REPORT_EVENTS = 500
+/** The most leases one agent may have open at once (each gateway process holds one per agent). */
+export const MAX_OPEN_LEASES_PER_AGENT = 1_000
 /** How many expired leases one reclaim closes (the timer comes back for the rest). */
 const RECLAIM_BATCH = 200
 
@@ -223,6 +225,9 @@ export class RemoteLeases {
           this.#r.leases.addGranted(lease.lease_id, grant.granted_micros)
         }
       } else {
+        // A token holder cannot tie the agent's budget up in leases of made-up gateways without end.
+        if (this.#r.leases.openCount(agentId) >= MAX_OPEN_LEASES_PER_AGENT)
+          return { kind: 'crowded' as const }
         const grant = this.#cp.budgets.grantLeaseSync({
           agent_id: agentId,
           min_micros: min,
@@ -260,6 +265,15 @@ export class RemoteLeases {
       }
     })
     if (outcome.kind === 'refused') throw this.#refusal(outcome.refusal, caller)
+    if (outcome.kind === 'crowded') {
+      throw new IronError(
+        'TOO_MANY_LEASES',
+        `${caller.token.agent_name} has ${MAX_OPEN_LEASES_PER_AGENT} leases open, one per gateway: no more are lent until some are returned or expire`,
+        {
+          hint: 'Stop gateways that do not serve this agent, or wait for their leases to expire (serve.lease_ttl)',
+        },
+      )
+    }
     const { lease, standing } = outcome
     const agent = this.#agentRow(lease.agent_id)
     const state = this.#state(lease)
