@@ -28,7 +28,9 @@ export default class GatewayStart extends IronCommand<GatewayInfo | ServiceFile>
     'http://<host>:<port> for Anthropic) and use their IC token as the API key. The URL and an admin token ' +
     'for /_iron/metrics, /_iron/stats and /_iron/events are written to gateway.json in the data dir; ' +
     '/_iron/health needs no token. On Ctrl-C, SIGTERM or `iron gateway stop` it stops accepting, lets requests ' +
-    'in flight finish, and flushes its writes. `iron gateway status` shows what runs.'
+    'in flight finish, and flushes its writes. `iron gateway status` shows what runs. With --server (or ' +
+    'IRON_SERVER, or after `iron login`) it is a team gateway: budgets are leased from that iron serve, reports ' +
+    'wait in gateway-outbox/ in the data dir until the server has them, and this machine needs no store.'
   static override examples = [
     '<%= config.bin %> gateway start',
     '<%= config.bin %> gateway start --port 9000 --host 0.0.0.0',
