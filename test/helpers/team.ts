@@ -12,6 +12,8 @@ export const costOf = (input: number, output: number) => input * 100 + output * 
 
 export interface TeamWorldOptions {
   limitMicros?: number | null
+  /** The server's environment (IRON_SERVE_LEASE_TTL, …). */
+  env?: Record<string, string>
   mock?: Parameters<typeof startMockProvider>[0]
 }
 
@@ -22,7 +24,7 @@ export interface TeamWorldOptions {
  */
 export async function startTeamWorld(options: TeamWorldOptions = {}) {
   const mock = await startMockProvider(options.mock ?? {})
-  const { ctx, dirs } = await tempContext({}, new MemoryVault())
+  const { ctx, dirs } = await tempContext(options.env ?? {}, new MemoryVault())
   let server: RunningServer | undefined = await startServer({
     ctx,
     host: '127.0.0.1',
@@ -88,7 +90,11 @@ export async function startTeamWorld(options: TeamWorldOptions = {}) {
 export type TeamWorld = Awaited<ReturnType<typeof startTeamWorld>>
 
 /** A team gateway in this process on `server`, with its outbox in `dataDir` (a fresh one by default). */
-export async function startTeamGateway(server: string, dataDir = tempDirs().dataDir) {
+export async function startTeamGateway(
+  server: string,
+  dataDir = tempDirs().dataDir,
+  options: { leaseTtlMs?: number } = {},
+) {
   const lines: string[] = []
   const control = new RemoteGatewayControl({
     server,
@@ -96,6 +102,12 @@ export async function startTeamGateway(server: string, dataDir = tempDirs().data
     version: '0.0.0-test',
     log: (line) => lines.push(line),
   })
-  const running: RunningGateway = await startGateway({ control, host: '127.0.0.1', port: 0, dataDir })
+  const running: RunningGateway = await startGateway({
+    control,
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    leaseTtlMs: options.leaseTtlMs,
+  })
   return { url: running.url, running, control, dataDir, lines, close: () => running.close() }
 }

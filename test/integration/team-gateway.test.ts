@@ -178,6 +178,26 @@ describe('a team gateway (iron gateway start --server) on a real iron serve', ()
     expect(serverRecords(w).filter((r) => JSON.parse(r.data).status === 402)).toHaveLength(1)
   })
 
+  it('cut off for longer than the server keeps a lease, the gateway stops lending from it; late reports still count', async () => {
+    world = await startTeamWorld({ env: { IRON_SERVE_LEASE_TTL: '10' } })
+    const w = world
+    const g = await startTeamGateway(w.url, undefined, { leaseTtlMs: 3_000 })
+    gateways.push(g)
+    expect((await chat(g, w.token, 2_000)).status).toBe(200)
+    await g.control.flushReports()
+    await w.stop()
+    // Plenty left in the lease: served at first…
+    expect((await chat(g, w.token, 20)).status).toBe(200)
+    // …until the lease has gone unrenewed for nearly as long as the server keeps one (10 s here).
+    await waitUntil(async () => (await chat(g, w.token, 20)).code === 'CONTROL_PLANE_UNREACHABLE', 30_000)
+    expect(g.lines.join('\n')).toContain('leases expired on the server while it could not be reached')
+    await w.start()
+    await waitUntil(() => g.control.pendingReports === 0)
+    expect((await chat(g, w.token, 20)).status).toBe(200)
+    await waitUntil(() => g.control.pendingReports === 0)
+    expect(await spentOf(w)).toBe(w.servedCost())
+  })
+
   it('after a restart the outbox is replayed, and a replay of what the server already has is not counted again', async () => {
     world = await startTeamWorld()
     const w = world

@@ -45,8 +45,10 @@ const IDENTITY_TTL_MS = 30_000
 /** Unknown tokens are not asked about again for this long (a client retrying a bad key costs no server calls). */
 const UNKNOWN_TOKEN_TTL_MS = 10_000
 const UNKNOWN_TOKENS_MAX = 10_000
-/** A lease is taken for lost this long before the server's expiry (clocks differ a little). */
+/** A lease is taken for lost this long (at most a quarter of its life) before the server would reclaim it. */
 const EXPIRY_MARGIN_MS = 30_000
+/** serve.lease_ttl's least value: what a lease's life is taken to be until the server has shown it. */
+const MIN_LEASE_TTL_MS = 10_000
 /** Refresh a lease in the background when it has less than this part of its size left, or less than $1. */
 const REFRESH_FRACTION = 0.1
 const REFRESH_FLOOR_MICROS = 1_000_000
@@ -74,7 +76,8 @@ interface ServerLease {
   periodEnd: number | null
   limit: number | null
   onInsufficient: OnInsufficient
-  expiresAt: number
+  /** When (this machine's clock) the call that last renewed it on the server was sent. */
+  renewedAt: number
   revoked: boolean
   /** Going back (or gone): no more lending from it. */
   returning: boolean
@@ -153,6 +156,8 @@ export class RemoteGatewayControl implements GatewayControl {
   readonly #listeners: Array<(changed: ReadonlySet<ChangeDomain>) => void> = []
   #prices: PriceTable | undefined
   #reachable = true
+  /** How long the server keeps a lease without a report (from a new lease's answer; the least it can be until then). */
+  #leaseTtlMs = MIN_LEASE_TTL_MS
   #downSince: number | undefined
   #outageSaid = false
   #closed = false
@@ -361,9 +366,10 @@ export class RemoteGatewayControl implements GatewayControl {
    */
   async renew(_holder: string, ttlMs: number): Promise<number | null> {
     const now = this.#now()
-    const lost = [...this.#current.values()].some(
-      (l) => !l.returning && l.expiresAt - EXPIRY_MARGIN_MS <= now,
-    )
+    // Counted on this machine's clock from the last call that renewed the lease, so clocks need not agree.
+    const ttl = this.#leaseTtlMs
+    const margin = Math.min(EXPIRY_MARGIN_MS, ttl / 4)
+    const lost = [...this.#current.values()].some((l) => !l.returning && now - l.renewedAt >= ttl - margin)
     if (lost) {
       this.#log('leases expired on the server while it could not be reached; taking new ones')
       this.#forgetLeases()
@@ -422,8 +428,10 @@ export class RemoteGatewayControl implements GatewayControl {
 
   async #handshake(secret: string): Promise<KnownToken | undefined> {
     let answer: HandshakeAnswer
+    let sent: number
     for (;;) {
       const withKey = !this.#noReportKey.has(this.location)
+      sent = this.#now()
       try {
         answer = await this.#client.handshake({
           ic_token: secret,
@@ -447,7 +455,7 @@ export class RemoteGatewayControl implements GatewayControl {
         return this.#handshakeFailed(secret, error)
       }
     }
-    return this.#adopt(secret, answer)
+    return this.#adopt(secret, answer, sent)
   }
 
   #handshakeFailed(secret: string, error: unknown): KnownToken | undefined {
@@ -484,7 +492,7 @@ export class RemoteGatewayControl implements GatewayControl {
   }
 
   /** A handshake's answer: the token's identity, its agent's lease, providers (keys opened), prices. */
-  #adopt(secret: string, answer: HandshakeAnswer): KnownToken {
+  #adopt(secret: string, answer: HandshakeAnswer, sent: number): KnownToken {
     const now = this.#now()
     const agent = answer.agent
     const token: KnownToken = { secret, token_id: answer.token_id, agent, at: now, stale: false }
@@ -514,6 +522,9 @@ export class RemoteGatewayControl implements GatewayControl {
     if (!lease) {
       // What reports already drew on it (a lease this runtime held before) is not there to lend.
       const drawn = Math.max(answer.drawn_micros ?? 0, 0)
+      // A lease opened by this answer shows how long the server keeps one: from its opening to its expiry.
+      const life = Date.parse(answer.expires_at) - answer.counted_at
+      if (drawn === 0 && life >= MIN_LEASE_TTL_MS && life <= 86_400_000) this.#leaseTtlMs = life
       lease = {
         id: answer.lease_id,
         agentId: agent.id,
@@ -527,7 +538,7 @@ export class RemoteGatewayControl implements GatewayControl {
         periodEnd: answer.period_end,
         limit: answer.limit_micros,
         onInsufficient: answer.on_insufficient,
-        expiresAt: Date.parse(answer.expires_at),
+        renewedAt: sent,
         revoked: false,
         returning: false,
         returned: undefined,
@@ -548,7 +559,7 @@ export class RemoteGatewayControl implements GatewayControl {
     } else {
       lease.granted = Math.max(lease.granted, answer.granted_micros)
       lease.secret = secret
-      lease.expiresAt = Date.parse(answer.expires_at)
+      lease.renewedAt = Math.max(lease.renewedAt, sent)
     }
     const current = this.#current.get(agent.id)
     if (!current || current === lease || current.revoked || current.returning) {
@@ -632,6 +643,7 @@ export class RemoteGatewayControl implements GatewayControl {
     minMicros: number,
     requested?: number,
   ): Promise<Refusal | typeof CLOSED | undefined> {
+    const sent = this.#now()
     try {
       const answer = await this.#client.refresh(lease.secret, {
         lease_id: lease.id,
@@ -640,7 +652,7 @@ export class RemoteGatewayControl implements GatewayControl {
       })
       this.#reached(true)
       lease.granted = Math.max(lease.granted, answer.granted_micros)
-      lease.expiresAt = Date.parse(answer.expires_at)
+      lease.renewedAt = Math.max(lease.renewedAt, sent)
       lease.size = lease.granted - lease.drawn
       lease.drawnSinceGrant = 0
       lease.lastRefreshAt = this.#now()
@@ -855,10 +867,11 @@ export class RemoteGatewayControl implements GatewayControl {
   }
 
   async #report(row: OutboxLease, events: ReportEvent[]): Promise<void> {
+    const sent = this.#now()
     const answer = await this.#withBearer(row, (bearer) =>
       this.#clientFor(row.server).report(bearer, row.lease_id, events),
     )
-    this.#answered(row, answer)
+    this.#answered(row, answer, sent)
   }
 
   async #giveBack(row: OutboxLease): Promise<void> {
@@ -870,10 +883,10 @@ export class RemoteGatewayControl implements GatewayControl {
   }
 
   /** A report's answer: the lease's state (revoked?) and the agent's (status, limit, what remains). */
-  #answered(row: OutboxLease, answer: ReportAnswer): void {
+  #answered(row: OutboxLease, answer: ReportAnswer, sent: number): void {
     const lease = this.#leases.get(row.lease_id)
     if (!lease) return
-    if (typeof answer.lease?.expires_at === 'string') lease.expiresAt = Date.parse(answer.lease.expires_at)
+    if (!answer.lease?.revoked) lease.renewedAt = Math.max(lease.renewedAt, sent)
     if (typeof answer.lease?.granted_micros === 'number')
       lease.granted = Math.max(lease.granted, answer.lease.granted_micros)
     const state = this.#agentState(lease.agentId)
