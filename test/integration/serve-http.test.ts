@@ -225,4 +225,23 @@ describe('iron serve over HTTP', () => {
     expect(gone.status).toBe(404)
     expect(gone.body.error).toMatchObject({ code: 'AGENT_NOT_FOUND', exit_code: 3 })
   })
+
+  it('limits sign-ins per address: 401 for wrong passwords, then 429 with Retry-After', async () => {
+    const answers: Array<{ status: number; code: string; retry: string | null }> = []
+    for (let n = 0; n < 11; n++) {
+      const answer = await t.call<ErrorAnswer>('POST', '/api/v1/auth/login', {
+        body: { name: `nobody-${n}`, password: 'not the password at all' },
+      })
+      answers.push({
+        status: answer.status,
+        code: answer.body.error.code,
+        retry: answer.headers.get('retry-after'),
+      })
+    }
+    expect(answers.slice(0, 10).every((a) => a.status === 401 && a.code === 'INVALID_CREDENTIALS')).toBe(true)
+    expect(answers[10]).toMatchObject({ status: 429, code: 'RATE_LIMITED' })
+    expect(Number(answers[10]!.retry)).toBeGreaterThan(0)
+    // Another address is not held back by this one (the test's users sign in from their own).
+    expect((await t.call('GET', '/api/v1/agents', { token: admin })).status).toBe(200)
+  })
 })

@@ -8,8 +8,11 @@ import { DEFAULT_PAGE, decodeCursor, encodeCursor, invalidCursor } from '../pagi
 import { type AnyRoute, route } from '../route.js'
 import * as s from '../schemas.js'
 
-/** Events read per turn of an export: small enough that other requests are answered in between. */
-const EXPORT_BATCH = 1_000
+/**
+ * Events read per turn of an export: a turn costs a request waiting behind it about 4 ms of CPU (some 17 µs an
+ * event to read and serialize), and the turns themselves cost next to nothing.
+ */
+const EXPORT_BATCH = 250
 
 const filters = z.strictObject({
   ...s.auditFilters,
