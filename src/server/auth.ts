@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http'
 import { authError } from '../core/errors.js'
+import { ROLE_RANK } from '../services/authz.js'
 import type { LocalAuth } from '../services/local/auth.js'
 import type { Principal } from '../services/principal.js'
 import { HttpError } from './errors.js'
-import { ROLE_RANK } from '../services/authz.js'
 import type { Access } from './route.js'
 
 /** Who calls: the bearer secret of a session (`iron_st_…`) or an API token (`iron_at_…`), nothing else. */
