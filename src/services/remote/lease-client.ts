@@ -114,20 +114,62 @@ export class LeaseClient {
     this.url = this.#conn.url
   }
 
-  handshake(body: HandshakeBody): Promise<HandshakeAnswer> {
-    return this.#post(body.ic_token, '/api/v1/budget/handshake', body, REQUEST_PATH_TIMEOUT_MS)
+  async handshake(body: HandshakeBody): Promise<HandshakeAnswer> {
+    const answer = await this.#post<HandshakeAnswer>(
+      body.ic_token,
+      '/api/v1/budget/handshake',
+      body,
+      REQUEST_PATH_TIMEOUT_MS,
+    )
+    const agent = answer.agent as Partial<HandshakeAnswer['agent']> | undefined
+    this.#check(
+      typeof answer.lease_id === 'string' &&
+        isMicros(answer.granted_micros) &&
+        (answer.drawn_micros === undefined || isMicros(answer.drawn_micros)) &&
+        Number.isSafeInteger(answer.counted_at) &&
+        !Number.isNaN(Date.parse(answer.expires_at)) &&
+        (answer.limit_micros === null || isMicros(answer.limit_micros)) &&
+        typeof answer.token_id === 'string' &&
+        typeof agent?.id === 'string' &&
+        typeof agent.name === 'string' &&
+        ['active', 'suspended', 'deleted'].includes(agent.status as string) &&
+        Array.isArray(agent.allowed_providers) &&
+        Array.isArray(agent.allowed_models) &&
+        typeof agent.policy === 'object' &&
+        Array.isArray(answer.providers),
+      'handshake',
+    )
+    return answer
   }
 
-  report(bearer: string, lease_id: string, events: readonly ReportEvent[]): Promise<ReportAnswer> {
-    return this.#post(bearer, '/api/v1/budget/report', { lease_id, events }, BACKGROUND_TIMEOUT_MS)
+  async report(bearer: string, lease_id: string, events: readonly ReportEvent[]): Promise<ReportAnswer> {
+    const answer = await this.#post<ReportAnswer>(
+      bearer,
+      '/api/v1/budget/report',
+      { lease_id, events },
+      BACKGROUND_TIMEOUT_MS,
+    )
+    this.#check(
+      typeof answer.lease === 'object' &&
+        answer.lease !== null &&
+        typeof answer.lease.revoked === 'boolean' &&
+        isMicros(answer.lease.granted_micros) &&
+        typeof answer.agent === 'object' &&
+        answer.agent !== null &&
+        ['active', 'suspended', 'deleted'].includes(answer.agent.status),
+      'report',
+    )
+    return answer
   }
 
-  refresh(
+  async refresh(
     bearer: string,
     body: { lease_id: string; min_micros: number; requested_micros?: number },
     timeoutMs = REQUEST_PATH_TIMEOUT_MS,
   ): Promise<RefreshAnswer> {
-    return this.#post(bearer, '/api/v1/budget/refresh', body, timeoutMs)
+    const answer = await this.#post<RefreshAnswer>(bearer, '/api/v1/budget/refresh', body, timeoutMs)
+    this.#check(isMicros(answer.granted_micros), 'refresh')
+    return answer
   }
 
   giveBack(bearer: string, lease_id: string, spent_micros: number): Promise<ReturnAnswer> {
@@ -136,6 +178,18 @@ export class LeaseClient {
 
   async close(): Promise<void> {
     await this.#agent.close().catch(() => {})
+  }
+
+  /** An answer of the right protocol but the wrong shape: said as a server that is not iron's, never trusted. */
+  #check(ok: boolean, call: string): void {
+    if (!ok)
+      throw new IronError(
+        'SERVER_ERROR',
+        `The server at ${this.url} answered a ${call} this gateway cannot read`,
+        {
+          hint: 'Run the same iron version on the gateway and the server',
+        },
+      )
   }
 
   async #post<T>(bearer: string, path: string, body: object, timeoutMs: number): Promise<T> {
@@ -155,6 +209,9 @@ function unsupported(url: string, protocol: unknown): IronError {
     { exitCode: ExitCode.usage, hint: 'Run the same iron version on the gateway and the server' },
   )
 }
+
+const isMicros = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 
 /** Answers that settle the matter (the server heard and said no), as opposed to a failure to be heard. */
 const REFUSALS: ReadonlySet<number> = new Set([
