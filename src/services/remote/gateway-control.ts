@@ -21,6 +21,7 @@ import {
   type HandshakeAnswer,
   isUnreachable,
   LeaseClient,
+  REQUEST_PATH_TIMEOUT_MS,
   type ReportAnswer,
   type ReportEvent,
   rejectsBatch,
@@ -380,7 +381,11 @@ export class RemoteGatewayControl implements GatewayControl {
 
   /** On a clean stop: every lease still open goes back, after its reports. */
   async end(_holder: string): Promise<void> {
-    await Promise.all([...this.#leases.values()].map((lease) => this.#retire(lease)))
+    // A server that does not answer holds shutdown up no longer than this: the returns wait in the outbox.
+    await within(
+      Promise.all([...this.#leases.values()].map((lease) => this.#retire(lease))),
+      SHUTDOWN_FLUSH_MS,
+    )
   }
 
   async reclaimExpired(): Promise<number> {
@@ -595,7 +600,7 @@ export class RemoteGatewayControl implements GatewayControl {
       if (current && !current.revoked && !current.returning) return current
       // A lease going back is let go first: the server would hand the same one out again.
       const last = this.#last.get(agentId)
-      if (last?.returned) await last.returned
+      if (last?.returned) await within(last.returned, REQUEST_PATH_TIMEOUT_MS)
       const secret = this.#secretOf(agentId)
       if (!secret) break
       const shaken = await this.#shake(secret)
@@ -936,6 +941,18 @@ export class RemoteGatewayControl implements GatewayControl {
     const changed = new Set<ChangeDomain>(['budgets', 'agents'])
     for (const listener of this.#listeners) listener(changed)
   }
+}
+
+/** Wait for `promise`, or `ms` at most (what it does goes on). */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    promise.catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms)
+    }),
+  ])
+  clearTimeout(timer)
 }
 
 /** A settled request as reported: its draw (cost and what the lease held for it) and its record. */
