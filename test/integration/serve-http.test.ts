@@ -1,4 +1,5 @@
 import { request } from 'node:http'
+import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type TempServer, tempServer } from '../helpers/serve.js'
 
@@ -243,5 +244,28 @@ describe('iron serve over HTTP', () => {
     expect(Number(answers[10]!.retry)).toBeGreaterThan(0)
     // Another address is not held back by this one (the test's users sign in from their own).
     expect((await t.call('GET', '/api/v1/agents', { token: admin })).status).toBe(200)
+  })
+
+  it('answers what is not HTTP, or headers past 16 KiB, in the error shape with a request id', async () => {
+    const raw = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const { port } = new URL(t.server.url)
+        const socket = connect(Number(port), '127.0.0.1', () => socket.end(text))
+        let answer = ''
+        socket.on('data', (d) => (answer += d))
+        socket.on('close', () => resolve(answer))
+        socket.on('error', reject)
+      })
+    const garbage = await raw('HELLO THERE\r\n\r\n')
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 /)
+    expect(garbage).toMatch(/x-request-id: req_[0-9a-z]{26}/)
+    expect(JSON.parse(garbage.slice(garbage.indexOf('\r\n\r\n') + 4)).error).toMatchObject({
+      code: 'BAD_REQUEST',
+      exit_code: 2,
+    })
+    const big = await raw(`GET /api/health HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`)
+    expect(big).toMatch(/^HTTP\/1\.1 431 /)
+    expect(big).toContain('HEADERS_TOO_LARGE')
+    expect((await t.call('GET', '/api/health')).status).toBe(200)
   })
 })
