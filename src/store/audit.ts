@@ -28,7 +28,8 @@ export interface NewAuditEvent {
   resource_id?: string | null
   agent_id?: string | null
   outcome: 'success' | 'failure' | 'denied'
-  data: Record<string, unknown>
+  /** The event's data, or that data already written as canonical JSON (the gateway's request records). */
+  data: Record<string, unknown> | string
   /** Defaults to now; the gateway passes the time the request started. */
   at?: number
   id?: string
@@ -98,7 +99,7 @@ export class AuditRepo {
       resource_id: event.resource_id ?? null,
       agent_id: event.agent_id ?? null,
       outcome: event.outcome,
-      data: canonicalJson(event.data),
+      data: typeof event.data === 'string' ? event.data : canonicalJson(event.data),
     }
     const prev = head?.hash ?? GENESIS_HASH
     const row: AuditRow = { ...base, prev_hash: prev, hash: chainHash(prev, eventPayload(base)) }

@@ -1,4 +1,5 @@
 import type { Statement } from 'better-sqlite3'
+import { canonicalJson } from '../../core/canonical-json.js'
 import type { PriceTable } from '../../pricing/index.js'
 import type { AgentRow } from '../../store/agents.js'
 import { startCheckpointer } from '../../store/checkpointer.js'
@@ -31,37 +32,45 @@ interface CachedToken {
 }
 
 /** A request record's fields that go into its audit event's data (the ids and time have their own columns). */
-const RECORD_FIELDS = [
-  'token_id',
-  'api',
-  'model',
-  'provider',
-  'stream',
-  'status',
-  'outcome',
-  'error_code',
-  'input_tokens',
-  'output_tokens',
-  'cached_tokens',
-  'cost_micros',
-  'cost_known',
-  'reserved_micros',
-  'latency_ms',
-  'upstream_ms',
-  'overhead_ms',
-  'prompt_sha256',
-  'response_sha256',
-  'findings',
-  'holder',
-] as const satisfies ReadonlyArray<keyof RequestRecord>
-const RECORD_DATA_KEYS = [...RECORD_FIELDS].sort()
-// Every field of a record is in its event (a field added to RequestRecord and not listed fails to compile).
-const everyField: [
-  Exclude<keyof RequestRecord, (typeof RECORD_FIELDS)[number] | 'id' | 'agent_id' | 'started_at'>,
-] extends [never]
-  ? true
-  : never = true
-void everyField
+type RecordField = Exclude<keyof RequestRecord, 'id' | 'agent_id' | 'started_at'>
+
+/**
+ * A record's audit data, its keys in canonical (sorted) order: with only plain values in it (no findings),
+ * JSON.stringify writes exactly its canonical JSON, several times faster than the general writer. Every field
+ * of a record is in it (the mapped type fails to compile when a field is added to RequestRecord and not
+ * here); test/unit/gateway-record.test.ts checks the order against canonical JSON.
+ */
+export function recordData(record: RequestRecord): { [K in RecordField]: unknown } {
+  return {
+    api: record.api,
+    cached_tokens: record.cached_tokens,
+    cost_known: record.cost_known === null ? null : record.cost_known === 1,
+    cost_micros: record.cost_micros,
+    error_code: record.error_code,
+    findings: record.findings,
+    holder: record.holder,
+    input_tokens: record.input_tokens,
+    latency_ms: record.latency_ms,
+    model: record.model,
+    outcome: record.outcome,
+    output_tokens: record.output_tokens,
+    overhead_ms: record.overhead_ms,
+    prompt_sha256: record.prompt_sha256,
+    provider: record.provider,
+    reserved_micros: record.reserved_micros,
+    response_sha256: record.response_sha256,
+    status: record.status,
+    stream: record.stream === 1,
+    token_id: record.token_id,
+    upstream_ms: record.upstream_ms,
+  }
+}
+
+/** A record's audit data as canonical JSON. */
+export function recordDataJson(record: RequestRecord): string {
+  const data = recordData(record)
+  return data.findings === null ? JSON.stringify(data) : canonicalJson(data)
+}
 
 const CHECK_EVERY_MS = 100
 const TOUCH_EVERY_MS = 60_000
@@ -282,11 +291,6 @@ export class LocalGatewayControl implements GatewayControl {
     if (!this.#audit) return
     const { id, agent_id, started_at } = record
     const status = record.status
-    // The event's data with its keys already in canonical order, so hashing it needs no sort.
-    const data: Record<string, unknown> = {}
-    for (const key of RECORD_DATA_KEYS) data[key] = record[key]
-    data.stream = record.stream === 1
-    data.cost_known = record.cost_known === null ? null : record.cost_known === 1
     this.#cp.audit.record({
       actor: agent_id ? `agent:${agent_id}` : 'anonymous',
       action: 'gateway.request',
@@ -294,13 +298,17 @@ export class LocalGatewayControl implements GatewayControl {
       resource_id: id,
       agent_id,
       outcome:
-        record.outcome === 'safety_blocked' || [401, 402, 403, 429].includes(status)
+        record.outcome === 'safety_blocked' ||
+        status === 401 ||
+        status === 402 ||
+        status === 403 ||
+        status === 429
           ? 'denied'
           : status < 400
             ? 'success'
             : 'failure',
       at: started_at,
-      data,
+      data: recordDataJson(record),
     })
     // A firewall block is also an alert of its own, as a budget threshold is: `safety.block` in the same
     // transaction, for iron top, webhooks and `iron audit list --action safety.block`.
