@@ -24,6 +24,16 @@ export async function readJsonBody(
   options: { limit?: number; timeoutMs?: number } = {},
 ): Promise<unknown> {
   const limit = options.limit ?? MAX_BODY_BYTES
+  const encoding = String(req.headers['content-encoding'] ?? 'identity')
+    .trim()
+    .toLowerCase()
+  if (encoding !== 'identity' && encoding !== '') {
+    discardBody(req)
+    throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `Bodies in ${encoding.slice(0, 40)} are not taken`, {
+      hint: 'Send the JSON uncompressed (no Content-Encoding)',
+      headers: { connection: 'close' },
+    })
+  }
   const raw = await readBody(req, limit, options.timeoutMs ?? BODY_TIMEOUT_MS)
   if (raw.length === 0) return undefined
   const type = String(req.headers['content-type'] ?? '')

@@ -93,6 +93,28 @@ function fuzzedRequest(route: AnyRoute, samplePath: string): fc.Arbitrary<Fuzzed
         headers: { ...json, authorization },
       })),
   ]
+  // Odd headers (and an unknown query parameter, so that the request is wrong whatever they do).
+  kinds.push(
+    fc
+      .record({
+        'content-encoding': fc.constantFrom('gzip', 'br', 'deflate', 'x-unknown', 'identity'),
+        accept: fc.oneof(
+          fc.constantFrom('text/html', '*/*', 'application/xml', ''),
+          fc.string({ maxLength: 30 }),
+        ),
+        'x-forwarded-for': fc.ipV4(),
+        'x-request-id': fc.string({ maxLength: 60 }),
+        'accept-language': fc.string({ maxLength: 30 }),
+      })
+      .map((headers) => ({
+        kind: 'odd headers',
+        path: q('zz_h=1'),
+        body: takesBody ? '{}' : undefined,
+        headers: Object.fromEntries(
+          Object.entries({ ...json, ...headers }).filter(([, v]) => /^[\t\x20-\x7e]*$/.test(v)),
+        ),
+      })),
+  )
   if (queryKeys.length > 0) {
     kinds.push(
       fc

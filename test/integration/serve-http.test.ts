@@ -144,6 +144,12 @@ describe('iron serve over HTTP', () => {
     })
     expect(form.status).toBe(415)
     expect(form.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE')
+    const zipped = await t.call<ErrorAnswer>('POST', '/api/v1/agents', {
+      token: admin,
+      body: { name: 'zipped' },
+      headers: { 'content-encoding': 'gzip' },
+    })
+    expect(zipped.status).toBe(415)
     const broken = await t.call<ErrorAnswer>('POST', '/api/v1/agents', {
       token: admin,
       raw: '{"name": ',
