@@ -711,6 +711,45 @@ export function describeControlPlane(label: string, start: () => Promise<Contrac
       })
     })
 
+    describe('API tokens', () => {
+      it('create shows the secret once; list, get and revoke see only its prefix', async () => {
+        const user = unique('tokuser')
+        await cp.users.create({ name: user, role: 'user', password: 'a long enough password' })
+        const issued = await cp.apiTokens.create({
+          name: 'ci deploy',
+          user,
+          role: 'viewer',
+          expires_in_ms: 86_400_000,
+        })
+        expect(issued).toMatchObject({ user_name: user, name: 'ci deploy', role: 'viewer', status: 'live' })
+        expect(issued.token).toMatch(/^iron_at_[0-9A-Za-z]{38}$/)
+        expect(issued.token.startsWith(issued.prefix)).toBe(true)
+        expect(Date.parse(issued.expires_at!) - Date.parse(issued.created_at)).toBe(86_400_000)
+        const { token: _secret, ...summary } = issued
+        expect(await cp.apiTokens.get(issued.id)).toEqual(summary)
+        expect(await cp.apiTokens.list({ user })).toEqual([summary])
+        expect(JSON.stringify(await cp.apiTokens.list({ user }))).not.toContain(issued.token)
+        const revoked = await cp.apiTokens.revoke(issued.id)
+        expect(revoked).toMatchObject({ id: issued.id, status: 'revoked' })
+        expect(await cp.apiTokens.list({ user })).toEqual([])
+        expect((await cp.apiTokens.list({ user, include_revoked: true })).map((t) => t.id)).toEqual([
+          issued.id,
+        ])
+      })
+
+      it('a token above its user’s role is refused; an unknown token is not found', async () => {
+        const user = unique('tokuser')
+        await cp.users.create({ name: user, role: 'viewer', password: 'a long enough password' })
+        const above = await failure(cp.apiTokens.create({ name: 'too much', user, role: 'admin' }))
+        expect(shape(above)).toEqual({
+          code: 'ROLE_TOO_HIGH',
+          exitCode: 2,
+          message: `An API token of ${user} can have at most the viewer role, not admin`,
+        })
+        expect((await failure(cp.apiTokens.get('at_00000000000000000000000000'))).exitCode).toBe(3)
+      })
+    })
+
     describe('whoami', () => {
       it('says who the caller is and with which rights', async () => {
         expect(await cp.whoami()).toMatchObject({ ...h.me, actor: h.actor })
