@@ -132,7 +132,7 @@ export const IcToken = z
     agent_id: z.string(),
     agent_name: z.string(),
     /** `agent`: the agent's own, one live at a time; `run`: minted for one `iron run`, ended with it. */
-    kind: z.enum(['agent', 'run']).optional(),
+    kind: z.enum(['agent', 'run']),
     prefix: z.string(),
     status: z.enum(['live', 'expired', 'revoked']),
     created_at: iso,
