@@ -50,11 +50,18 @@ export class StreamMeter {
     const data = this.#pending + chunk
     let out = ''
     let start = 0
+    // Where the next CRLF boundary is (-1: none in the rest of `data`), found once for the chunk, not once
+    // per event: most streams have none, and searching the rest of a chunk for each event read it again
+    // and again.
+    let crlf = data.indexOf('\r\n\r\n')
     for (;;) {
-      const end = boundary(data, start)
+      if (crlf !== -1 && crlf < start) crlf = data.indexOf('\r\n\r\n', start)
+      const lf = data.indexOf('\n\n', start)
+      const end = lf === -1 ? crlf : crlf === -1 ? lf : Math.min(lf, crlf)
       if (end === -1) break
       const next = end + (data[end] === '\r' ? 4 : 2)
-      out += this.#take(data.slice(start, end), data.slice(start, next))
+      const raw = data.slice(start, next)
+      out += this.#take(raw.slice(0, end - start), raw)
       start = next
     }
     this.#pending = data.slice(start)
@@ -89,9 +96,13 @@ export class StreamMeter {
   #handle(event: string): 'keep' | 'drop' | 'hold' | { text: string; hold: boolean } {
     let data = ''
     let type = ''
-    for (const line of event.split('\n')) {
-      if (line.startsWith('data:')) data += line.slice(line.charCodeAt(5) === 32 ? 6 : 5).replace(/\r$/, '')
-      else if (line.startsWith('event:')) type = line.slice(6).trim()
+    // Most events are one `data:` line: read without splitting.
+    const lines = event.includes('\n') ? event.split('\n') : [event]
+    for (const line of lines) {
+      if (line.startsWith('data:')) {
+        const from = line.charCodeAt(5) === 32 ? 6 : 5
+        data += line.endsWith('\r') ? line.slice(from, -1) : line.slice(from)
+      } else if (line.startsWith('event:')) type = line.slice(6).trim()
     }
     if (data === '') return 'keep'
     if (data === '[DONE]') {
@@ -124,12 +135,3 @@ export class StreamMeter {
 }
 
 const serialize = (e: SseEvent) => `${e.type ? `event: ${e.type}\n` : ''}data: ${JSON.stringify(e.json)}\n\n`
-
-/** Index of the next blank line (event boundary) at or after `from`, or -1. */
-function boundary(data: string, from: number): number {
-  const lf = data.indexOf('\n\n', from)
-  const crlf = data.indexOf('\r\n\r\n', from)
-  if (lf === -1) return crlf
-  if (crlf === -1) return lf
-  return Math.min(lf, crlf)
-}

@@ -32,7 +32,12 @@ export async function answerStream(
     'x-iron-request-id': ex.record.id,
     'x-iron-overhead-ms': (upstreamStart - ex.t0).toFixed(3),
   })
-  res.flushHeaders()
+  // The headers go out with the first events when they come in the same turn of the event loop (one write,
+  // not two), and on their own at the end of it otherwise, so a client still sees them before a slow first token.
+  let wrote = false
+  setImmediate(() => {
+    if (!wrote && !res.destroyed && !res.writableEnded) res.flushHeaders()
+  })
   let failed: Error | undefined
   // Each chunk is metered and forwarded as it is parsed; a client that reads slowly holds the upstream.
   const utf8 = new StringDecoder('utf8')
@@ -43,6 +48,7 @@ export async function answerStream(
       if (res.destroyed) return false
       if (out) {
         hash.update(out)
+        wrote = true
         if (!res.write(out)) return drainOrClose(res)
       }
       return meter.blocked ? false : undefined
@@ -50,6 +56,7 @@ export async function answerStream(
     const rest = meter.push(utf8.end()) + meter.end()
     if (rest && !res.destroyed) {
       hash.update(rest)
+      wrote = true
       res.write(rest)
     }
   } catch (error) {
@@ -87,7 +94,7 @@ export async function answerStream(
   // The status the client saw: the stream's headers went out as 200, whatever its events said after.
   const status = clientGone ? 499 : 200
   await settle(deps, ex, complete ? meter.usage : usage, meter.text, outcome, status, meter.extraChars)
-  if (closing && !res.destroyed) res.write(closing)
-  if (!res.destroyed) res.end()
+  // The closing event and the end of the body in one write.
+  if (!res.destroyed) res.end(closing)
   observe(deps, ex, status, outcome)
 }

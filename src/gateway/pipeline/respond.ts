@@ -96,6 +96,8 @@ export function observe(deps: GatewayDeps, ex: Exchange, status: number, outcome
     input: r.input_tokens ?? 0,
     output: r.output_tokens ?? 0,
   })
+  // Nothing is built for the events feed while nobody watches it.
+  if (deps.events.size === 0) return
   deps.events.publish({
     type: 'request',
     at: new Date().toISOString(),
