@@ -1,3 +1,4 @@
+import { IronError } from '../core/errors.js'
 import { PriceTable } from '../pricing/lookup.js'
 import type {
   Agent,
@@ -253,7 +254,7 @@ class HttpAudit implements AuditApi {
       ...auditFilters(query),
     })
     for await (const line of lines) {
-      const event = JSON.parse(line) as AuditEvent
+      const event = parseLine(line, this.http.url)
       if (event.agent_name !== undefined) {
         yield event
         continue
@@ -284,6 +285,21 @@ class HttpAudit implements AuditApi {
   async #agentNames(): Promise<Map<string, string>> {
     const agents = await this.plane.agents.list({ include_deleted: true })
     return new Map(agents.map((a) => [a.id, a.name]))
+  }
+}
+
+/** One event of the export; a line that is not JSON means something other than iron answered. */
+function parseLine(line: string, url: string): AuditEvent {
+  try {
+    return JSON.parse(line) as AuditEvent
+  } catch {
+    throw new IronError(
+      'SERVER_ERROR',
+      `${url} sent an audit export line that is not JSON: ${line.slice(0, 80)}`,
+      {
+        hint: 'The server may be a different version of iron, or a proxy rewrote the stream',
+      },
+    )
   }
 }
 

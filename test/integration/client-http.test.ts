@@ -153,6 +153,22 @@ describe('the HTTP client when things go wrong', () => {
   })
 })
 
+describe('an export that is not iron’s', () => {
+  it('a line that is not JSON is SERVER_ERROR, not a crash', async () => {
+    const fake = await fakeServer((_path, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+      res.end('<html>\n')
+    })
+    const cp = new HttpControlPlane(new ServerConnection({ url: fake.url, token: SECRET }))
+    const read = async () => {
+      for await (const _ of cp.audit.stream({})) {
+      }
+    }
+    expect((await failure(read())).code).toBe('SERVER_ERROR')
+    await Promise.all([cp.close(), fake.close()])
+  })
+})
+
 describe('the HTTP client against iron serve', () => {
   let t: Awaited<ReturnType<typeof startTestServer>>
   beforeAll(async () => {
