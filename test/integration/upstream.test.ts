@@ -61,7 +61,9 @@ describe('upstream bodies', () => {
       seen.push(chunk.toString())
       return false
     })
-    expect(seen).toEqual(['data: one\n\n'])
+    // One read reached the reader (under load it may already hold more than the first event), and no other.
+    expect(seen).toHaveLength(1)
+    expect(seen[0]).toMatch(/^data: one\n\n/)
     await closed
 
     const broken = await provider((res) => {
