@@ -10,13 +10,16 @@ const MAX_UPSTREAM_ERROR_BODY = 1024 * 1024
 
 /**
  * The body as sent upstream: the model id the provider knows, output bounded by what was reserved, and
- * usage asked for in streams (the meter hides it again from a client that did not ask).
+ * usage asked for in streams (the meter hides it again from a client that did not ask). Fields the client's
+ * body does not have are added at the end of its own bytes (no other key of it can be read otherwise by the
+ * provider); the body is written anew only when a field it has must change.
  */
 export function outgoingBody(ex: Exchange): void {
   const { info, price, provider, adapter } = ex
   let body = ex.body!
-  let changed = ex.model !== info!.model || ex.redacted === true
-  if (changed) body = { ...body, model: ex.model }
+  let rewrite = ex.model !== info!.model || ex.redacted === true
+  if (rewrite) body = { ...body, model: ex.model }
+  let added = ''
   const maxField = info!.maxOutput?.field ?? adapter.maxOutputField(provider!.kind)
   if (
     price &&
@@ -24,17 +27,38 @@ export function outgoingBody(ex: Exchange): void {
     maxField &&
     (info!.maxOutput?.value ?? Number.POSITIVE_INFINITY) > ex.outputCap
   ) {
+    if (Object.hasOwn(body, maxField)) rewrite = true
+    else added += `,${JSON.stringify(maxField)}:${ex.outputCap}`
     body = { ...body, [maxField]: ex.outputCap }
-    changed = true
   }
   ex.clientWantsUsage = (body.stream_options as Json | undefined)?.include_usage === true
   if (adapter.asksStreamUsage && info!.stream && !ex.clientWantsUsage) {
+    if (Object.hasOwn(body, 'stream_options')) rewrite = true
+    else added += ',"stream_options":{"include_usage":true}'
     body = { ...body, stream_options: { ...(body.stream_options as Json | undefined), include_usage: true } }
-    changed = true
   }
   ex.body = body
-  ex.outgoing = changed ? JSON.stringify(body) : ex.raw
+  if (rewrite) ex.outgoing = JSON.stringify(body)
+  else if (added) ex.outgoing = appendFields(ex.raw!, added) ?? JSON.stringify(body)
+  else ex.outgoing = ex.raw
 }
+
+/**
+ * A JSON object's bytes with `,"key":value...` added before its closing brace, or undefined if the bytes do
+ * not end that way (then the body is written anew).
+ */
+function appendFields(raw: Buffer, fields: string): Buffer | undefined {
+  let end = raw.length - 1
+  while (end >= 0 && isJsonSpace(raw[end]!)) end--
+  if (raw[end] !== 0x7d /* } */) return undefined
+  let last = end - 1
+  while (last >= 0 && isJsonSpace(raw[last]!)) last--
+  // An empty object takes no comma; a parsed request never is one (it has its model), but stay exact.
+  if (last < 0 || raw[last] === 0x7b /* { */) return undefined
+  return Buffer.concat([raw.subarray(0, end), Buffer.from(`${fields}}`, 'utf8')])
+}
+
+const isJsonSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09
 
 /**
  * Stage 7: send the request to the provider with its real key (or to the built-in mock), streaming both
