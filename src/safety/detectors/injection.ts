@@ -1382,6 +1382,8 @@ const IMPERATIVE_RE =
   /\b(?:you|your|ignore|disregard|forget|must|always|never|new|override|reveal|do not|don't|now|from now on)\b/i
 
 function markupSignals(text: string, out: Signal[]): void {
+  // Every markup match starts with '<' or '[' (indexOf finds one far faster than the regex reads a text without).
+  if (text.indexOf('<') === -1 && text.indexOf('[') === -1) return
   MARKUP_RE.lastIndex = 0
   for (let m = MARKUP_RE.exec(text); m; m = MARKUP_RE.exec(text)) {
     const start = m.index
@@ -1420,6 +1422,8 @@ function markupSignals(text: string, out: Signal[]): void {
 }
 
 function lineSignals(text: string, out: Signal[]): void {
+  // A role header holds a '#', a role line a ':': without either, no line matches.
+  if (text.indexOf('#') === -1 && text.indexOf(':') === -1) return
   LINE_RE.lastIndex = 0
   for (let m = LINE_RE.exec(text); m; m = LINE_RE.exec(text)) {
     const start = m.index + (m[0].startsWith('\n') ? 1 : 0)

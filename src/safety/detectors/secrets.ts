@@ -414,6 +414,8 @@ function secretValueOk(value: string, quoted: boolean): boolean {
 const confidenceFor = (value: string) => Math.min(0.9, 0.6 + Math.max(0, shannonEntropy(value) - 2.75) / 5)
 
 function detectAssignments(text: string, out: RawFinding[]): void {
+  // Every match of the gate is a ':' or a '=' (indexOf finds one far faster than the gate reads a text without).
+  if (text.indexOf(':') === -1 && text.indexOf('=') === -1) return
   ASSIGN_GATE_RE.lastIndex = 0
   for (let m = ASSIGN_GATE_RE.exec(text); m; m = ASSIGN_GATE_RE.exec(text)) {
     const keywordStart = m.indices![1]![0]
