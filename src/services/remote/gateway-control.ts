@@ -43,6 +43,7 @@ export interface RemoteGatewayControlOptions {
 
 /** A token's identity is asked again in the background after this long (agent settings, providers, prices). */
 const IDENTITY_TTL_MS = 30_000
+const IDENTITY_RETRY_MS = 5_000
 /** Unknown tokens are not asked about again for this long (a client retrying a bad key costs no server calls). */
 const UNKNOWN_TOKEN_TTL_MS = 10_000
 const UNKNOWN_TOKENS_MAX = 10_000
@@ -208,7 +209,11 @@ export class RemoteGatewayControl implements GatewayControl {
       !known.stale &&
       (known.agent.status === 'active' || this.#now() - known.at < this.#reporter.intervalMs)
     if (known && fresh) {
-      if (this.#now() - known.at > IDENTITY_TTL_MS) void this.#shake(secret).catch(() => {})
+      if (this.#now() - known.at > IDENTITY_TTL_MS) {
+        // Off the request path; a failure is tried again a few seconds later, not on every request.
+        known.at = this.#now() - IDENTITY_TTL_MS + IDENTITY_RETRY_MS
+        void this.#shake(secret, true).catch(() => {})
+      }
       return known.agent.status === 'deleted' ? undefined : { token_id: known.token_id, agent: known.agent }
     }
     const refusedAt = this.#unknown.get(secret)
@@ -422,16 +427,16 @@ export class RemoteGatewayControl implements GatewayControl {
   // ---- handshakes -------------------------------------------------------------------------------------
 
   /** Shake hands for a token (once at a time per token); undefined when the server does not know it. */
-  #shake(secret: string): Promise<KnownToken | undefined> {
+  #shake(secret: string, background = false): Promise<KnownToken | undefined> {
     let shaking = this.#shaking.get(secret)
     if (!shaking) {
-      shaking = this.#handshake(secret).finally(() => this.#shaking.delete(secret))
+      shaking = this.#handshake(secret, background).finally(() => this.#shaking.delete(secret))
       this.#shaking.set(secret, shaking)
     }
     return shaking
   }
 
-  async #handshake(secret: string): Promise<KnownToken | undefined> {
+  async #handshake(secret: string, background = false): Promise<KnownToken | undefined> {
     let answer: HandshakeAnswer
     let sent: number
     for (;;) {
@@ -457,16 +462,16 @@ export class RemoteGatewayControl implements GatewayControl {
           this.#noReportKey.add(this.location)
           continue
         }
-        return this.#handshakeFailed(secret, error)
+        return this.#handshakeFailed(secret, error, background)
       }
     }
     return this.#adopt(secret, answer, sent)
   }
 
-  #handshakeFailed(secret: string, error: unknown): KnownToken | undefined {
+  #handshakeFailed(secret: string, error: unknown, background: boolean): KnownToken | undefined {
     const e = error as IronError
     if (isUnreachable(error)) {
-      this.#reached(false, error, true)
+      this.#reached(false, error, !background)
       throw new ControlPlaneUnreachable(this.location, e.message)
     }
     if (e.exitCode === ExitCode.auth) {
