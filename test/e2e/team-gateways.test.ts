@@ -188,12 +188,13 @@ describe('team gateways (spawned) on one iron serve budget', () => {
     await world.stop()
     await waitUntil(() => served() >= beforeOutage + 6, 60_000)
     for (const m of members) {
-      // More than a lease holds: only the server could grant it.
+      // More than any lease here holds (20 choices of 8,000 tokens: a $160 worst case): only the server could grant it.
       const response = await request(`${m.process!.url}/v1/chat/completions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${world.token}`, 'content-type': 'application/json' },
         body: JSON.stringify({
           model: 'gpt-4o-mini',
+          n: 20,
           max_tokens: 8_000,
           messages: [{ role: 'user', content: 'big' }],
         }),
