@@ -81,6 +81,24 @@ describe('iron top state', () => {
     expect(s.feed[0]?.tone).toBe('warn')
   })
 
+  it('names the gateway that served each request on a server stream (team gateways)', () => {
+    let s = start()
+    s = reduce(s, {
+      type: 'event',
+      event: { ...request('alpha', 1_000), gateway: { holder: 'gw_01jabcdefghk', host: 'build-01' } },
+      at: T0 + 1_000,
+    })
+    expect(s.feed[0]?.text).toContain('gpt-4o-mini 200 ok $0.001 via build-01/defghk')
+    s = reduce(s, {
+      type: 'event',
+      event: { ...request('alpha', 1_000), gateway: { holder: 'gw_01jzyxwvuts', host: null } },
+      at: T0 + 2_000,
+    })
+    expect(s.feed[0]?.text).toMatch(/ via gateway xwvuts$/)
+    s = reduce(s, { type: 'event', event: request('alpha', 1_000), at: T0 + 3_000 })
+    expect(s.feed[0]?.text).not.toContain('via')
+  })
+
   it('keeps a ten-minute spend history in buckets that move with time, and derives burn and run-out', () => {
     let s = start()
     s = reduce(s, { type: 'event', event: request('alpha', 600_000), at: T0 })

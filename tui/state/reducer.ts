@@ -260,10 +260,21 @@ function applyEvent(draft: TopState, event: GatewayEvent, owned: Set<string>): F
   return {
     ...item,
     text: escapeControls(
-      `${event.model ?? '-'} ${event.status} ${event.outcome}${cost ? ` ${formatMoney(cost)}` : ''}`,
+      `${event.model ?? '-'} ${event.status} ${event.outcome}${cost ? ` ${formatMoney(cost)}` : ''}${servedBy(event)}`,
     ),
     tone: blocked ? 'warn' : failed ? 'error' : 'ok',
   }
+}
+
+/**
+ * Which gateway served a request, on a server's stream (many gateways): its host, and a few characters of
+ * its runtime id to tell two gateways of one host apart. A gateway's own stream names none.
+ */
+function servedBy(event: Extract<GatewayEvent, { type: 'request' }>): string {
+  const gateway = event.gateway
+  if (!gateway) return ''
+  const runtime = gateway.holder.slice(-6)
+  return gateway.host ? ` via ${gateway.host.slice(0, 24)}/${runtime}` : ` via gateway ${runtime}`
 }
 
 /**
