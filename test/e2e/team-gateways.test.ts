@@ -162,12 +162,20 @@ describe('team gateways (spawned) on one iron serve budget', () => {
     const served = (g?: number) =>
       outcomes.filter((o) => o.status === 200 && (g === undefined || o.gateway === g)).length
     const lanes = members.flatMap((_, g) => [lane(g, 0), lane(g, 1)])
+    /** What a gateway answered lately and said on stderr, for a wait that timed out. */
+    const seen = (g: number) => () => {
+      const last = outcomes.filter((o) => o.gateway === g).slice(-8)
+      const answers = last.map((o) => `${o.kind} ${o.status} ${o.code ?? ''}`.trim()).join('; ')
+      const stderr = members[g]!.process?.stderr().split('\n').slice(-8).join('\n') ?? '(not running)'
+      return `gateway ${g} answered lately: ${answers}\nits stderr ends:\n${stderr}`
+    }
+    const seenAll = () => members.map((_, g) => seen(g)()).join('\n')
 
     // kill -9 mid-lease: gateway 1 serves, loses its server (its reports wait), serves from its lease, dies.
-    await waitUntil(() => served(1) >= 8, 60_000)
+    await waitUntil(() => served(1) >= 8, 60_000, seen(1))
     members[1]!.proxy.down()
     const before = served(1)
-    await waitUntil(() => served(1) >= before + 4, 60_000)
+    await waitUntil(() => served(1) >= before + 4, 60_000, seen(1))
     members[1]!.paused = true
     await waitUntil(async () => {
       const health = await request(`${members[1]!.process!.url}/_iron/health`)
@@ -181,12 +189,12 @@ describe('team gateways (spawned) on one iron serve budget', () => {
     await start(members[1]!)
     members[1]!.paused = false
     const restarted = served(1)
-    await waitUntil(() => served(1) >= restarted + 6, 60_000)
+    await waitUntil(() => served(1) >= restarted + 6, 60_000, seen(1))
 
     // The server itself goes away for a while: every gateway serves within its lease, then refuses closed.
     const beforeOutage = served()
     await world.stop()
-    await waitUntil(() => served() >= beforeOutage + 6, 60_000)
+    await waitUntil(() => served() >= beforeOutage + 6, 60_000, seenAll)
     for (const m of members) {
       // More than any lease here holds (20 choices of 8,000 tokens: a $160 worst case): only the server could grant it.
       const response = await request(`${m.process!.url}/v1/chat/completions`, {
@@ -206,7 +214,7 @@ describe('team gateways (spawned) on one iron serve budget', () => {
     }
     await world.start()
     const afterOutage = served()
-    await waitUntil(() => served() >= afterOutage + 12, 60_000)
+    await waitUntil(() => served() >= afterOutage + 12, 60_000, seenAll)
 
     // The limit comes down to what is spent and a little more: the gateways run the budget out together.
     for (const m of members) m.paused = true
@@ -218,18 +226,18 @@ describe('team gateways (spawned) on one iron serve budget', () => {
     const settledIds = () =>
       world.ctx.db().prepare("SELECT count(*) FROM ledger WHERE kind = 'commit'").pluck().get() as number
     const charged = outcomes.filter((o) => o.status === 200).length
-    await waitUntil(() => settledIds() >= charged, 60_000)
+    await waitUntil(() => settledIds() >= charged, 60_000, seenAll)
     const revocations = (m: Member) => m.process!.stderr().split('(limit_changed)').length - 1
     const revokedBefore = members.map(revocations)
     const limit = (await world.cp.budgets.get('bot')).spent_micros + 600_000
     await world.cp.budgets.set('bot', { limit_micros: limit })
     // Each gateway hears of it with its next report (however many tries the network takes) before lending again.
-    await waitUntil(() => members.every((m, i) => revocations(m) > revokedBefore[i]!), 60_000)
+    await waitUntil(() => members.every((m, i) => revocations(m) > revokedBefore[i]!), 60_000, seenAll)
     for (const m of members) m.paused = false
     await waitUntil(() => {
       const last = outcomes.slice(-12)
       return last.length === 12 && last.every((o) => o.code === 'budget_exceeded')
-    }, 90_000)
+    }, 90_000, seenAll)
 
     // A clean network, then every gateway stops: reports in, leases back, outboxes empty.
     stopping = true

@@ -39,11 +39,15 @@ export function spawnGateway(args: string[], env: NodeJS.ProcessEnv): Promise<Sp
   })
 }
 
-/** Wait for a condition, checking every 50 ms (no fixed sleeps). */
-export async function waitUntil(check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+/** Wait for a condition, checking every 50 ms (no fixed sleeps); `why` says what was seen when it times out. */
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  ms = 20_000,
+  why?: () => string,
+): Promise<void> {
   const end = Date.now() + ms
   while (!(await check())) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms`)
+    if (Date.now() > end) throw new Error(`not within ${ms} ms${why ? `: ${why()}` : ''}`)
     await new Promise((r) => setTimeout(r, 50))
   }
 }
