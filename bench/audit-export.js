@@ -9,8 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { IronConfig } from '../dist/src/config/config.js'
 import { LocalContext } from '../dist/src/services/context.js'
-import { AuditRepo } from '../dist/src/store/audit.js'
-import { tempIronHome } from './lib/iron-store.js'
+import { seedAuditEvents, tempIronHome } from './lib/iron-store.js'
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '1000000' } } })
 const total = Number(values.events)
@@ -19,34 +18,7 @@ const { root, env, dirs } = tempIronHome('iron-bench-audit-')
 // Realistic events: gateway request records, written in large transactions to keep set-up short.
 const setupStarted = performance.now()
 const ctx = new LocalContext({ config: await IronConfig.load(dirs, env), env })
-const db = ctx.db()
-const repo = new AuditRepo(db)
-const write = db.transaction((from, to) => {
-  for (let i = from; i < to; i++) {
-    repo.append({
-      actor: 'agent:agent_01jd8x4k3m5n6p7q8r9s0t1v2w',
-      action: 'gateway.request',
-      resource_type: 'request',
-      resource_id: `req_${String(i).padStart(26, '0')}`,
-      agent_id: 'agent_01jd8x4k3m5n6p7q8r9s0t1v2w',
-      outcome: 'success',
-      at: 1_790_000_000_000 + i,
-      data: {
-        api: 'openai-chat',
-        model: 'gpt-4o-mini',
-        provider: 'openai',
-        status: 200,
-        input_tokens: 120 + (i % 50),
-        output_tokens: 40 + (i % 30),
-        cost_micros: 42 + (i % 17),
-        latency_ms: 312.5,
-        prompt_sha256: 'a'.repeat(64),
-        response_sha256: 'b'.repeat(64),
-      },
-    })
-  }
-})
-for (let i = 0; i < total; i += 10_000) write.immediate(i, Math.min(i + 10_000, total))
+seedAuditEvents(ctx.db(), total, 'agent_01jd8x4k3m5n6p7q8r9s0t1v2w')
 ctx.close()
 console.error(`set-up: ${total} events in ${((performance.now() - setupStarted) / 1000).toFixed(1)} s`)
 

@@ -14,8 +14,7 @@ import { Pool } from 'undici'
 import { IronConfig } from '../dist/src/config/config.js'
 import { LocalContext } from '../dist/src/services/context.js'
 import { createLocalControlPlane } from '../dist/src/services/local/index.js'
-import { AuditRepo } from '../dist/src/store/audit.js'
-import { tempIronHome } from './lib/iron-store.js'
+import { seedAuditEvents, tempIronHome } from './lib/iron-store.js'
 import { loadMeter } from './lib/machine.js'
 
 const { values } = parseArgs({
@@ -38,34 +37,7 @@ const ctx = new LocalContext({ config: await IronConfig.load(dirs, env), env })
 const cp = createLocalControlPlane(ctx)
 await cp.users.create({ name: 'bench', role: 'admin', password: PASSWORD })
 const agent = await cp.agents.create({ name: 'bench-bot', allowed_models: ['gpt-4o-mini'] })
-const db = ctx.db()
-const repo = new AuditRepo(db)
-const write = db.transaction((from, to) => {
-  for (let i = from; i < to; i++) {
-    repo.append({
-      actor: `agent:${agent.id}`,
-      action: 'gateway.request',
-      resource_type: 'request',
-      resource_id: `req_${String(i).padStart(26, '0')}`,
-      agent_id: agent.id,
-      outcome: 'success',
-      at: 1_790_000_000_000 + i,
-      data: {
-        api: 'openai-chat',
-        model: 'gpt-4o-mini',
-        provider: 'openai',
-        status: 200,
-        input_tokens: 120 + (i % 50),
-        output_tokens: 40 + (i % 30),
-        cost_micros: 42 + (i % 17),
-        latency_ms: 312.5,
-        prompt_sha256: 'a'.repeat(64),
-        response_sha256: 'b'.repeat(64),
-      },
-    })
-  }
-})
-for (let i = 0; i < EVENTS; i += 10_000) write.immediate(i, Math.min(i + 10_000, EVENTS))
+seedAuditEvents(ctx.db(), EVENTS, agent.id)
 ctx.close()
 console.error(`set-up: ${EVENTS} audit events in ${((performance.now() - setupStarted) / 1000).toFixed(1)} s`)
 

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { IronConfig } from '../../dist/src/config/config.js'
 import { LocalContext } from '../../dist/src/services/context.js'
 import { createLocalControlPlane } from '../../dist/src/services/local/index.js'
+import { AuditRepo } from '../../dist/src/store/audit.js'
 
 /**
  * A home of its own for iron under a new temporary directory: the environment that points iron at it (a
@@ -46,4 +47,41 @@ export async function prepareIronStore(upstream) {
   const { token } = await cp.tokens.issue('bench')
   ctx.close()
   return { env, token, dirs }
+}
+
+/**
+ * Append `count` chained `gateway.request` events of `agentId` to the store's audit trail, as a gateway
+ * would have written them, in transactions of 10,000 (what the audit export and `iron serve` benchmarks read).
+ * @param {import('better-sqlite3').Database} db
+ * @param {number} count
+ * @param {string} agentId
+ */
+export function seedAuditEvents(db, count, agentId) {
+  const repo = new AuditRepo(db)
+  const write = db.transaction((from, to) => {
+    for (let i = from; i < to; i++) {
+      repo.append({
+        actor: `agent:${agentId}`,
+        action: 'gateway.request',
+        resource_type: 'request',
+        resource_id: `req_${String(i).padStart(26, '0')}`,
+        agent_id: agentId,
+        outcome: 'success',
+        at: 1_790_000_000_000 + i,
+        data: {
+          api: 'openai-chat',
+          model: 'gpt-4o-mini',
+          provider: 'openai',
+          status: 200,
+          input_tokens: 120 + (i % 50),
+          output_tokens: 40 + (i % 30),
+          cost_micros: 42 + (i % 17),
+          latency_ms: 312.5,
+          prompt_sha256: 'a'.repeat(64),
+          response_sha256: 'b'.repeat(64),
+        },
+      })
+    }
+  })
+  for (let i = 0; i < count; i += 10_000) write.immediate(i, Math.min(i + 10_000, count))
 }

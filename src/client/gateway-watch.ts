@@ -118,30 +118,49 @@ export async function watchGateway(
   },
   signal: AbortSignal,
 ): Promise<void> {
+  await followWithBackoff(handlers.onStatus, signal, async (live) => {
+    handlers.onSnapshot(await fetchStats(source, signal))
+    const response = await fetch(`${source.url}/_iron/events`, {
+      headers: { authorization: `Bearer ${source.token}` },
+      signal,
+    })
+    if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`)
+    live()
+    for await (const message of sseMessages(response.body as AsyncIterable<Uint8Array>)) {
+      // An event this watcher cannot read (a newer gateway's kind, say) is skipped, not guessed at.
+      const event = message.data ? parseGatewayEvent(message.data) : undefined
+      if (event) handlers.onEvent(event)
+    }
+    return undefined
+  })
+}
+
+/**
+ * Run `follow` (one connection) until `signal` aborts, again after each end or failure with a backoff of
+ * 1 s doubling to 15 s (back to 1 s once a connection went live), saying each state through `onStatus`.
+ * `follow` returns why its connection ended when it knows better than "the connection ended".
+ */
+export async function followWithBackoff(
+  onStatus: (status: WatchStatus) => void,
+  signal: AbortSignal,
+  follow: (live: () => void) => Promise<string | undefined>,
+): Promise<void> {
   let backoff = 1_000
   while (!signal.aborted) {
-    handlers.onStatus({ state: 'connecting' })
+    onStatus({ state: 'connecting' })
     let reason = 'the connection ended'
     try {
-      handlers.onSnapshot(await fetchStats(source, signal))
-      const response = await fetch(`${source.url}/_iron/events`, {
-        headers: { authorization: `Bearer ${source.token}` },
-        signal,
-      })
-      if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`)
-      handlers.onStatus({ state: 'live' })
-      backoff = 1_000
-      for await (const message of sseMessages(response.body as AsyncIterable<Uint8Array>)) {
-        // An event this watcher cannot read (a newer gateway's kind, say) is skipped, not guessed at.
-        const event = message.data ? parseGatewayEvent(message.data) : undefined
-        if (event) handlers.onEvent(event)
-      }
+      reason =
+        (await follow(() => {
+          onStatus({ state: 'live' })
+          backoff = 1_000
+        })) ?? reason
     } catch (error) {
       if (signal.aborted) return
       reason = error instanceof IronError ? error.message : (error as Error).message
     }
     if (signal.aborted) return
-    handlers.onStatus({ state: 'reconnecting', inSeconds: backoff / 1000, reason })
+    onStatus({ state: 'reconnecting', inSeconds: backoff / 1000, reason })
     await new Promise((resolve) => {
       const timer = setTimeout(resolve, backoff)
       signal.addEventListener('abort', () => {

@@ -1,8 +1,7 @@
-import { IronError } from '../core/errors.js'
 import type { Budget } from '../services/api.js'
 import type { GatewayEvent } from '../services/gateway-events.js'
 import { parseServerEvent } from '../services/server-events.js'
-import { type GatewayStats, sseMessages, type WatchStatus } from './gateway-watch.js'
+import { followWithBackoff, type GatewayStats, sseMessages, type WatchStatus } from './gateway-watch.js'
 import type { HttpControlPlane } from './http-control-plane.js'
 
 /** What `iron top --server --json` prints: the team's budgets as the server has them now. */
@@ -53,49 +52,32 @@ export async function watchServer(
   signal.addEventListener('abort', () => clearTimeout(refresh))
 
   let since: number | undefined
-  let backoff = 1_000
-  while (!signal.aborted) {
-    handlers.onStatus({ state: 'connecting' })
-    let reason = 'the connection ended'
-    try {
-      await snapshot()
-      const body = await cp.http.events('/api/v1/events', { since }, signal)
-      handlers.onStatus({ state: 'live' })
-      backoff = 1_000
-      for await (const message of sseMessages(body)) {
-        if (message.id && /^\d+$/.test(message.id)) since = Number(message.id)
-        const event = parseServerEvent(message.data)
-        if (!event) {
-          const end = endOf(message.data)
-          if (end) reason = `the server ended the stream (${end})`
-          continue
-        }
-        if (event.type === 'audit') {
-          if (event.category === 'budget') refreshSoon()
-          continue
-        }
-        if (event.type === 'request') {
-          totals.requests_total++
-          if (event.status >= 400) totals.errors_total++
-          totals.spend_micros_total += event.cost_micros ?? 0
-        }
-        handlers.onEvent(event)
+  await followWithBackoff(handlers.onStatus, signal, async (live) => {
+    let reason: string | undefined
+    await snapshot()
+    const body = await cp.http.events('/api/v1/events', { since }, signal)
+    live()
+    for await (const message of sseMessages(body)) {
+      if (message.id && /^\d+$/.test(message.id)) since = Number(message.id)
+      const event = parseServerEvent(message.data)
+      if (!event) {
+        const end = endOf(message.data)
+        if (end) reason = `the server ended the stream (${end})`
+        continue
       }
-    } catch (error) {
-      if (signal.aborted) return
-      reason = error instanceof IronError ? error.message : (error as Error).message
+      if (event.type === 'audit') {
+        if (event.category === 'budget') refreshSoon()
+        continue
+      }
+      if (event.type === 'request') {
+        totals.requests_total++
+        if (event.status >= 400) totals.errors_total++
+        totals.spend_micros_total += event.cost_micros ?? 0
+      }
+      handlers.onEvent(event)
     }
-    if (signal.aborted) return
-    handlers.onStatus({ state: 'reconnecting', inSeconds: backoff / 1000, reason })
-    await new Promise((resolve) => {
-      const timer = setTimeout(resolve, backoff)
-      signal.addEventListener('abort', () => {
-        clearTimeout(timer)
-        resolve(undefined)
-      })
-    })
-    backoff = Math.min(backoff * 2, 15_000)
-  }
+    return reason
+  })
 }
 
 /** The reason of the server's last word on a stream it closes (a session that expired or was revoked). */

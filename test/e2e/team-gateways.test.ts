@@ -234,10 +234,14 @@ describe('team gateways (spawned) on one iron serve budget', () => {
     // Each gateway hears of it with its next report (however many tries the network takes) before lending again.
     await waitUntil(() => members.every((m, i) => revocations(m) > revokedBefore[i]!), 60_000, seenAll)
     for (const m of members) m.paused = false
-    await waitUntil(() => {
-      const last = outcomes.slice(-12)
-      return last.length === 12 && last.every((o) => o.code === 'budget_exceeded')
-    }, 90_000, seenAll)
+    await waitUntil(
+      () => {
+        const last = outcomes.slice(-12)
+        return last.length === 12 && last.every((o) => o.code === 'budget_exceeded')
+      },
+      90_000,
+      seenAll,
+    )
 
     // A clean network, then every gateway stops: reports in, leases back, outboxes empty.
     stopping = true

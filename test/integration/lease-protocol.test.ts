@@ -6,7 +6,7 @@ import { openIpToken } from '../../src/core/ip-token.js'
 import { newRecord } from '../../src/gateway/record.js'
 import { type RunningServer, startServer } from '../../src/server/server.js'
 import { LocalContext } from '../../src/services/context.js'
-import type { ReportedEvent } from '../../src/services/local/remote-leases.js'
+import type { ReportedEvent } from '../../src/services/lease-protocol.js'
 import { startMockProvider } from '../../src/testing/mock-provider.js'
 import { type Answer, type TempServer, tempServer } from '../helpers/serve.js'
 

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { IronError } from '../../src/core/errors.js'
 import { newId } from '../../src/core/ids.js'
 import type { RequestRecord } from '../../src/services/gateway-control.js'
-import type { ReportEvent } from '../../src/services/remote/lease-client.js'
+import type { ReportedEvent } from '../../src/services/lease-protocol.js'
 import { Outbox, type OutboxLease } from '../../src/services/remote/outbox.js'
 import { BATCH_MAX, Reporter } from '../../src/services/remote/reporter.js'
 import { waitUntil } from '../helpers/spawned-gateway.js'
@@ -25,7 +25,7 @@ const outboxIn = (dir: string) => {
   return outbox
 }
 
-function event(cost: number | null = 10): ReportEvent {
+function event(cost: number | null = 10): ReportedEvent {
   const id = newId('req')
   const record = { id, agent_id: 'agent_x', started_at: Date.now() } as unknown as RequestRecord
   return {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { canonicalJson } from '../../src/core/canonical-json.js'
 import { newRecord } from '../../src/gateway/record.js'
-import { recordData, recordDataJson } from '../../src/services/local/gateway-control.js'
+import { recordData, recordDataJson } from '../../src/services/local/request-audit.js'
 
 // A request's audit event is hashed over its data's canonical JSON: the fast writer must give the same text.
 describe('a request record as audit data', () => {

@@ -1,5 +1,4 @@
 import type { Statement } from 'better-sqlite3'
-import { canonicalJson } from '../../core/canonical-json.js'
 import type { PriceTable } from '../../pricing/index.js'
 import type { AgentRow } from '../../store/agents.js'
 import { startCheckpointer } from '../../store/checkpointer.js'
@@ -19,6 +18,7 @@ import type {
 } from '../gateway-control.js'
 import { createLocalControlPlane, type LocalControlPlane } from './index.js'
 import { DEFAULT_BASE_URLS } from './providers.js'
+import { auditRequest, recordDataJson } from './request-audit.js'
 
 export interface LocalGatewayControlOptions {
   /** Off only to measure what the audit trail costs (benchmarks); every request is recorded otherwise. */
@@ -29,47 +29,6 @@ interface CachedToken {
   token_id: string
   agent_id: string
   expires_at: number | null
-}
-
-/** A request record's fields that go into its audit event's data (the ids and time have their own columns). */
-type RecordField = Exclude<keyof RequestRecord, 'id' | 'agent_id' | 'started_at'>
-
-/**
- * A record's audit data, its keys in canonical (sorted) order: with only plain values in it (no findings),
- * JSON.stringify writes exactly its canonical JSON, several times faster than the general writer. Every field
- * of a record is in it (the mapped type fails to compile when a field is added to RequestRecord and not
- * here); test/unit/gateway-record.test.ts checks the order against canonical JSON.
- */
-export function recordData(record: RequestRecord): { [K in RecordField]: unknown } {
-  return {
-    api: record.api,
-    cached_tokens: record.cached_tokens,
-    cost_known: record.cost_known === null ? null : record.cost_known === 1,
-    cost_micros: record.cost_micros,
-    error_code: record.error_code,
-    findings: record.findings,
-    holder: record.holder,
-    input_tokens: record.input_tokens,
-    latency_ms: record.latency_ms,
-    model: record.model,
-    outcome: record.outcome,
-    output_tokens: record.output_tokens,
-    overhead_ms: record.overhead_ms,
-    prompt_sha256: record.prompt_sha256,
-    provider: record.provider,
-    reserved_micros: record.reserved_micros,
-    response_sha256: record.response_sha256,
-    status: record.status,
-    stream: record.stream === 1,
-    token_id: record.token_id,
-    upstream_ms: record.upstream_ms,
-  }
-}
-
-/** A record's audit data as canonical JSON. */
-export function recordDataJson(record: RequestRecord): string {
-  const data = recordData(record)
-  return data.findings === null ? JSON.stringify(data) : canonicalJson(data)
 }
 
 const CHECK_EVERY_MS = 100
@@ -289,53 +248,10 @@ export class LocalGatewayControl implements GatewayControl {
   /** The request's record is its audit event. */
   #record(record: RequestRecord): void {
     if (!this.#audit) return
-    const { id, agent_id, started_at } = record
-    const status = record.status
-    this.#cp.audit.record({
-      actor: agent_id ? `agent:${agent_id}` : 'anonymous',
-      action: 'gateway.request',
-      resource_type: 'request',
-      resource_id: id,
-      agent_id,
-      outcome:
-        record.outcome === 'safety_blocked' ||
-        status === 401 ||
-        status === 402 ||
-        status === 403 ||
-        status === 429
-          ? 'denied'
-          : status < 400
-            ? 'success'
-            : 'failure',
-      at: started_at,
+    auditRequest(this.#cp.audit, record, {
+      actor: record.agent_id ? `agent:${record.agent_id}` : 'anonymous',
+      agent_id: record.agent_id,
       data: recordDataJson(record),
     })
-    // A firewall block is also an alert of its own, as a budget threshold is: `safety.block` in the same
-    // transaction, for iron top, webhooks and `iron audit list --action safety.block`.
-    if (record.outcome === 'safety_blocked') {
-      this.#cp.audit.record({
-        actor: 'system',
-        action: 'safety.block',
-        resource_type: 'request',
-        resource_id: id,
-        agent_id,
-        outcome: 'denied',
-        at: started_at,
-        data: blockData(record),
-      })
-    }
-  }
-}
-
-/** What a block alert says: which request, what was blocked in which direction (categories, never text). */
-function blockData(record: RequestRecord): Record<string, unknown> {
-  const { input, output } = record.findings ?? {}
-  return {
-    request_id: record.id,
-    status: record.status,
-    model: record.model,
-    input: input?.blocked ?? [],
-    output: output?.blocked ?? [],
-    detector_error: input?.error ?? output?.error ?? null,
   }
 }

@@ -3,7 +3,6 @@ import { newId } from '../../core/ids.js'
 import { sealIpToken } from '../../core/ip-token.js'
 import { formatMoney } from '../../core/money.js'
 import { hashesEqual, hashSecret, isWellFormedSecret } from '../../core/secrets.js'
-import type { ModelPrice } from '../../pricing/index.js'
 import type { AgentRow } from '../../store/agents.js'
 import type { Db } from '../../store/db.js'
 import { type GroupCommit, groupCommitOf } from '../../store/group-commit.js'
@@ -14,12 +13,25 @@ import {
   type RemoteLeaseRow,
   RemoteLeasesRepo,
 } from '../../store/remote-leases.js'
-import type { LeaseGrant, OnInsufficient, ProviderKind } from '../api.js'
+import type { LeaseGrant } from '../api.js'
 import type { LocalContext } from '../context.js'
-import type { FindingsSummary, GatewayAgent, RequestRecord } from '../gateway-control.js'
+import type { GatewayAgent, RequestRecord } from '../gateway-control.js'
+import {
+  type HandshakeInput,
+  type HandshakeReply,
+  LEASE_PROTOCOL,
+  type LeaseProvider,
+  type LeaseRevocation,
+  type LeaseState,
+  type RefreshReply,
+  type ReportedEvent,
+  type ReportReply,
+  type ReturnReply,
+} from '../lease-protocol.js'
 import type { LeaseStanding } from './budgets.js'
 import type { LocalControlPlane } from './index.js'
 import { DEFAULT_BASE_URLS } from './providers.js'
+import { auditRequest, recordData } from './request-audit.js'
 
 /**
  * The server's side of the lease protocol (SPEC §6): team gateways borrow an agent's budget from `iron serve`
@@ -30,7 +42,6 @@ import { DEFAULT_BASE_URLS } from './providers.js'
  * to the budget), and which requests were reported (each charged once, however often it is replayed).
  */
 
-export const LEASE_PROTOCOL = 1
 /** How often a gateway reports (and so renews its leases). */
 export const REPORT_INTERVAL_MS = 1_000
 /** The most events one report may carry. */
@@ -39,122 +50,6 @@ export const MAX_REPORT_EVENTS = 500
 export const MAX_OPEN_LEASES_PER_AGENT = 1_000
 /** How many expired leases one reclaim closes (the timer comes back for the rest). */
 const RECLAIM_BATCH = 200
-
-export type LeaseRevocation = Exclude<RemoteLeaseCloseReason, 'returned'>
-
-export interface HandshakeInput {
-  ic_token: string
-  runtime_id: string
-  runtime_version: string
-  host?: string | null
-  requested_micros?: number
-  min_micros?: number
-  /** A key the gateway may also report and return this lease with (kept in its outbox; never an IC token). */
-  report_key?: string
-}
-
-export interface LeaseProvider {
-  id: string
-  provider: string
-  kind: ProviderKind
-  base_url: string | null
-  /** The provider's key sealed for this lease and IC token (src/core/ip-token.ts); null: it takes none. */
-  ip_token: string | null
-}
-
-export interface HandshakeReply {
-  protocol: typeof LEASE_PROTOCOL
-  lease_id: string
-  /** What the lease holds in all (its grant and top-ups, less what went back). */
-  granted_micros: number
-  /** What reports drew from it so far (0 for a new lease; a retried handshake finds the lease it has). */
-  drawn_micros: number
-  expires_at: string
-  counted_at: number
-  period_end: number | null
-  limit_micros: number | null
-  on_insufficient: OnInsufficient
-  agent_remaining_micros: number | null
-  token_id: string
-  agent: GatewayAgent
-  providers: LeaseProvider[]
-  prices: ModelPrice[]
-  report_interval_ms: number
-}
-
-export interface ReportedEvent {
-  request_id: string
-  at: number
-  model: string | null
-  provider: string | null
-  input_tokens: number | null
-  output_tokens: number | null
-  cached_tokens: number | null
-  /** What the request cost (a settlement: charged, even 0); null for a request only recorded. */
-  cost_micros: number | null
-  cost_known: boolean
-  /** What the gateway held on the lease for this request (≤ 0 or null: nothing). */
-  room_micros: number | null
-  record: RequestRecord
-}
-
-export interface LeaseState {
-  lease_id: string
-  granted_micros: number
-  drawn_micros: number
-  expires_at: string
-  revoked: boolean
-  reason: LeaseRevocation | null
-}
-
-export interface ReportReply {
-  protocol: typeof LEASE_PROTOCOL
-  accepted: number
-  duplicates: number
-  lease: LeaseState
-  agent: { status: LeaseStanding['status']; limit_micros: number | null; remaining_micros: number | null }
-}
-
-export interface RefreshReply {
-  protocol: typeof LEASE_PROTOCOL
-  lease_id: string
-  granted_micros: number
-  added_micros: number
-  expires_at: string
-  agent_remaining_micros: number | null
-}
-
-export interface ReturnReply {
-  protocol: typeof LEASE_PROTOCOL
-  lease_id: string
-  returned_micros: number
-  reported_micros: number
-}
-
-/** A request record's fields that go into its audit event, as a local gateway writes them. */
-const RECORD_FIELDS = [
-  'token_id',
-  'api',
-  'model',
-  'provider',
-  'stream',
-  'status',
-  'outcome',
-  'error_code',
-  'input_tokens',
-  'output_tokens',
-  'cached_tokens',
-  'cost_micros',
-  'cost_known',
-  'reserved_micros',
-  'latency_ms',
-  'upstream_ms',
-  'overhead_ms',
-  'prompt_sha256',
-  'response_sha256',
-  'findings',
-  'holder',
-] as const satisfies ReadonlyArray<keyof RequestRecord>
 
 /** Who calls: an agent's IC token, or (reports and returns only) a lease's report key. */
 type Caller =
@@ -756,51 +651,11 @@ export class RemoteLeases {
 
   /** A reported request's record is its audit event, as a local gateway writes it, naming the gateway. */
   #record(record: RequestRecord, lease: RemoteLeaseRow): void {
-    const data: Record<string, unknown> = {}
-    for (const key of RECORD_FIELDS) data[key] = record[key]
-    data.stream = record.stream === 1
-    data.cost_known = record.cost_known === null ? null : record.cost_known === 1
-    data.host = lease.host
-    data.lease_id = lease.lease_id
-    const status = record.status
-    this.#cp.audit.record({
+    auditRequest(this.#cp.audit, record, {
       actor: `agent:${lease.agent_id}`,
-      action: 'gateway.request',
-      resource_type: 'request',
-      resource_id: record.id,
       agent_id: lease.agent_id,
-      outcome:
-        record.outcome === 'safety_blocked' || [401, 402, 403, 429].includes(status)
-          ? 'denied'
-          : status < 400
-            ? 'success'
-            : 'failure',
-      at: record.started_at,
-      data,
+      data: { ...recordData(record), host: lease.host, lease_id: lease.lease_id },
     })
-    if (record.outcome === 'safety_blocked') {
-      const { input, output } = (record.findings ?? {}) as {
-        input?: FindingsSummary
-        output?: FindingsSummary
-      }
-      this.#cp.audit.record({
-        actor: 'system',
-        action: 'safety.block',
-        resource_type: 'request',
-        resource_id: record.id,
-        agent_id: lease.agent_id,
-        outcome: 'denied',
-        at: record.started_at,
-        data: {
-          request_id: record.id,
-          status,
-          model: record.model,
-          input: input?.blocked ?? [],
-          output: output?.blocked ?? [],
-          detector_error: input?.error ?? output?.error ?? null,
-        },
-      })
-    }
   }
 
   #now(): number {

@@ -17,13 +17,13 @@ import {
   type LeaseHold,
   type RequestRecord,
 } from '../gateway-control.js'
+import type { ReportedEvent } from '../lease-protocol.js'
 import {
   type HandshakeAnswer,
   isUnreachable,
   LeaseClient,
   REQUEST_PATH_TIMEOUT_MS,
   type ReportAnswer,
-  type ReportEvent,
   rejectsBatch,
 } from './lease-client.js'
 import { Outbox, type OutboxLease } from './outbox.js'
@@ -876,7 +876,7 @@ export class RemoteGatewayControl implements GatewayControl {
     throw last
   }
 
-  async #report(row: OutboxLease, events: ReportEvent[]): Promise<void> {
+  async #report(row: OutboxLease, events: ReportedEvent[]): Promise<void> {
     const sent = this.#now()
     const answer = await this.#withBearer(row, (bearer) =>
       this.#clientFor(row.server).report(bearer, row.lease_id, events),
@@ -961,7 +961,7 @@ async function within(promise: Promise<unknown>, ms: number): Promise<void> {
 }
 
 /** A settled request as reported: its draw (cost and what the lease held for it) and its record. */
-function eventOf(record: RequestRecord, draw: DrawRequest, room: number): ReportEvent {
+function eventOf(record: RequestRecord, draw: DrawRequest, room: number): ReportedEvent {
   return {
     request_id: record.id,
     at: record.started_at,
@@ -978,7 +978,7 @@ function eventOf(record: RequestRecord, draw: DrawRequest, room: number): Report
 }
 
 /** A request that was not charged, as reported: its record only. */
-function recordEvent(record: RequestRecord): ReportEvent {
+function recordEvent(record: RequestRecord): ReportedEvent {
   return {
     request_id: record.id,
     at: record.started_at,

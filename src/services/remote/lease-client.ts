@@ -1,94 +1,21 @@
 import { Agent } from 'undici'
 import { ServerConnection } from '../../client/http.js'
 import { ExitCode, IronError } from '../../core/errors.js'
-import type { ModelPrice } from '../../pricing/index.js'
-import type { OnInsufficient, ProviderKind } from '../api.js'
-import type { GatewayAgent, RequestRecord } from '../gateway-control.js'
+import {
+  type HandshakeInput,
+  type HandshakeReply,
+  LEASE_PROTOCOL,
+  type RefreshReply,
+  type ReportedEvent,
+  type ReportReply,
+  type ReturnReply,
+} from '../lease-protocol.js'
 
-/** The lease protocol's version (SPEC §6); every body and answer carries it. */
-export const PROTOCOL = 1
-
-export interface HandshakeBody {
-  ic_token: string
-  runtime_id: string
-  runtime_version: string
-  host?: string
-  requested_micros?: number
-  min_micros?: number
-  /** What the gateway may also report and return this lease with (its outbox keeps it; never an IC token). */
-  report_key?: string
-}
-
-export interface WireProvider {
-  id: string
-  provider: string
-  kind: ProviderKind
-  base_url: string | null
-  ip_token: string | null
-}
-
-export interface HandshakeAnswer {
-  lease_id: string
-  granted_micros: number
-  /** What reports drew from it so far (a lease this runtime already held). */
-  drawn_micros?: number
-  expires_at: string
-  counted_at: number
-  period_end: number | null
-  limit_micros: number | null
-  on_insufficient: OnInsufficient
-  agent_remaining_micros: number | null
-  token_id: string
-  agent: GatewayAgent
-  providers: WireProvider[]
-  prices: Array<ModelPrice & { source?: string }>
-  report_interval_ms?: number
-}
-
-/** One request as reported: a draw on the lease (cost and room), or only its record (cost null). */
-export interface ReportEvent {
-  request_id: string
-  at: number
-  model: string | null
-  provider: string | null
-  input_tokens: number | null
-  output_tokens: number | null
-  cached_tokens: number | null
-  cost_micros: number | null
-  cost_known: boolean
-  room_micros: number
-  record: RequestRecord
-}
-
-export type RevokeReason = 'token_revoked' | 'agent_suspended' | 'agent_deleted' | 'limit_changed' | 'expired'
-
-export interface ReportAnswer {
-  accepted: number
-  duplicates: number
-  lease: {
-    lease_id: string
-    granted_micros: number
-    drawn_micros: number
-    expires_at: string
-    revoked: boolean
-    reason: RevokeReason | null
-  }
-  agent: { status: GatewayAgent['status']; limit_micros: number | null; remaining_micros: number | null }
-}
-
-export interface RefreshAnswer {
-  lease_id: string
-  granted_micros: number
-  added_micros: number
-  expires_at: string
-  agent_remaining_micros: number | null
-}
-
-export interface ReturnAnswer {
-  lease_id: string
-  returned_micros: number
-  reported_micros: number
-}
+/** The answers as this gateway reads them: the `protocol` field is checked once, in #post. */
+export type HandshakeAnswer = Omit<HandshakeReply, 'protocol'>
+export type ReportAnswer = Omit<ReportReply, 'protocol'>
+export type RefreshAnswer = Omit<RefreshReply, 'protocol'>
+export type ReturnAnswer = Omit<ReturnReply, 'protocol'>
 
 /** How long a call on a request's path may take before the gateway says the control plane is unreachable. */
 export const REQUEST_PATH_TIMEOUT_MS = 5_000
@@ -114,7 +41,7 @@ export class LeaseClient {
     this.url = this.#conn.url
   }
 
-  async handshake(body: HandshakeBody): Promise<HandshakeAnswer> {
+  async handshake(body: HandshakeInput): Promise<HandshakeAnswer> {
     const answer = await this.#post<HandshakeAnswer>(
       body.ic_token,
       '/api/v1/budget/handshake',
@@ -142,7 +69,7 @@ export class LeaseClient {
     return answer
   }
 
-  async report(bearer: string, lease_id: string, events: readonly ReportEvent[]): Promise<ReportAnswer> {
+  async report(bearer: string, lease_id: string, events: readonly ReportedEvent[]): Promise<ReportAnswer> {
     const answer = await this.#post<ReportAnswer>(
       bearer,
       '/api/v1/budget/report',
@@ -195,8 +122,8 @@ export class LeaseClient {
   async #post<T>(bearer: string, path: string, body: object, timeoutMs: number): Promise<T> {
     const answer = await this.#conn
       .withToken(bearer)
-      .send<T & { protocol?: unknown }>('POST', path, { protocol: PROTOCOL, ...body }, { timeoutMs })
-    if (!answer || typeof answer !== 'object' || answer.protocol !== PROTOCOL)
+      .send<T & { protocol?: unknown }>('POST', path, { protocol: LEASE_PROTOCOL, ...body }, { timeoutMs })
+    if (!answer || typeof answer !== 'object' || answer.protocol !== LEASE_PROTOCOL)
       throw unsupported(this.url, (answer as { protocol?: unknown } | undefined)?.protocol)
     return answer
   }
@@ -204,8 +131,8 @@ export class LeaseClient {
 
 function unsupported(url: string, protocol: unknown): IronError {
   return new IronError(
-    'PROTOCOL_UNSUPPORTED',
-    `The server at ${url} answered lease protocol ${String(protocol)}; this gateway speaks ${PROTOCOL}`,
+    'LEASE_PROTOCOL_UNSUPPORTED',
+    `The server at ${url} answered lease protocol ${String(protocol)}; this gateway speaks ${LEASE_PROTOCOL}`,
     { exitCode: ExitCode.usage, hint: 'Run the same iron version on the gateway and the server' },
   )
 }
@@ -222,7 +149,7 @@ const REFUSALS: ReadonlySet<number> = new Set([
 ])
 const DEFINITE = new Set([
   'LEASE_CLOSED',
-  'PROTOCOL_UNSUPPORTED',
+  'LEASE_PROTOCOL_UNSUPPORTED',
   'VALIDATION_FAILED',
   'TOO_MANY_EVENTS',
   'BODY_TOO_LARGE',

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database, { type Statement } from 'better-sqlite3'
 import { IronError } from '../../core/errors.js'
-import type { ReportEvent } from './lease-client.js'
+import type { ReportedEvent } from '../lease-protocol.js'
 
 /** A lease the outbox reports on: where, for which agent, and what else than an IC token may report on it. */
 export interface OutboxLease {
@@ -18,7 +18,7 @@ export interface OutboxLease {
 
 export interface PendingEvent {
   seq: number
-  event: ReportEvent
+  event: ReportedEvent
 }
 
 /** How many gateways may keep an outbox in one data dir at once (each holds its own file). */
@@ -125,7 +125,7 @@ export class Outbox {
    * One request's report, written before its answer ends (one statement: durable against a crash of the
    * process once it returns). A request id already there is left as it is: each request is reported once.
    */
-  put(leaseId: string, event: ReportEvent, drawn: number): void {
+  put(leaseId: string, event: ReportedEvent, drawn: number): void {
     this.#put.run(leaseId, event.request_id, drawn, JSON.stringify(event))
   }
 
@@ -140,7 +140,7 @@ export class Outbox {
     for (const row of rows) {
       bytes += row.body.length
       if (batch.length > 0 && bytes > maxBytes) break
-      batch.push({ seq: row.seq, event: JSON.parse(row.body) as ReportEvent })
+      batch.push({ seq: row.seq, event: JSON.parse(row.body) as ReportedEvent })
     }
     return batch
   }

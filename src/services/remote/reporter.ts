@@ -1,10 +1,10 @@
-import type { ReportEvent } from './lease-client.js'
+import type { ReportedEvent } from '../lease-protocol.js'
 import type { Outbox, OutboxLease } from './outbox.js'
 
 export interface ReporterOptions {
   outbox: Outbox
   /** Send one batch of a lease's reports (maybe none: a heartbeat); resolves once the server has them. */
-  send(lease: OutboxLease, events: ReportEvent[]): Promise<void>
+  send(lease: OutboxLease, events: ReportedEvent[]): Promise<void>
   /** Give a lease back (its reports are all delivered). */
   giveBack(lease: OutboxLease): Promise<void>
   /** Leases to report on every interval even with nothing to report (the heartbeat that keeps them). */
