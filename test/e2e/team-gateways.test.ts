@@ -171,8 +171,23 @@ describe('team gateways (spawned) on one iron serve budget', () => {
     }
     const seenAll = () => members.map((_, g) => seen(g)()).join('\n')
 
+    /** What a gateway's open leases hold free by the server's count (its reports of the last second aside). */
+    const room = (m: Member) =>
+      world.ctx
+        .db()
+        .prepare(
+          'SELECT coalesce(sum(granted_micros - drawn_micros), 0) FROM remote_leases WHERE runtime_id LIKE ? AND closed_at IS NULL',
+        )
+        .pluck()
+        .get(`gw:%:${m.process!.child.pid}:%`) as number
+
     // kill -9 mid-lease: gateway 1 serves, loses its server (its reports wait), serves from its lease, dies.
-    await waitUntil(() => served(1) >= 8, 60_000, seen(1))
+    // Its lease holds several requests' worst cases ($0.074 at most each) before its server goes.
+    await waitUntil(
+      () => served(1) >= 8 && room(members[1]!) >= 1_500_000,
+      60_000,
+      () => `${seen(1)()}\nroom ${room(members[1]!)}`,
+    )
     members[1]!.proxy.down()
     const before = served(1)
     await waitUntil(() => served(1) >= before + 4, 60_000, seen(1))
@@ -196,13 +211,14 @@ describe('team gateways (spawned) on one iron serve budget', () => {
     await world.stop()
     await waitUntil(() => served() >= beforeOutage + 6, 60_000, seenAll)
     for (const m of members) {
-      // More than any lease here holds (20 choices of 8,000 tokens: a $160 worst case): only the server could grant it.
+      // More than the whole budget (30 choices of 8,000 tokens: a $240 worst case on a $200 limit), so more
+      // than any lease can hold: only the server could answer it, and it cannot be reached.
       const response = await request(`${m.process!.url}/v1/chat/completions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${world.token}`, 'content-type': 'application/json' },
         body: JSON.stringify({
           model: 'gpt-4o-mini',
-          n: 20,
+          n: 30,
           max_tokens: 8_000,
           messages: [{ role: 'user', content: 'big' }],
         }),

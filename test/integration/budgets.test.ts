@@ -640,8 +640,11 @@ describe('lease sizing: about a minute of the agent’s recent spend', () => {
       draw(first, 100_000)
     }
     giveBack(first)
-    // $0.80 spent in the last minute, $0.20 left: the lease is what is left.
-    expect(grant(1_000).granted_micros).toBe(200_000)
+    // $0.80 spent in the last minute, $0.20 left: the lease is half of it, what other gateways may ask for
+    // left to them; a second lease takes half of the rest, and a request that needs more still gets it.
+    expect(grant(1_000).granted_micros).toBe(100_000)
+    expect(grant(1_000).granted_micros).toBe(50_000)
+    expect(grant(40_000).granted_micros).toBe(40_000)
     const { grant: fresh } = await agentWith(50_000_000)
     expect(fresh(4_000_000, { want_micros: 1_000 }).granted_micros).toBe(4_000_000)
   })

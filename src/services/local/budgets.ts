@@ -438,7 +438,8 @@ export class LocalBudgets implements BudgetsApi {
    * their settlement. With `top_up`, the gateway's open lease grows instead (a request never waits for
    * a second lease while the first still holds money). The request needs `min` (its worst case) beyond
    * what the lease holds free; the grant is at least that, about `want` (default: the agent's spend over
-   * the last minute, at least $0.01 or two worst cases), at most what remains. A refusal says what was
+   * the last minute, at least $0.01 or two worst cases, at most half of what is not lent yet), at most what
+   * remains. A refusal says what was
    * available and the budget's policy: with on_insufficient=clamp the gateway asks again for less.
    */
   grantLeaseSync(request: LeaseRequest): LeaseGrant {
@@ -482,12 +483,17 @@ export class LocalBudgets implements BudgetsApi {
         }
       }
       const need = Math.max(worst - free, 0)
+      // About a minute of spend, but never more than half of what is not yet lent: near the end of a
+      // budget, one gateway's lease must not take what the agent's other gateways will ask for next.
       const size =
         request.want_micros ??
-        Math.max(
-          this.#recentSpend(row.agent_id, now, topUp?.counted_at),
-          LEASE_FLOOR_MICROS,
-          LEASE_FLOOR_WORST_CASES * worst,
+        Math.min(
+          Math.max(
+            this.#recentSpend(row.agent_id, now, topUp?.counted_at),
+            LEASE_FLOOR_MICROS,
+            LEASE_FLOOR_WORST_CASES * worst,
+          ),
+          Math.max(Math.ceil(Math.max(available, 0) / 2), LEASE_FLOOR_MICROS),
         )
       const granted = Math.min(Math.max(available, 0), Math.max(need, size))
       const leaseId = topUp ? topUp.lease_id : newId('lease', now)
