@@ -83,6 +83,7 @@ function signalGroup(child, signal) {
  *   Default /listening on (https?:\/\/\S+)/i.
  * @property {number} [timeoutMs] How long to wait for the ready line (default 20_000).
  * @property {boolean} [echo] Copy the child's output to this process's stderr (default false).
+ * @property {number} [nice] Run it at this niceness (`nice -n`), for work off the path being measured.
  */
 
 /**
@@ -105,9 +106,13 @@ function signalGroup(child, signal) {
 export function spawnPinned(options) {
   const args = options.args ?? []
   const pinned = canPin(options.cpu ?? null)
+  const [command, commandArgs] =
+    options.nice === undefined
+      ? [options.command, args]
+      : ['nice', ['-n', String(options.nice), options.command, ...args]]
   const [file, argv] = pinned
-    ? ['taskset', ['-c', String(options.cpu), options.command, ...args]]
-    : [options.command, args]
+    ? ['taskset', ['-c', String(options.cpu), command, ...commandArgs]]
+    : [command, commandArgs]
   const ready = options.ready ?? /listening on (https?:\/\/\S+)/i
   const timeoutMs = options.timeoutMs ?? 20_000
   // A process group of its own, so that stop() also reaches what a wrapper (sh -c, npm, taskset) started.
