@@ -89,7 +89,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     version: options.version,
     schemaVersion: () => schemaVersion(ctx.db()),
     metrics: () =>
-      metrics.render({ sessions: () => sessions.countLive(ctx.now()), eventWatchers: () => events.size }),
+      metrics.render({ sessions: () => sessions.countLive(ctx.now()), eventWatchers: () => events.size }) +
+      gateways.metrics(),
     openapi: () => {
       openapi ??= openApiDocument(routes, options.version)
       return openapi

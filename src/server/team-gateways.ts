@@ -7,6 +7,7 @@ import { warmUp as warmUpFirewall } from '../safety/index.js'
 import type { LocalContext } from '../services/context.js'
 import { LocalGatewayControl } from '../services/local/gateway-control.js'
 import type { LocalControlPlane } from '../services/local/index.js'
+import { COMMON_HEADERS } from './http.js'
 
 /**
  * What `iron serve` does for gateways: it serves the gateway routes (`/v1/...`) itself, on its own store
@@ -19,6 +20,8 @@ export interface TeamGateways {
   serves(req: IncomingMessage, res: ServerResponse): boolean
   /** Gateway requests in flight (shutdown waits for them). */
   readonly inFlight: number
+  /** The gateway's Prometheus metrics (`iron_requests_total`, …), for the server's `/metrics`. */
+  metrics(): string
   /** Stop: return the in-process gateway's leases, end its heartbeat, stop reclaiming. */
   close(): Promise<void>
 }
@@ -66,6 +69,7 @@ export async function startTeamGateways(options: TeamGatewaysOptions): Promise<T
     serves(req, res) {
       const path = (req.url ?? '/').split('?')[0]!
       if (!path.startsWith('/v1/')) return false
+      for (const [name, value] of Object.entries(COMMON_HEADERS)) res.setHeader(name, value)
       gateway.handle(req, res, path).catch((error: unknown) => {
         log(`iron serve: the gateway failed on ${req.method} ${path}: ${(error as Error)?.stack ?? error}`)
         if (!res.headersSent) res.writeHead(500).end()
@@ -75,6 +79,10 @@ export async function startTeamGateways(options: TeamGatewaysOptions): Promise<T
     },
     get inFlight() {
       return gateway.metrics.inFlight
+    },
+    metrics() {
+      // Budgets have their own routes on the server: the gateway's counters, latency and spend only.
+      return gateway.metrics.render([])
     },
     close() {
       closing ??= (async () => {

@@ -848,6 +848,16 @@ describe('iron serve as a gateway', () => {
     })
     expect(refused.status).toBe(401)
     expect(((await refused.json()) as Json).error.type).toBeDefined()
+    // Answered as the server answers (nothing cached or sniffed), and counted in the server's /metrics.
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(response.headers.get('cache-control')).toBe('no-store')
+    const metrics = await fetch(`${t.server.url}/metrics`, {
+      headers: { authorization: `Bearer ${admin.token}` },
+    })
+    const exposition = await metrics.text()
+    expect(exposition).toContain('iron_serve_requests_total')
+    expect(exposition).toMatch(/^iron_requests_total\{[^}]*status="200"[^}]*\} [1-9]/m)
+    expect(exposition).toMatch(/^iron_requests_total\{[^}]*status="401"[^}]*\} [1-9]/m)
   })
 
   it('streams every gateway’s requests on /api/v1/events, with the gateway that served each', async () => {

@@ -36,7 +36,7 @@ export const systemRoutes: AnyRoute[] = [
     method: 'GET',
     path: '/metrics',
     summary:
-      'Prometheus metrics: requests by route and status, latency, sessions, event watchers, the process',
+      'Prometheus metrics: requests by route and status, latency, sessions, event watchers, the process, and the /v1 gateway routes (iron_requests_total, …)',
     tag: 'server',
     access: 'admin',
     kind: 'raw',
