@@ -119,15 +119,20 @@ function checkStore(ctx: LocalContext): { checks: DoctorCheck[]; keyCheck: strin
     const version = schemaVersion(db)
     const integrity = db.pragma('quick_check', { simple: true }) as string
     const journal = db.pragma('journal_mode', { simple: true }) as string
+    const sqlite = db.prepare('SELECT sqlite_version()').pluck().get() as string
     const checks: DoctorCheck[] = [
       version < LATEST_SCHEMA_VERSION
         ? {
             name: 'store',
             status: 'warn',
-            detail: `${path}, schema v${version} (v${LATEST_SCHEMA_VERSION} is current)`,
+            detail: `SQLite ${sqlite} at ${path}, schema v${version} (v${LATEST_SCHEMA_VERSION} is current)`,
             hint: 'It is upgraded on its next use; run: iron init',
           }
-        : { name: 'store', status: 'ok', detail: `${path}, schema v${version}, ${journal} journal` },
+        : {
+            name: 'store',
+            status: 'ok',
+            detail: `SQLite ${sqlite} at ${path}, schema v${version} (current), ${journal} journal`,
+          },
       integrity === 'ok'
         ? { name: 'store integrity', status: 'ok', detail: 'quick_check passed' }
         : {

@@ -37,6 +37,12 @@ describe('init and doctor', () => {
     const after = runDoctor(ctx)
     expect(after.checks.filter((c) => c.status !== 'ok')).toEqual([])
     expect(after.ok).toBe(true)
+    // Which store, its version and its migration level.
+    expect(after.checks.find((c) => c.name === 'store')?.detail).toMatch(
+      new RegExp(
+        `^SQLite 3\\.\\d+\\.\\d+ at .*iron\\.db, schema v${LATEST_SCHEMA_VERSION} \\(current\\), wal journal$`,
+      ),
+    )
     ctx.close()
   })
 
