@@ -1,14 +1,33 @@
 /**
- * Numbered schema migrations. The store's `PRAGMA user_version` is the number of the last one applied.
+ * Numbered schema migrations, one list for both stores: each version has its SQLite text (`sql`) and its
+ * PostgreSQL text (`postgres`), and both give the same tables, columns, constraints, index names and
+ * trigger effects at every version (test/integration/postgres-schema.test.ts compares them).
+ * A SQLite store's `PRAGMA user_version` is the number of the last one applied (src/store/db.ts); a
+ * PostgreSQL database records each version in `iron_schema` (src/store/postgres-migrate.ts).
  * Append only: never edit a migration that has shipped; add the next number.
+ *
+ * PostgreSQL types: every SQLite INTEGER is `bigint` (money in micro-USD, counts, epoch-millisecond times),
+ * except the 0/1 flags (`providers.last_test_ok`, `ledger.cost_known`, `remote_leases.metered_only`),
+ * which are `integer` with the same CHECKs, so that they read back as numbers; TEXT is `text` (JSON too:
+ * the audit chain hashes the exact text, which `jsonb` would not keep); BLOB is `bytea`. SQLite's
+ * `INTEGER PRIMARY KEY` assigns a rowid when the insert leaves it out: where the code relies on that
+ * (`ledger.seq`, `webhook_deliveries.id`) PostgreSQL has an identity column; the audit tables' seqs are
+ * assigned by the code and stay plain keys.
  */
 export interface Migration {
   version: number
   name: string
+  /** The SQLite text: what src/store/db.ts runs. Shipped texts never change, byte for byte. */
   sql: string
 }
 
-export const MIGRATIONS: readonly Migration[] = [
+/** A version of the schema in both dialects. */
+export interface StoreMigration extends Migration {
+  /** The PostgreSQL text, run by `migratePostgres` in one transaction (several statements). */
+  postgres: string
+}
+
+export const MIGRATIONS: readonly StoreMigration[] = [
   {
     version: 1,
     name: 'meta',
@@ -17,6 +36,12 @@ export const MIGRATIONS: readonly Migration[] = [
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
       ) STRICT;
+    `,
+    postgres: `
+      CREATE TABLE meta (
+        key   text PRIMARY KEY,
+        value text NOT NULL
+      );
     `,
   },
   {
@@ -141,6 +166,112 @@ export const MIGRATIONS: readonly Migration[] = [
         updated_at                   INTEGER NOT NULL
       ) STRICT;
     `,
+    postgres: `
+      CREATE TABLE agents (
+        id                text PRIMARY KEY,
+        name              text NOT NULL,
+        description       text NOT NULL DEFAULT '',
+        project           text,
+        allowed_providers text NOT NULL DEFAULT '[]',
+        allowed_models    text NOT NULL DEFAULT '[]',
+        rpm_limit         bigint CHECK (rpm_limit IS NULL OR rpm_limit > 0),
+        tpm_limit         bigint CHECK (tpm_limit IS NULL OR tpm_limit > 0),
+        safety_policy     text,
+        status            text NOT NULL CHECK (status IN ('active', 'suspended', 'deleted')),
+        owner_id          text,
+        created_at        bigint NOT NULL,
+        updated_at        bigint NOT NULL,
+        deleted_at        bigint
+      );
+      CREATE UNIQUE INDEX agents_live_name ON agents (name) WHERE deleted_at IS NULL;
+
+      CREATE TABLE ic_tokens (
+        id            text PRIMARY KEY,
+        agent_id      text NOT NULL REFERENCES agents (id),
+        token_hash    text NOT NULL UNIQUE,
+        prefix        text NOT NULL,
+        created_at    bigint NOT NULL,
+        expires_at    bigint,
+        revoked_at    bigint,
+        revoke_reason text,
+        last_used_at  bigint
+      );
+      CREATE UNIQUE INDEX ic_tokens_one_live ON ic_tokens (agent_id) WHERE revoked_at IS NULL;
+
+      CREATE TABLE providers (
+        id              text PRIMARY KEY,
+        name            text NOT NULL,
+        kind            text NOT NULL CHECK (kind IN ('openai', 'anthropic', 'openai-compatible', 'mock')),
+        base_url        text,
+        sealed_key      bytea,
+        key_mask        text,
+        description     text NOT NULL DEFAULT '',
+        created_at      bigint NOT NULL,
+        updated_at      bigint NOT NULL,
+        removed_at      bigint,
+        last_test_at    bigint,
+        last_test_ok    integer,
+        last_test_note  text
+      );
+      CREATE UNIQUE INDEX providers_live_name ON providers (name) WHERE removed_at IS NULL;
+
+      CREATE TABLE budgets (
+        agent_id         text PRIMARY KEY REFERENCES agents (id),
+        limit_micros     bigint CHECK (limit_micros IS NULL OR limit_micros >= 0),
+        period           text NOT NULL CHECK (period IN ('none', 'daily', 'weekly', 'monthly')),
+        timezone         text NOT NULL DEFAULT 'UTC',
+        on_insufficient  text NOT NULL CHECK (on_insufficient IN ('reject', 'clamp')),
+        alert_thresholds text NOT NULL DEFAULT '[50,80,95,100]',
+        period_start     bigint NOT NULL,
+        period_end       bigint,
+        spent_micros     bigint NOT NULL DEFAULT 0,
+        reserved_micros  bigint NOT NULL DEFAULT 0,
+        leased_micros    bigint NOT NULL DEFAULT 0,
+        alerted_pct      bigint NOT NULL DEFAULT 0,
+        created_at       bigint NOT NULL,
+        updated_at       bigint NOT NULL
+      );
+
+      -- seq: SQLite's rowid alias, given by the store when an insert leaves it out.
+      CREATE TABLE ledger (
+        seq            bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        agent_id       text NOT NULL REFERENCES agents (id),
+        kind           text NOT NULL CHECK (kind IN ('reserve', 'commit', 'release', 'adjust', 'lease_grant', 'lease_return')),
+        reservation_id text,
+        lease_id       text,
+        spent_delta    bigint NOT NULL DEFAULT 0,
+        reserved_delta bigint NOT NULL DEFAULT 0,
+        leased_delta   bigint NOT NULL DEFAULT 0,
+        counted_at     bigint NOT NULL,
+        at             bigint NOT NULL,
+        holder         text,
+        model          text,
+        provider       text,
+        input_tokens   bigint,
+        output_tokens  bigint,
+        cached_tokens  bigint,
+        cost_known     integer,
+        overrun_micros bigint,
+        note           text
+      );
+      CREATE INDEX ledger_agent_counted ON ledger (agent_id, counted_at);
+      CREATE UNIQUE INDEX ledger_reservation ON ledger (reservation_id, (kind IN ('reserve', 'lease_grant')))
+        WHERE reservation_id IS NOT NULL AND lease_id IS NULL;
+
+      CREATE TABLE price_overrides (
+        model                        text PRIMARY KEY,
+        provider                     text NOT NULL,
+        kind                         text NOT NULL CHECK (kind IN ('chat', 'embedding')),
+        input_micros_per_mtok        bigint NOT NULL CHECK (input_micros_per_mtok >= 0),
+        output_micros_per_mtok       bigint NOT NULL CHECK (output_micros_per_mtok >= 0),
+        cached_input_micros_per_mtok bigint,
+        cache_write_micros_per_mtok  bigint,
+        max_output_tokens            bigint NOT NULL CHECK (max_output_tokens > 0),
+        context_window               bigint NOT NULL CHECK (context_window > 0),
+        aliases                      text NOT NULL DEFAULT '[]',
+        updated_at                   bigint NOT NULL
+      );
+    `,
   },
   {
     version: 3,
@@ -192,6 +323,65 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
       BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
     `,
+    postgres: `
+      CREATE TABLE audit_events (
+        seq           bigint PRIMARY KEY,
+        id            text NOT NULL UNIQUE,
+        at            bigint NOT NULL,
+        actor         text NOT NULL,
+        action        text NOT NULL,
+        resource_type text,
+        resource_id   text,
+        agent_id      text,
+        outcome       text NOT NULL,
+        data          text NOT NULL,
+        prev_hash     text NOT NULL,
+        hash          text NOT NULL
+      );
+      CREATE INDEX audit_agent ON audit_events (agent_id, seq) WHERE agent_id IS NOT NULL;
+
+      CREATE TABLE audit_checkpoints (
+        through_seq  bigint PRIMARY KEY,
+        head_hash    text NOT NULL,
+        pruned       bigint NOT NULL,
+        first_at     bigint,
+        last_at      bigint,
+        created_at   bigint NOT NULL,
+        actor        text NOT NULL,
+        signature    text NOT NULL
+      );
+
+      CREATE TABLE audit_prune_window (through_seq bigint NOT NULL);
+
+      -- Refuses the change, with the message given as the trigger's argument (SQLite's RAISE(ABORT, …)).
+      CREATE FUNCTION iron_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION USING MESSAGE = TG_ARGV[0];
+      END
+      $$;
+      -- Deleting an event is refused unless iron audit prune's window covers it.
+      CREATE FUNCTION iron_audit_events_no_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF OLD.seq > coalesce((SELECT max(through_seq) FROM audit_prune_window), -1) THEN
+          RAISE EXCEPTION 'audit events are append-only; retention goes through iron audit prune';
+        END IF;
+        RETURN OLD;
+      END
+      $$;
+      CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+        FOR EACH ROW EXECUTE FUNCTION iron_refuse('audit events are append-only');
+      CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+        FOR EACH ROW EXECUTE FUNCTION iron_audit_events_no_delete();
+      CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+        FOR EACH ROW EXECUTE FUNCTION iron_refuse('audit checkpoints are append-only');
+      CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+        FOR EACH ROW EXECUTE FUNCTION iron_refuse('audit checkpoints are append-only');
+      -- TRUNCATE skips row triggers (SQLite has no TRUNCATE): refused as well.
+      CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+        FOR EACH STATEMENT EXECUTE FUNCTION iron_refuse('audit events are append-only; retention goes through iron audit prune');
+      CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints
+        FOR EACH STATEMENT EXECUTE FUNCTION iron_refuse('audit checkpoints are append-only');
+    `,
   },
   {
     version: 4,
@@ -212,6 +402,20 @@ export const MIGRATIONS: readonly Migration[] = [
         ended_at    INTEGER,
         end_reason  TEXT CHECK (end_reason IS NULL OR end_reason IN ('stopped', 'expired'))
       ) STRICT;
+      CREATE INDEX holders_live ON holders (expires_at) WHERE ended_at IS NULL;
+    `,
+    postgres: `
+      CREATE TABLE holders (
+        holder      text PRIMARY KEY,
+        kind        text NOT NULL CHECK (kind IN ('gateway')),
+        host        text NOT NULL,
+        pid         bigint NOT NULL,
+        started_at  bigint NOT NULL,
+        renewed_at  bigint NOT NULL,
+        expires_at  bigint NOT NULL,
+        ended_at    bigint,
+        end_reason  text CHECK (end_reason IS NULL OR end_reason IN ('stopped', 'expired'))
+      );
       CREATE INDEX holders_live ON holders (expires_at) WHERE ended_at IS NULL;
     `,
   },
@@ -271,6 +475,65 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER settings_changed_update AFTER UPDATE ON meta
       BEGIN UPDATE change_counters SET version = version + 1 WHERE domain = 'settings'; END;
     `,
+    postgres: `
+      CREATE TABLE lease_holds (
+        lease_id    text PRIMARY KEY,
+        agent_id    text NOT NULL,
+        holder      text NOT NULL,
+        held_micros bigint NOT NULL CHECK (held_micros >= 0),
+        updated_at  bigint NOT NULL
+      );
+      CREATE INDEX lease_holds_agent ON lease_holds (agent_id);
+
+      CREATE TABLE change_counters (
+        domain  text PRIMARY KEY,
+        version bigint NOT NULL
+      );
+      INSERT INTO change_counters (domain, version) VALUES
+        ('agents', 0), ('tokens', 0), ('providers', 0), ('prices', 0), ('budgets', 0), ('settings', 0);
+
+      -- Bumps the counter named by the trigger's argument (once per row, as SQLite's triggers do) and tells
+      -- listeners on the channel iron_changes which one, when the transaction commits.
+      CREATE FUNCTION iron_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        UPDATE change_counters SET version = version + 1 WHERE domain = TG_ARGV[0];
+        PERFORM pg_notify('iron_changes', TG_ARGV[0]);
+        RETURN NULL;
+      END
+      $$;
+      CREATE TRIGGER agents_changed_insert AFTER INSERT ON agents
+        FOR EACH ROW EXECUTE FUNCTION iron_bump('agents');
+      CREATE TRIGGER agents_changed_update AFTER UPDATE ON agents
+        FOR EACH ROW EXECUTE FUNCTION iron_bump('agents');
+      CREATE TRIGGER tokens_changed_insert AFTER INSERT ON ic_tokens
+        FOR EACH ROW EXECUTE FUNCTION iron_bump('tokens');
+      -- last_used_at is the gateway's own bookkeeping: it changes nothing a gateway caches.
+      CREATE TRIGGER tokens_changed_update AFTER UPDATE OF token_hash, expires_at, revoked_at, agent_id ON ic_tokens
+        FOR EACH ROW EXECUTE FUNCTION iron_bump('tokens');
+      CREATE TRIGGER providers_changed_insert AFTER INSERT ON providers
+        FOR EACH ROW EXECUTE FUNCTION iron_bump('providers');
+      CREATE TRIGGER providers_changed_update AFTER UPDATE ON providers
+        FOR EACH ROW EXECUTE FUNCTION iron_bump('providers');
+      CREATE TRIGGER prices_changed_insert AFTER INSERT ON price_overrides
+        FOR EACH ROW EXECUTE FUNCTION iron_bump('prices');
+      CREATE TRIGGER prices_changed_update AFTER UPDATE ON price_overrides
+        FOR EACH ROW EXECUTE FUNCTION iron_bump('prices');
+      CREATE TRIGGER prices_changed_delete AFTER DELETE ON price_overrides
+        FOR EACH ROW EXECUTE FUNCTION iron_bump('prices');
+      -- A budget's balances move with every request; only its terms matter to a gateway.
+      CREATE TRIGGER budgets_changed_insert AFTER INSERT ON budgets
+        FOR EACH ROW EXECUTE FUNCTION iron_bump('budgets');
+      CREATE TRIGGER budgets_changed_update AFTER UPDATE ON budgets
+        FOR EACH ROW
+        WHEN (OLD.limit_micros IS DISTINCT FROM NEW.limit_micros OR OLD.period IS DISTINCT FROM NEW.period
+          OR OLD.timezone IS DISTINCT FROM NEW.timezone OR OLD.on_insufficient IS DISTINCT FROM NEW.on_insufficient
+          OR OLD.period_start IS DISTINCT FROM NEW.period_start)
+        EXECUTE FUNCTION iron_bump('budgets');
+      CREATE TRIGGER settings_changed_insert AFTER INSERT ON meta
+        FOR EACH ROW EXECUTE FUNCTION iron_bump('settings');
+      CREATE TRIGGER settings_changed_update AFTER UPDATE ON meta
+        FOR EACH ROW EXECUTE FUNCTION iron_bump('settings');
+    `,
   },
   {
     version: 6,
@@ -279,6 +542,11 @@ export const MIGRATIONS: readonly Migration[] = [
       -- An agent's own token is kind 'agent': one live at a time, as before. iron run mints tokens of
       -- kind 'run' beside it: short-lived, renewed while the run lasts, revoked when it ends.
       ALTER TABLE ic_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'agent' CHECK (kind IN ('agent', 'run'));
+      DROP INDEX ic_tokens_one_live;
+      CREATE UNIQUE INDEX ic_tokens_one_live ON ic_tokens (agent_id) WHERE revoked_at IS NULL AND kind = 'agent';
+    `,
+    postgres: `
+      ALTER TABLE ic_tokens ADD COLUMN kind text NOT NULL DEFAULT 'agent' CHECK (kind IN ('agent', 'run'));
       DROP INDEX ic_tokens_one_live;
       CREATE UNIQUE INDEX ic_tokens_one_live ON ic_tokens (agent_id) WHERE revoked_at IS NULL AND kind = 'agent';
     `,
@@ -382,6 +650,92 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
       CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
     `,
+    postgres: `
+      CREATE TABLE users (
+        id                  text PRIMARY KEY,
+        name                text NOT NULL,
+        display_name        text NOT NULL DEFAULT '',
+        email               text,
+        role                text NOT NULL CHECK (role IN ('admin', 'user', 'viewer')),
+        status              text NOT NULL CHECK (status IN ('active', 'suspended', 'deleted')),
+        password_hash       text,
+        password_changed_at bigint,
+        failed_logins       bigint NOT NULL DEFAULT 0,
+        locked_until        bigint,
+        last_login_at       bigint,
+        created_at          bigint NOT NULL,
+        updated_at          bigint NOT NULL,
+        deleted_at          bigint
+      );
+      CREATE UNIQUE INDEX users_live_name ON users (name) WHERE deleted_at IS NULL;
+
+      CREATE TABLE sessions (
+        id           text PRIMARY KEY,
+        user_id      text NOT NULL REFERENCES users (id),
+        token_hash   text NOT NULL UNIQUE,
+        prefix       text NOT NULL,
+        created_at   bigint NOT NULL,
+        expires_at   bigint NOT NULL,
+        last_used_at bigint,
+        revoked_at   bigint,
+        ip           text,
+        user_agent   text
+      );
+      CREATE INDEX sessions_user ON sessions (user_id);
+
+      CREATE TABLE api_tokens (
+        id           text PRIMARY KEY,
+        user_id      text NOT NULL REFERENCES users (id),
+        name         text NOT NULL,
+        role         text NOT NULL CHECK (role IN ('admin', 'user', 'viewer')),
+        token_hash   text NOT NULL UNIQUE,
+        prefix       text NOT NULL,
+        created_at   bigint NOT NULL,
+        expires_at   bigint,
+        last_used_at bigint,
+        revoked_at   bigint
+      );
+      CREATE INDEX api_tokens_user ON api_tokens (user_id);
+
+      CREATE TABLE budget_requests (
+        id                    text PRIMARY KEY,
+        agent_id              text NOT NULL REFERENCES agents (id),
+        requested_by          text NOT NULL,
+        limit_micros          bigint CHECK (limit_micros IS NULL OR limit_micros >= 0),
+        previous_limit_micros bigint,
+        reason                text NOT NULL,
+        status                text NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'cancelled')),
+        decided_by            text,
+        decided_at            bigint,
+        decision_note         text,
+        created_at            bigint NOT NULL
+      );
+      CREATE INDEX budget_requests_agent ON budget_requests (agent_id, created_at);
+      CREATE INDEX budget_requests_status ON budget_requests (status, created_at);
+
+      ALTER TABLE budgets ADD COLUMN granted_limit_micros bigint;
+      UPDATE budgets SET granted_limit_micros = limit_micros;
+
+      CREATE TABLE rate_limits (
+        key    text PRIMARY KEY,
+        tat_ms bigint NOT NULL
+      );
+
+      -- id: SQLite's rowid alias, given by the store when an insert leaves it out.
+      CREATE TABLE webhook_deliveries (
+        id              bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        event_id        text NOT NULL,
+        url             text NOT NULL,
+        payload         text NOT NULL,
+        status          text NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts        bigint NOT NULL DEFAULT 0,
+        next_attempt_at bigint NOT NULL,
+        last_error      text,
+        created_at      bigint NOT NULL,
+        delivered_at    bigint
+      );
+      CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+    `,
   },
   {
     version: 8,
@@ -428,6 +782,39 @@ export const MIGRATIONS: readonly Migration[] = [
         reported_at    INTEGER NOT NULL
       ) STRICT, WITHOUT ROWID;
     `,
+    postgres: `
+      CREATE TABLE remote_leases (
+        lease_id            text PRIMARY KEY,
+        agent_id            text NOT NULL REFERENCES agents (id),
+        token_id            text NOT NULL,
+        runtime_id          text NOT NULL,
+        runtime_version     text NOT NULL,
+        host                text,
+        metered_only        integer NOT NULL CHECK (metered_only IN (0, 1)),
+        counted_at          bigint NOT NULL,
+        limit_micros        bigint,
+        period_end          bigint,
+        granted_micros      bigint NOT NULL DEFAULT 0,
+        reported_micros     bigint NOT NULL DEFAULT 0,
+        returned_micros     bigint NOT NULL DEFAULT 0,
+        return_spent_micros bigint,
+        created_at          bigint NOT NULL,
+        renewed_at          bigint NOT NULL,
+        expires_at          bigint NOT NULL,
+        closed_at           bigint,
+        close_reason        text CHECK (close_reason IN
+          ('returned', 'expired', 'token_revoked', 'agent_suspended', 'agent_deleted', 'limit_changed'))
+      );
+      CREATE UNIQUE INDEX remote_leases_holder ON remote_leases (agent_id, runtime_id) WHERE closed_at IS NULL;
+      CREATE INDEX remote_leases_expiry ON remote_leases (expires_at) WHERE closed_at IS NULL;
+
+      CREATE TABLE reported_requests (
+        request_id     text PRIMARY KEY,
+        lease_id       text NOT NULL,
+        charged_micros bigint,
+        reported_at    bigint NOT NULL
+      );
+    `,
   },
   {
     version: 9,
@@ -446,6 +833,15 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (lease_id, token_id)
       ) STRICT, WITHOUT ROWID;
     `,
+    postgres: `
+      ALTER TABLE remote_leases ADD COLUMN report_key_hash text;
+
+      CREATE TABLE remote_lease_tokens (
+        lease_id text NOT NULL,
+        token_id text NOT NULL,
+        PRIMARY KEY (lease_id, token_id)
+      );
+    `,
   },
   {
     version: 10,
@@ -454,6 +850,9 @@ export const MIGRATIONS: readonly Migration[] = [
       -- What the draws of a team gateway's reports took from its lease, kept beside granted and returned so that
       -- what a lease holds is known without summing its draws (a lease may live for days of reports).
       ALTER TABLE remote_leases ADD COLUMN drawn_micros INTEGER NOT NULL DEFAULT 0;
+    `,
+    postgres: `
+      ALTER TABLE remote_leases ADD COLUMN drawn_micros bigint NOT NULL DEFAULT 0;
     `,
   },
 ]
