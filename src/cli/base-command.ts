@@ -6,6 +6,7 @@ import { resolveDirs } from '../config/paths.js'
 import type { IronError } from '../core/errors.js'
 import { LocalContext } from '../services/context.js'
 import { createLocalControlPlane, type LocalControlPlane } from '../services/local/index.js'
+import { type StoreLocation, storeInEffect } from '../store/location.js'
 import { Output } from './output.js'
 import { confirm } from './prompt.js'
 import { debugStack, renderErrorText, toIronError } from './render-error.js'
@@ -14,6 +15,15 @@ import { debugStack, renderErrorText, toIronError } from './render-error.js'
 export const localStoreFlags = {
   db: Flags.string({
     description: 'Path of the store (SQLite file); overrides IRON_DB and the config file',
+    helpGroup: 'GLOBAL',
+  }),
+}
+
+/** `--db`, for the commands that also work on a PostgreSQL store (db migrate, doctor). */
+export const anyStoreFlags = {
+  db: Flags.string({
+    description:
+      'Path of the store (SQLite file), or a postgres:// URL; overrides IRON_DB and the config file',
     helpGroup: 'GLOBAL',
   }),
 }
@@ -58,6 +68,11 @@ export abstract class IronCommand<T> extends Command {
   /** Config (flag > env > file > default) for commands that do not need the store. */
   protected async loadConfig(): Promise<IronConfig> {
     return IronConfig.load(resolveDirs(process.env), process.env)
+  }
+
+  /** Where the store is (--db > IRON_DB > config file > default): a SQLite file or a PostgreSQL URL. */
+  protected async store(flags: { db?: string } = {}): Promise<StoreLocation> {
+    return storeInEffect(await this.loadConfig(), flags.db)
   }
 
   /** The local store, config and vault; closed when the command ends. */

@@ -1,9 +1,11 @@
+import type { IronConfig } from '../config/config.js'
 import type { Env } from '../config/paths.js'
 import type { Vault } from '../config/vault.js'
 import type { IronError } from '../core/errors.js'
 import type { Whoami } from '../services/api.js'
 import type { LocalContext } from '../services/context.js'
-import { type DoctorCheck, type DoctorResult, runDoctor } from '../services/setup.js'
+import { type DoctorCheck, type DoctorResult, runDoctor, runPostgresDoctor } from '../services/setup.js'
+import type { StoreLocation } from '../store/location.js'
 import { credentialFor, type ServerInEffect, TOKEN_ENV } from './context.js'
 import { ServerConnection } from './http.js'
 
@@ -13,12 +15,24 @@ interface Health {
   schema_version?: number
 }
 
-/** Checks of the machine, and in team mode of the server it goes to: reachable, and signed in. */
+/** A PostgreSQL store for doctor to check, where a LocalContext (the embedded store) cannot be made. */
+export interface PostgresDoctorTarget {
+  config: IronConfig
+  postgres: Extract<StoreLocation, { kind: 'postgres' }>
+}
+
+/** Checks of the machine and its store, and in team mode of the server it goes to: reachable, and signed in. */
 export async function runTeamDoctor(
-  ctx: LocalContext,
+  ctx: LocalContext | PostgresDoctorTarget,
   server: ServerInEffect | undefined,
   options: { vault: () => Vault; env: Env; version: string; userAgent?: string },
 ): Promise<DoctorResult> {
+  if ('postgres' in ctx) {
+    const result = await runPostgresDoctor(ctx.config, ctx.postgres)
+    if (!server) return result
+    const checks = [...result.checks, ...(await serverChecks(server, options))]
+    return { ok: checks.every((c) => c.status !== 'fail'), checks }
+  }
   const local = runDoctor(ctx)
   if (!server) return local
   // In team mode the server keeps the data: a machine without a store of its own is not a fault.

@@ -14,6 +14,7 @@ import { CREDENTIALS_FILE, type Env } from '../config/paths.js'
 import { FileVault, type Vault } from '../config/vault.js'
 import { authError } from '../core/errors.js'
 import { type Db, openDb } from '../store/db.js'
+import { storeInEffect, storeUnsupported } from '../store/location.js'
 import { getMeta, initMeta } from '../store/meta.js'
 import { notifyGateways } from './gateways.js'
 
@@ -30,7 +31,7 @@ export const META_MASTER_KEY_CHECK = 'master_key_check'
 export interface LocalContextOptions {
   config: IronConfig
   env?: Env
-  /** --db from the command line; wins over IRON_DB and the config file. */
+  /** --db from the command line; wins over IRON_DB and the config file. A PostgreSQL URL is refused (STORE_UNSUPPORTED). */
   db?: string
   /** Replaces the keychain and the credentials file (tests). */
   vault?: Vault
@@ -63,7 +64,10 @@ export class LocalContext {
     this.env = options.env ?? process.env
     this.now = options.now ?? Date.now
     this.#warn = options.warn ?? (() => {})
-    this.dbPath = this.config.getString('db', options.db)
+    // The services run on SQLite so far: a PostgreSQL URL is refused here, before a file is named after it.
+    const store = storeInEffect(this.config, options.db)
+    if (store.kind === 'postgres') throw storeUnsupported(store)
+    this.dbPath = store.path
     this.actor = options.actor ?? `local:${localUser()}`
     this.keys = new MasterKeyResolver({
       env: this.env,

@@ -1,12 +1,16 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
+import type { IronConfig } from '../config/config.js'
 import { verifyMasterKey } from '../config/master-key.js'
 import { IronError } from '../core/errors.js'
 import { BUNDLED_PRICES } from '../pricing/catalog.js'
 import { PriceTable } from '../pricing/lookup.js'
 import { AgentsRepo } from '../store/agents.js'
 import { type Db, LATEST_SCHEMA_VERSION, openDb, schemaVersion } from '../store/db.js'
+import type { StoreLocation } from '../store/location.js'
 import { getMeta, initMeta } from '../store/meta.js'
+import { connectPostgres } from '../store/postgres.js'
+import { postgresSchemaVersion } from '../store/postgres-migrate.js'
 import { PricesRepo } from '../store/prices.js'
 import { ProvidersRepo } from '../store/providers.js'
 import { type LocalContext, META_MASTER_KEY_CHECK } from './context.js'
@@ -45,7 +49,8 @@ export function initStore(ctx: LocalContext): InitResult {
   }
 }
 
-export type CheckStatus = 'ok' | 'warn' | 'fail'
+/** `skip`: a check that does not apply to this setup (the detail says why); it fails nothing. */
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip'
 export interface DoctorCheck {
   name: string
   status: CheckStatus
@@ -62,7 +67,7 @@ export const MIN_NODE_VERSION = '22.19'
 
 /** `iron doctor`: what is set up and what is wrong, each with what to do. Read-only. */
 export function runDoctor(ctx: LocalContext, nodeVersion: string = process.versions.node): DoctorResult {
-  const checks: DoctorCheck[] = [checkNode(nodeVersion), checkConfig(ctx)]
+  const checks: DoctorCheck[] = [checkNode(nodeVersion), checkConfig(ctx.config)]
   const store = checkStore(ctx)
   checks.push(...store.checks)
   checks.push(checkMasterKey(ctx, store.keyCheck))
@@ -82,12 +87,71 @@ function checkNode(version: string): DoctorCheck {
       }
 }
 
-function checkConfig(ctx: LocalContext): DoctorCheck {
+/**
+ * `iron doctor` on a PostgreSQL store: reachable, and migrated to the current schema. The checks that read
+ * the embedded store (its integrity, files, agents, and the master key it was encrypted under) are skipped:
+ * commands do not run on PostgreSQL yet.
+ */
+export async function runPostgresDoctor(
+  config: IronConfig,
+  store: Extract<StoreLocation, { kind: 'postgres' }>,
+  nodeVersion: string = process.versions.node,
+): Promise<DoctorResult> {
+  const checks: DoctorCheck[] = [checkNode(nodeVersion), checkConfig(config), await checkPostgresStore(store)]
+  const why = 'not checked on PostgreSQL yet: commands run on the embedded SQLite store'
+  checks.push(
+    { name: 'master key', status: 'skip', detail: why },
+    { name: 'agents', status: 'skip', detail: why },
+  )
+  return { ok: checks.every((c) => c.status !== 'fail'), checks }
+}
+
+async function checkPostgresStore(store: Extract<StoreLocation, { kind: 'postgres' }>): Promise<DoctorCheck> {
+  let pg: Awaited<ReturnType<typeof connectPostgres>>
   try {
-    ctx.config.list()
-    const where = existsSync(ctx.config.path)
-      ? ctx.config.path
-      : `${ctx.config.path} (not created; defaults apply)`
+    pg = await connectPostgres(store.url, store.safeUrl)
+  } catch (error) {
+    return fromError('store', error)
+  }
+  try {
+    const version = await postgresSchemaVersion(pg.sql)
+    const at = `PostgreSQL ${pg.serverVersion} at ${pg.label}`
+    const migrate = `Run: iron db migrate --db ${store.safeUrl}`
+    if (version === 0) {
+      return {
+        name: 'store',
+        status: 'fail',
+        detail: `${at}, schema v0 (v${LATEST_SCHEMA_VERSION} is current; not migrated)`,
+        hint: migrate,
+      }
+    }
+    if (version > LATEST_SCHEMA_VERSION) {
+      return {
+        name: 'store',
+        status: 'fail',
+        detail: `${at}, schema v${version}: migrated by a newer iron (this one knows up to v${LATEST_SCHEMA_VERSION})`,
+        hint: 'Upgrade iron (npm install -g iron-cli@latest), or point --db / IRON_DB at another database',
+      }
+    }
+    return version < LATEST_SCHEMA_VERSION
+      ? {
+          name: 'store',
+          status: 'warn',
+          detail: `${at}, schema v${version} (v${LATEST_SCHEMA_VERSION} is current)`,
+          hint: migrate,
+        }
+      : { name: 'store', status: 'ok', detail: `${at}, schema v${version} (current)` }
+  } catch (error) {
+    return fromError('store', error)
+  } finally {
+    await pg.close().catch(() => {})
+  }
+}
+
+function checkConfig(config: IronConfig): DoctorCheck {
+  try {
+    config.list()
+    const where = existsSync(config.path) ? config.path : `${config.path} (not created; defaults apply)`
     return { name: 'config', status: 'ok', detail: where }
   } catch (error) {
     return fromError('config', error)
