@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core'
 import { IronCommand } from '../../src/cli/base-command.js'
-import { assertConfigKey, type ConfigEntry } from '../../src/config/config.js'
+import { assertConfigKey, type ConfigEntry, IronConfig } from '../../src/config/config.js'
 
 export default class ConfigGet extends IronCommand<ConfigEntry> {
   static override summary = 'Print the effective value of a config key'
@@ -16,7 +16,9 @@ export default class ConfigGet extends IronCommand<ConfigEntry> {
 
   async run(): Promise<ConfigEntry> {
     const { args } = await this.parse(ConfigGet)
-    const entry = (await this.loadConfig()).entry(assertConfigKey(args.key))
+    const key = assertConfigKey(args.key)
+    const found = (await this.loadConfig()).entry(key)
+    const entry = { ...found, value: IronConfig.shown(key, found.value) }
     this.out.line(entry.value === undefined ? '' : String(entry.value))
     if (this.out.tty) this.out.note(this.out.errColor.dim(`(from ${entry.source})`))
     return entry

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core'
 import { IronCommand } from '../../src/cli/base-command.js'
-import { assertConfigKey, envNameOf } from '../../src/config/config.js'
+import { assertConfigKey, envNameOf, IronConfig } from '../../src/config/config.js'
 import { setConfigValue } from '../../src/services/config-changes.js'
 import { WEBHOOK_SECRET_ENV, type WebhookSetup } from '../../src/services/webhooks.js'
 
@@ -37,10 +37,11 @@ export default class ConfigSet extends IronCommand<SetResult> {
       args.value,
       await this.local().catch(() => undefined),
     )
-    this.out.success(`${key} = ${value} (in ${config.path})`)
+    this.out.success(`${key} = ${IronConfig.shown(key, value)} (in ${config.path})`)
     const env = envNameOf(key)
     if (process.env[env]) this.out.warn(`${env} is set in the environment and wins over the file`)
-    if (!webhook || !('secret_source' in webhook)) return { key, value: value!, path: config.path }
+    if (!webhook || !('secret_source' in webhook))
+      return { key, value: IronConfig.shown(key, value)!, path: config.path }
     if (webhook.secret) {
       this.out.line(webhook.secret)
       this.out.warn(

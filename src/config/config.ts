@@ -4,6 +4,7 @@ import type Conf from 'conf'
 import { z } from 'zod'
 import { IronError, usageError } from '../core/errors.js'
 import { parseDuration } from '../core/time.js'
+import { withoutPassword } from '../store/location.js'
 import { CONFIG_FILE, type Env, type IronDirs, STORE_FILE } from './paths.js'
 
 const timezone = z.string().refine(
@@ -237,6 +238,11 @@ export class IronConfig {
 
   list(): ConfigEntry[] {
     return CONFIG_KEY_NAMES.map((key) => this.entry(key))
+  }
+
+  /** What a person may see of a key's value (printed, or in --json): a database URL without its password. */
+  static shown(key: ConfigKey, value: string | number | undefined): string | number | undefined {
+    return key === 'db' && typeof value === 'string' ? withoutPassword(value) : value
   }
 
   /** Validate and store a value; returns the stored (typed) value. Nothing is written if it is invalid. */

@@ -230,4 +230,23 @@ describe('iron db migrate and doctor on a PostgreSQL store', () => {
     expect(existsSync(join(process.cwd(), 'postgres:'))).toBe(false)
     expect(readdirSync(home).sort()).not.toContain('data')
   })
+
+  it('config set, get and list show a database URL without its password', async () => {
+    const withSecret = 'postgresql://iron:hunter2@db.internal:5432/iron?sslmode=require'
+    const set = await iron(['config', 'set', 'db', withSecret, '--json'])
+    expect(set.code).toBe(0)
+    for (const result of [
+      set,
+      await iron(['config', 'set', 'db', withSecret]),
+      await iron(['config', 'get', 'db']),
+      await iron(['config', 'get', 'db', '--json']),
+      await iron(['config', 'list']),
+      await iron(['config', 'list', '--json']),
+      await iron(['config', 'get', 'db'], { IRON_DB: withSecret }),
+    ]) {
+      const printed = `${result.stdout}${result.stderr}`
+      expect(printed).not.toContain('hunter2')
+      expect(printed).toContain('postgresql://iron@db.internal:5432/iron?sslmode=require')
+    }
+  })
 })
