@@ -4,7 +4,7 @@ import type Conf from 'conf'
 import { z } from 'zod'
 import { IronError, usageError } from '../core/errors.js'
 import { parseDuration } from '../core/time.js'
-import { withoutPassword } from '../store/location.js'
+import { withoutPassword } from '../core/urls.js'
 import { CONFIG_FILE, type Env, type IronDirs, STORE_FILE } from './paths.js'
 
 const timezone = z.string().refine(

@@ -1,5 +1,6 @@
 import type { IronConfig } from '../config/config.js'
 import { usageError } from '../core/errors.js'
+import { withoutPassword } from '../core/urls.js'
 
 /**
  * Where the store is, from the config's `db` (--db > IRON_DB > config file > default): a SQLite file, or
@@ -28,20 +29,6 @@ export function storeLocation(value: string): StoreLocation {
   return { kind: 'postgres', url: value, safeUrl: withoutPassword(value) }
 }
 
-/**
- * `postgres://user:secret@host/db?password=…` → `postgres://user@host/db`. The user info ends at the
- * authority's last `@`, so a password holding an unescaped `@` goes too.
- */
-export function withoutPassword(url: string): string {
-  return url
-    .replace(/^(postgres(?:ql)?:\/\/)([^/?#]*)@/i, (_, scheme: string, userinfo: string) => {
-      const user = userinfo.split(':')[0] ?? ''
-      return user ? `${scheme}${user}@` : scheme
-    })
-    .replace(/([?&])password=[^&#]*&?/gi, '$1')
-    .replace(/[?&](#|$)/, '$1')
-}
-
 /** For the commands that run on the embedded SQLite store only, given a PostgreSQL URL. */
 export const storeUnsupported = (location: Extract<StoreLocation, { kind: 'postgres' }>) =>
   usageError(
@@ -49,3 +36,5 @@ export const storeUnsupported = (location: Extract<StoreLocation, { kind: 'postg
     `Commands run on the embedded SQLite store; PostgreSQL (${location.safeUrl}) is used by \`iron db migrate\` and \`iron doctor\` so far`,
     'Point --db / IRON_DB at a SQLite file for this command; `iron db migrate --db <url>` prepares a PostgreSQL database',
   )
+
+export { withoutPassword }
