@@ -19,6 +19,7 @@ import type {
   UsageRow,
   User,
 } from '../services/api.js'
+import type { DbCopyResult } from '../services/db-copy.js'
 import type { Column, Output } from './output.js'
 
 /** How each resource prints, shared by its list and show commands. */
@@ -531,3 +532,27 @@ export const agentColumnsFor = (agents: readonly Agent[]): Column<Agent>[] =>
         ...agentColumns.slice(2),
       ]
     : agentColumns
+
+/** `iron db copy`: rows copied per table, then what was verified on the target (or what differs). */
+export function printDbCopy(out: Output, r: DbCopyResult): void {
+  out.line(`Copied ${r.from} (schema v${r.schema}) to PostgreSQL ${r.version} at ${r.to}`)
+  out.table(
+    r.tables,
+    [
+      { header: 'Table', value: (t) => t.name },
+      { header: 'Rows', value: (t) => t.rows, kind: 'number' },
+    ],
+    'No tables.',
+    { headers: true },
+  )
+  const v = r.verified
+  if (v.ok) {
+    const head = v.audit_head ? `head ${v.audit_head.seq}:${v.audit_head.hash.slice(0, 12)}` : 'empty'
+    out.line(
+      `${out.color.green('✓')} verified: ${v.tables} tables, ledger balances of ${v.budgets} budgets, audit chain of ${v.audit_events} events (${head})`,
+    )
+    return
+  }
+  out.line(`${out.color.red('✗')} the copy does not match the source:`)
+  for (const problem of v.problems) out.line(`${out.color.red('✗')} ${problem}`)
+}
