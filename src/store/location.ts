@@ -33,7 +33,7 @@ export function storeLocation(value: string): StoreLocation {
 export const storeUnsupported = (location: Extract<StoreLocation, { kind: 'postgres' }>) =>
   usageError(
     'STORE_UNSUPPORTED',
-    `Commands run on the embedded SQLite store; PostgreSQL (${location.safeUrl}) is used by \`iron db migrate\` and \`iron doctor\` so far`,
+    `Commands run on the embedded SQLite store; PostgreSQL (${location.safeUrl}) is used by \`iron db migrate\`, \`iron db copy\` and \`iron doctor\` so far`,
     'Point --db / IRON_DB at a SQLite file for this command; `iron db migrate --db <url>` prepares a PostgreSQL database',
   )
 

@@ -220,7 +220,7 @@ describe('iron db migrate and doctor on a PostgreSQL store', () => {
       expect(list.code).toBe(2)
       expect(list.stdout).toBe('')
       expect(list.stderr.split('\n')[0]).toBe(
-        `Error (STORE_UNSUPPORTED): Commands run on the embedded SQLite store; PostgreSQL (${safeUrl}) is used by \`iron db migrate\` and \`iron doctor\` so far`,
+        `Error (STORE_UNSUPPORTED): Commands run on the embedded SQLite store; PostgreSQL (${safeUrl}) is used by \`iron db migrate\`, \`iron db copy\` and \`iron doctor\` so far`,
       )
       expect(list.stderr).not.toMatch(STACK)
     }
