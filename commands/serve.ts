@@ -12,7 +12,9 @@ export default class Serve extends IronCommand<ServeInfo> {
     '/api/health, /metrics and the event stream /api/v1/events, on the same store as every command. ' +
     'Members sign in with `iron login <url>`; their commands then go to this server. It refuses to start ' +
     'on a store without an admin (create one with `iron users create NAME --admin`), and to listen beyond ' +
-    'this machine without TLS. Ctrl-C or SIGTERM stops it after the requests in flight.'
+    'this machine without TLS. Behind a load balancer or proxy, set serve.trusted_proxies (IP addresses or ' +
+    'CIDR ranges) so that login limits and audit records take the client address from its X-Forwarded-For; ' +
+    'without it that header is ignored. Ctrl-C or SIGTERM stops it after the requests in flight.'
   static override examples = [
     '<%= config.bin %> serve',
     '<%= config.bin %> serve --port 8787 --host 0.0.0.0 --tls-cert /etc/iron/cert.pem --tls-key /etc/iron/key.pem',

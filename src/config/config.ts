@@ -4,6 +4,7 @@ import type Conf from 'conf'
 import { z } from 'zod'
 import { IronError, usageError } from '../core/errors.js'
 import { parseDuration } from '../core/time.js'
+import { TrustedProxies } from '../core/trusted-proxies.js'
 import { withoutPassword } from '../core/urls.js'
 import { CONFIG_FILE, type Env, type IronDirs, STORE_FILE } from './paths.js'
 
@@ -90,6 +91,19 @@ export const CONFIG_KEYS = {
     description:
       "Seconds a team gateway's lease from `iron serve` lives without a report (15 min by default); then what it did not report goes back to the budget",
     default: () => 900,
+  },
+  'serve.trusted_proxies': {
+    schema: z.string().transform((text, ctx) => {
+      try {
+        return TrustedProxies.parse(text).toString()
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message })
+        return z.NEVER
+      }
+    }),
+    description:
+      "Load balancers and proxies in front of `iron serve` whose X-Forwarded-For is believed (IP addresses or CIDR ranges, comma-separated; none by default): the client's address (login limits, audit) is then the first untrusted address from the right",
+    default: () => undefined,
   },
   'alerts.webhook_url': {
     schema: httpUrl.refine((u) => !/^https?:\/\/[^/?#]*@/.test(u), {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { clientAddressOf, type TrustedProxies } from '../core/trusted-proxies.js'
 import { HttpError } from './errors.js'
 
 /** HTTP plumbing of `iron serve`: bodies read within a size and a time, JSON in and out, common headers. */
@@ -165,7 +166,11 @@ export function drained(res: ServerResponse): Promise<void> {
   })
 }
 
-/** The client's address, for login rate limits. Forwarded headers are not trusted: anyone can send them. */
-export function clientIp(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown'
+/**
+ * The client's address (login rate limits, audit records, logs): the TCP peer, or, when the peer is one of
+ * `trusted` (config serve.trusted_proxies), what X-Forwarded-For says past the trusted proxies. An untrusted
+ * peer's forwarded headers are ignored: anyone can send them.
+ */
+export function clientAddress(req: IncomingMessage, trusted: TrustedProxies | undefined): string {
+  return clientAddressOf(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted)
 }

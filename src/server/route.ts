@@ -44,6 +44,8 @@ export interface HandlerContext<P, Q, B> {
   req: IncomingMessage
   res: ServerResponse
   requestId: string
+  /** The client's address (http.ts clientAddress: the peer, or past trusted proxies). */
+  client: string
   /** HEAD: answer the headers GET would, without the body. */
   head: boolean
 }

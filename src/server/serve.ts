@@ -66,6 +66,8 @@ export async function serve(
       `Serving plain HTTP on ${input.host} (--insecure-http): passwords and session tokens cross the network unencrypted`,
     )
   }
+  // Checked before anything is done: a bad serve.trusted_proxies refuses to start.
+  const trusted = ctx.config.get('serve.trusted_proxies')
   const cp = createLocalControlPlane(ctx)
   const created = await ensureAdmin(cp, input)
   let server: RunningServer
@@ -85,6 +87,8 @@ export async function serve(
       throw await serveListenError(error as NodeJS.ErrnoException, input.host, input.port)
     throw error
   }
+  if (trusted !== undefined)
+    input.note?.(`Client addresses are taken from X-Forwarded-For sent by ${trusted} (serve.trusted_proxies)`)
   // Budget alerts and firewall blocks go to alerts.webhook_url, off every request's path.
   const stopWebhooks = startWebhookDeliverer(ctx, { warn: input.warn })
   const close = server.close

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net'
 import type { z } from 'zod'
 import { IronError } from '../core/errors.js'
 import { newId } from '../core/ids.js'
+import { TrustedProxies } from '../core/trusted-proxies.js'
 import type { LocalContext } from '../services/context.js'
 import { createLocalControlPlane, type LocalControlPlane } from '../services/local/index.js'
 import { type Principal, runAs } from '../services/principal.js'
@@ -26,7 +27,7 @@ import {
   validationError,
 } from './errors.js'
 import { EventStream, type EventStreamOptions } from './events.js'
-import { COMMON_HEADERS, discardBody, readJsonBody, sendJson } from './http.js'
+import { COMMON_HEADERS, clientAddress, discardBody, readJsonBody, sendJson } from './http.js'
 import { ServerMetrics } from './metrics.js'
 import { openApiDocument } from './openapi.js'
 import { paginate } from './pagination.js'
@@ -57,6 +58,8 @@ export interface ServeOptions {
   log?: (line: string) => void
   /** How often team gateways' expired leases are reclaimed (default: a quarter of serve.lease_ttl, ≤ 30 s). */
   leaseReclaimMs?: number
+  /** Proxies whose X-Forwarded-For is believed (default: config serve.trusted_proxies; none). */
+  trustedProxies?: TrustedProxies
 }
 
 export interface RunningServer {
@@ -80,6 +83,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const auth = (): Authenticator => cp.auth
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
   const routes = options.routes ?? ROUTES
+  const trustedText = ctx.config.get('serve.trusted_proxies')
+  const trusted =
+    options.trustedProxies ??
+    (typeof trustedText === 'string' ? TrustedProxies.parse(trustedText) : undefined)
   const router = new Router(routes)
   const metrics = new ServerMetrics()
   const sessions = new SessionsRepo(ctx.db())
@@ -183,6 +190,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         req,
         res,
         requestId,
+        client: clientAddress(req, trusted),
         head,
       })
     const value = principal ? await runAs(principal, run) : await run()
@@ -215,7 +223,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const status = statusOf(error)
     if (status >= 500 && !(error instanceof IronError))
       log(
-        `iron serve: ${requestId} ${req.method} ${req.url?.split('?')[0]}: ${(error as Error)?.stack ?? error}`,
+        `iron serve: ${requestId} ${req.method} ${req.url?.split('?')[0]} from ${clientAddress(req, trusted)}: ${(error as Error)?.stack ?? error}`,
       )
     if (res.headersSent) {
       // A stream that had started cannot carry an error: cut it, so the client sees it incomplete.

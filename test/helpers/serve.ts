@@ -1,3 +1,4 @@
+import type { Env } from '../../src/config/paths.js'
 import { MemoryVault } from '../../src/config/vault.js'
 import type { EventStreamOptions } from '../../src/server/events.js'
 import { type RunningServer, startServer } from '../../src/server/server.js'
@@ -20,10 +21,10 @@ export interface Answer<T = unknown> {
  * a small client: `call(method, path, { token, body, headers })`.
  */
 export async function tempServer(
-  options: { events?: EventStreamOptions; bodyTimeoutMs?: number; leaseReclaimMs?: number } = {},
+  options: { events?: EventStreamOptions; bodyTimeoutMs?: number; leaseReclaimMs?: number; env?: Env } = {},
 ) {
   const clock = { now: Date.parse('2026-03-10T12:00:00Z') }
-  const { ctx, dirs } = await tempContext({}, new MemoryVault())
+  const { ctx, dirs } = await tempContext(options.env ?? {}, new MemoryVault())
   Object.defineProperty(ctx, 'now', { value: () => clock.now })
   const server: RunningServer = await startServer({
     ctx,

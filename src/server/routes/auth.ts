@@ -1,5 +1,4 @@
 import { z } from 'zod'
-import { clientIp } from '../http.js'
 import { type AnyRoute, route } from '../route.js'
 import * as s from '../schemas.js'
 
@@ -15,12 +14,12 @@ export const authRoutes: AnyRoute[] = [
     body: s.LoginInput,
     response: s.LoginResult,
     mutates: true,
-    handler: ({ cp, body, req }) => {
+    handler: ({ cp, body, req, client }) => {
       const agent = req.headers['user-agent']
       return cp.auth.login({
         name: body.name,
         password: body.password,
-        ip: clientIp(req),
+        ip: client,
         ...(typeof agent === 'string' ? { user_agent: agent } : {}),
       })
     },
