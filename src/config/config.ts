@@ -155,7 +155,7 @@ function parseValue(key: ConfigKey, value: unknown, origin: string): string | nu
   const reason = result.error.issues.map((i) => i.message).join('; ')
   throw usageError(
     'INVALID_CONFIG_VALUE',
-    `Invalid value ${JSON.stringify(value)} for ${key} ${origin}: ${reason}`,
+    `Invalid value ${JSON.stringify(value)} for ${key}${origin ? ` ${origin}` : ''}: ${reason}`,
   )
 }
 

@@ -128,7 +128,7 @@ describe('iron (the binary)', () => {
     const before = readFileSync(path, 'utf8')
     const bad = await iron(['config', 'set', 'gateway.port', 'ninety'])
     expect(bad.code).toBe(2)
-    expect(bad.stderr).toContain('Invalid value "ninety" for gateway.port')
+    expect(bad.stderr).toContain('Invalid value "ninety" for gateway.port: ')
     expect(readFileSync(path, 'utf8')).toBe(before)
 
     const unknown = await iron(['config', 'get', 'colour'])
