@@ -3,7 +3,7 @@
 // its own CPU, against its own cheapest route (GET /api/health: HTTP, routing and JSON, nothing else)
 // measured in the same run at the same concurrency, so the ratio says what the protocol's work costs.
 //   handshake: a new lease for a new gateway runtime each time (a ledger grant, the agent's view, every
-//              provider key sealed for the lease, the price table), one agent;
+//              provider key sealed for the lease, the price table), 64 agents in turn;
 //   report:    batches of 50 requests (each a draw on the lease with its audit record, charged once by
 //              request_id) from 16 gateways' leases; and empty reports (the heartbeat every gateway sends
 //              each second per lease).
@@ -29,6 +29,8 @@ const SECONDS = Number(arg('--seconds', '5'))
 const JSON_OUT = process.argv.includes('--json')
 const BATCH = 50
 const GATEWAYS = 16
+/** Agents the handshake case goes round (each new lease counts toward its agent's cap of 1,000 open leases). */
+const HANDSHAKE_AGENTS = 64
 const log = (line) => process.stderr.write(`${line}\n`)
 
 async function freshStore() {
@@ -40,12 +42,18 @@ async function freshStore() {
   await cp.providers.add({ name: 'openai', kind: 'openai', api_key: `sk-bench-${'x'.repeat(40)}` })
   await cp.providers.add({ name: 'claude', kind: 'anthropic', api_key: `sk-ant-bench-${'y'.repeat(40)}` })
   await cp.providers.add({ name: 'mock', kind: 'mock' })
-  await cp.agents.create({ name: 'bench' })
-  // A limit no run reaches: every handshake lends, every report draws.
-  await cp.budgets.set('bench', { limit_micros: 1_000_000_000_000 })
-  const token = (await cp.tokens.issue('bench')).token
+  // Agents enough that the handshake case, a new lease each call, stays far below the server's cap of
+  // open leases per agent (1,000) however fast the machine: the handshakes go round them.
+  const tokens = []
+  for (let i = 0; i < HANDSHAKE_AGENTS; i++) {
+    const name = i === 0 ? 'bench' : `bench-${i}`
+    await cp.agents.create({ name })
+    // A limit no run reaches: every handshake lends, every report draws.
+    await cp.budgets.set(name, { limit_micros: 1_000_000_000_000 })
+    tokens.push((await cp.tokens.issue(name)).token)
+  }
   ctx.close()
-  return { dirs, env, token }
+  return { dirs, env, token: tokens[0], tokens }
 }
 
 function event() {
@@ -99,7 +107,7 @@ async function measure(concurrency, call) {
   return { calls: done, units, failed, seconds }
 }
 
-const { dirs, env, token } = await freshStore()
+const { dirs, env, token, tokens } = await freshStore()
 const cpus = cpuCount()
 const server = await spawnPinned({
   command: process.execPath,
@@ -128,12 +136,17 @@ const health = async () => {
 }
 let runtimes = 0
 const handshake = async () => {
-  await post('/api/v1/budget/handshake', {
-    runtime_id: `gw:bench:${process.pid}:${++runtimes}`,
-    runtime_version: 'bench',
-    host: 'bench',
-    min_micros: 1_000,
-  })
+  const n = ++runtimes
+  await post(
+    '/api/v1/budget/handshake',
+    {
+      runtime_id: `gw:bench:${process.pid}:${n}`,
+      runtime_version: 'bench',
+      host: 'bench',
+      min_micros: 1_000,
+    },
+    tokens[n % tokens.length],
+  )
   return 1
 }
 const leases = []
