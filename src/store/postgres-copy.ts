@@ -1,6 +1,6 @@
 import type { Sql, TransactionSql } from 'postgres'
 import { IronError, usageError } from '../core/errors.js'
-import { chainHash, eventPayload, GENESIS_HASH } from './audit.js'
+import { type AuditRow, chainHash, eventPayload, GENESIS_HASH } from './audit.js'
 import type { Db } from './db.js'
 
 /**
@@ -307,20 +307,8 @@ async function verifyAuditChain(
     head: null as { seq: number; hash: string } | null,
     problem: undefined as string | undefined,
   }
-  type Row = {
-    seq: string
-    id: string
-    at: string
-    actor: string
-    action: string
-    resource_type: string | null
-    resource_id: string | null
-    agent_id: string | null
-    outcome: string
-    data: string
-    prev_hash: string
-    hash: string
-  }
+  /** bigint columns come back as strings. */
+  type Row = Omit<AuditRow, 'seq' | 'at'> & { seq: string; at: string }
   await sql<Row[]>`
     SELECT seq, id, at, actor, action, resource_type, resource_id, agent_id, outcome, data, prev_hash, hash
     FROM audit_events ORDER BY seq`.cursor(AUDIT_CURSOR_ROWS, (rows) => {

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import postgres from 'postgres'
@@ -8,7 +7,7 @@ import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src/store/migrations.js
 import { SEEDED_BY_MIGRATIONS } from '../../src/store/postgres-copy.js'
 import { migratePostgres } from '../../src/store/postgres-migrate.js'
 import { type CliResult, homeEnv, runIron } from '../helpers/cli.js'
-import { type PostgresCluster, startPostgres } from '../helpers/postgres.js'
+import { freePort, type PostgresCluster, startPostgres } from '../helpers/postgres.js'
 import { tempDir } from '../helpers/temp.js'
 
 const STACK = /\bat .*\.js:\d+/
@@ -80,18 +79,6 @@ async function postgresState(sql: postgres.Sql) {
   }
   const counters = await sql`SELECT domain, version FROM change_counters ORDER BY domain`
   return { counts, counters: counters.map((r) => `${r.domain}=${r.version}`) }
-}
-
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const p = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(p))
-    })
-  })
 }
 
 beforeAll(async () => {
@@ -291,7 +278,7 @@ describe('iron db copy (spawned, against a real PostgreSQL)', () => {
   })
 
   it('says an unreachable target is unreachable, without a stack or the password', async () => {
-    const down = `postgresql://iron:hunter2@127.0.0.1:${await closedPort()}/iron`
+    const down = `postgresql://iron:hunter2@127.0.0.1:${await freePort()}/iron`
     const copy = await iron(['db', 'copy', '--from', source, '--to', down])
     noSecret(copy)
     expect(copy.code).toBe(1)

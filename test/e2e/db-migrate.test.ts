@@ -1,11 +1,10 @@
 import { existsSync, readdirSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { LATEST_SCHEMA_VERSION } from '../../src/store/migrations.js'
 import { type CliResult, homeEnv, runIron } from '../helpers/cli.js'
-import { type PostgresCluster, startPostgres } from '../helpers/postgres.js'
+import { freePort, type PostgresCluster, startPostgres } from '../helpers/postgres.js'
 import { tempDir } from '../helpers/temp.js'
 
 let home: string
@@ -20,19 +19,6 @@ beforeEach(() => {
   home = tempDir('iron-e2e')
   env = homeEnv(home)
 })
-
-/** A loopback port nobody listens on. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 describe('iron db migrate on a SQLite store', () => {
   it('creates and migrates the file, then finds nothing to apply', async () => {
@@ -191,7 +177,7 @@ describe('iron db migrate and doctor on a PostgreSQL store', () => {
   })
 
   it('says a database that cannot be reached is unreachable, with a hint, exit 1 and no stack', async () => {
-    const port = await closedPort()
+    const port = await freePort()
     const down = `postgresql://iron:hunter2@127.0.0.1:${port}/iron`
     const migrate = await iron(['db', 'migrate', '--db', down])
     noSecret(migrate)

@@ -185,8 +185,8 @@ function run(command: string, args: string[], cwd?: string): Promise<string> {
   })
 }
 
-/** A loopback port nobody listens on right now. */
-function freePort(): Promise<number> {
+/** A loopback port nobody listens on right now (a cluster's, or a database that cannot be reached). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)
