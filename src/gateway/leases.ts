@@ -1,5 +1,5 @@
-import type { DrawRequest, LeaseGrant, SettleResult } from '../services/api.js'
-import type { GatewayControl, LeaseHold, RequestRecord } from '../services/gateway-control.js'
+import type { DrawRequest, LeaseGrant } from '../services/api.js'
+import type { GatewayControl, LeaseHold, RequestRecord, Settled } from '../services/gateway-control.js'
 
 /** Part of an agent's budget this gateway holds; `id` null for an agent without a limit (metered only). */
 export interface Lease {
@@ -97,7 +97,7 @@ export class LeaseBook {
     admission: Admission,
     draw: Omit<DrawRequest, 'agent_id' | 'lease_id' | 'counted_at' | 'room_micros'>,
     record: RequestRecord,
-  ): Promise<SettleResult> {
+  ): Promise<Settled> {
     const lease = admission.lease
     const room = lease.granted - lease.drawn - (lease.held - admission.amount)
     lease.held -= admission.amount

@@ -9,6 +9,12 @@ import type { Budget, DrawRequest, LeaseGrant, LeaseRequest, ProviderKind, Settl
  * it from the local store; a team gateway serves it from `iron serve` over the lease protocol. The request
  * path is written against this port only.
  */
+/** A settlement's result; `written` when it is the gateway's own figure, given before the store has it. */
+export interface Settled extends SettleResult {
+  /** The store's own result, once the settlement is written there (its alert, if it crossed a threshold). */
+  written?: Promise<SettleResult>
+}
+
 export interface GatewayControl {
   /** Where the control plane is (a store's path, a server's URL): for people and the registration. */
   readonly location: string
@@ -28,8 +34,11 @@ export interface GatewayControl {
 
   /** Lend part of an agent's budget, or grow a lease (`top_up`). */
   grantLease(request: LeaseRequest): Promise<LeaseGrant>
-  /** Charge a request and write its record, together (one savepoint locally). */
-  settle(draw: DrawRequest, record: RequestRecord): Promise<SettleResult>
+  /**
+   * Charge a request and write its record, together. Resolves once both are durable (in the store, or in
+   * the gateway's own journal or outbox on their way to it), before the request's answer ends.
+   */
+  settle(draw: DrawRequest, record: RequestRecord): Promise<Settled>
   /** Give back what a lease did not spend (derived from what was drawn on it). */
   returnLease(lease: { lease_id: string; agent_id: string; holder: string }): Promise<void>
   /** Write the record of a request that was not charged (refused, failed, free). */

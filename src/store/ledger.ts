@@ -87,6 +87,10 @@ export const RECENT_SPEND_LOOKUPS = {
     ORDER BY seq DESC LIMIT ?`,
 }
 
+/** Whether a draw on a lease is on the ledger: among the rows counted at its lease's opening, newest first. */
+const DRAW_WRITTEN = `SELECT 1 FROM ledger WHERE agent_id = ? AND counted_at = ? AND reservation_id = ?
+  AND kind = 'commit' ORDER BY counted_at DESC, seq DESC`
+
 export interface SpendRow {
   spent: number
   at: number
@@ -241,6 +245,11 @@ export class LedgerRepo {
   }
 
   /** A reservation's opening row and, once settled, its closing row. */
+  /** Whether the draw of request `reservationId` on a lease counted at `countedAt` is on the ledger. */
+  drawWritten(agentId: string, countedAt: number, reservationId: string): boolean {
+    return this.db.prepare(DRAW_WRITTEN).get(agentId, countedAt, reservationId) !== undefined
+  }
+
   reservation(reservationId: string): { open: LedgerRow | undefined; close: LedgerRow | undefined } {
     const rows = this.#reservationRows.all(reservationId) as LedgerRow[]
     const opens = (row: LedgerRow) => row.kind === 'reserve' || row.kind === 'lease_grant'

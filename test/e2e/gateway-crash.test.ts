@@ -106,6 +106,10 @@ describe('iron gateway start (spawned)', () => {
     stop = true
     await Promise.all(lanes)
 
+    // What it answered and had not yet written is in its journal: the next iron to open the store writes
+    // it (here `audit verify`, which must also find the chain whole).
+    const audited = await runIron(['audit', 'verify'], { env })
+    expect(audited.code, audited.stderr).toBe(0)
     const db = openDb(join(home, 'data', 'iron', 'iron.db'))
     const committed = new Set(
       db.prepare("SELECT reservation_id FROM ledger WHERE kind = 'commit'").pluck().all() as string[],
@@ -189,6 +193,11 @@ describe('iron gateway start (spawned)', () => {
     const first = await startGateway(stallEnv)
     expect(await ask(first.url)).toBe(200)
     expect(leased()).toBeGreaterThan(0)
+    // Once its answer is in the store (stopped in the middle of a commit, it would hold every writer up).
+    await waitFor(
+      () => db.prepare("SELECT count(*) FROM ledger WHERE kind = 'commit'").pluck().get() === 1,
+      10_000,
+    )
     // Stopped, not dead: its process id stays alive, and nothing but its silent heartbeat says it is gone.
     first.child.kill('SIGSTOP')
     const second = await startGateway(stallEnv)

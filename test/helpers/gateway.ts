@@ -48,8 +48,9 @@ export async function startTestGateway(options: TestGatewayOptions = {}) {
   })
   const token = (await cp.tokens.issue('bot')).token
   const gatewayCtx = new LocalContext({ config, env: {}, vault })
+  const control = new LocalGatewayControl(gatewayCtx)
   const running: RunningGateway = await startGateway({
-    control: new LocalGatewayControl(gatewayCtx),
+    control,
     host: '127.0.0.1',
     port: 0,
     dataDir: dirs.dataDir,
@@ -66,6 +67,8 @@ export async function startTestGateway(options: TestGatewayOptions = {}) {
     dirs,
     vault,
     admin: { authorization: `Bearer ${running.admin_token}` },
+    /** Once what the gateway answered is in the store (it writes settlements just after their answers). */
+    settled: () => control.settled(),
     async close() {
       await running.close()
       gatewayCtx.close()

@@ -23,6 +23,7 @@ async function post(g: Gw, path: string, body: unknown, headers: Record<string, 
     body: JSON.stringify(body),
   })
   const text = await response.body.text()
+  await g.settled()
   return { status: response.statusCode, headers: response.headers, text }
 }
 

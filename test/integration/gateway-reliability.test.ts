@@ -32,6 +32,7 @@ async function post(
     body,
   })
   const text = await response.body.text()
+  await g.settled()
   return { status: response.statusCode, headers: response.headers, text, json: () => JSON.parse(text) }
 }
 

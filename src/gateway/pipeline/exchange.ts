@@ -40,6 +40,8 @@ export interface Exchange {
   upstreamMs: number
   /** Whether its record was written (every request gets exactly one). */
   recorded: boolean
+  /** Set when the settlement was answered before the store had it: settles once it is written there. */
+  written?: Promise<void>
   agent?: GatewayAgent
   raw?: Buffer
   body?: Json

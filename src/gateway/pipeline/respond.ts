@@ -98,6 +98,20 @@ export function observe(deps: GatewayDeps, ex: Exchange, status: number, outcome
   })
   // Nothing is built for the events feed while nobody watches it.
   if (deps.events.size === 0) return
+  // After the alert its settlement may have raised, which is known once the store has it.
+  if (ex.written) void ex.written.then(() => publishRequest(deps, ex, status, outcome, agent, latency))
+  else publishRequest(deps, ex, status, outcome, agent, latency)
+}
+
+function publishRequest(
+  deps: GatewayDeps,
+  ex: Exchange,
+  status: number,
+  outcome: string,
+  agent: string,
+  latency: number,
+): void {
+  const r = ex.record
   deps.events.publish({
     type: 'request',
     at: new Date().toISOString(),

@@ -75,16 +75,20 @@ export async function settle(
     },
     r,
   )
-  if (settled.alert_pct !== null && ex.agent) {
+  const alert = (result: SettleResult) => {
+    if (result.alert_pct === null || !ex.agent) return
     deps.events.publish({
       type: 'alert',
       at: new Date().toISOString(),
       agent: ex.agent.name,
       agent_id: ex.agent.id,
-      threshold_pct: settled.alert_pct,
-      remaining_micros: settled.remaining_micros,
+      threshold_pct: result.alert_pct,
+      remaining_micros: result.remaining_micros,
     })
   }
+  // An alert is known once the store has the settlement; the request's own event waits for it (observe).
+  if (settled.written) ex.written = settled.written.then(alert, () => {})
+  else alert(settled)
   return settled
 }
 

@@ -603,6 +603,13 @@ export class LocalBudgets implements BudgetsApi {
     })
   }
 
+  /** Whether a draw was charged already (its commit row is on the ledger). */
+  drawnSync(draw: Pick<DrawRequest, 'agent_id' | 'lease_id' | 'counted_at' | 'reservation_id'>): boolean {
+    return draw.lease_id === null
+      ? this.ledger.reservation(draw.reservation_id).close !== undefined
+      : this.ledger.drawWritten(draw.agent_id, draw.counted_at, draw.reservation_id)
+  }
+
   /**
    * Give back what a lease did not spend, as its rows say (grant and top-ups, less its draws). A lease
    * already returned (reclaimed after its holder's heartbeat expired) is left as it is. Returns what went back.

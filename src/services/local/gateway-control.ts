@@ -3,7 +3,8 @@ import type { PriceTable } from '../../pricing/index.js'
 import type { AgentRow } from '../../store/agents.js'
 import { startCheckpointer } from '../../store/checkpointer.js'
 import { type GroupCommit, groupCommitOf } from '../../store/group-commit.js'
-import type { Budget, DrawRequest, LeaseGrant, LeaseRequest, SettleResult } from '../api.js'
+import type { Journal } from '../../store/journal.js'
+import type { Budget, DrawRequest, LeaseGrant, LeaseRequest } from '../api.js'
 import type { LocalContext } from '../context.js'
 import type {
   BudgetTerms,
@@ -15,14 +16,27 @@ import type {
   HolderInfo,
   LeaseHold,
   RequestRecord,
+  Settled,
 } from '../gateway-control.js'
 import { createLocalControlPlane, type LocalControlPlane } from './index.js'
 import { DEFAULT_BASE_URLS } from './providers.js'
-import { auditRequest, recordDataJson } from './request-audit.js'
+import {
+  isFile,
+  openSettlementJournal,
+  recoverSettlements,
+  type Settlement,
+  writeRecord,
+  writeSettlement,
+} from './settlements.js'
 
 export interface LocalGatewayControlOptions {
   /** Off only to measure what the audit trail costs (benchmarks); every request is recorded otherwise. */
   audit?: boolean
+  /**
+   * Off: each settlement is in the store before its answer ends (one commit on the request path). On (the
+   * default, for a store in a file): in the gateway's journal, then in the store in the next group commit.
+   */
+  journal?: boolean
 }
 
 interface CachedToken {
@@ -60,6 +74,11 @@ export class LocalGatewayControl implements GatewayControl {
   readonly #keys = new Map<string, string | null>()
   readonly #touched = new Map<string, number>()
   #providers: GatewayProvider[] | undefined
+  readonly #journal: Journal<Settlement> | undefined
+  /** Settlements in the journal not yet in the store, and what each agent's of them draw beyond their leases. */
+  #unwritten = 0
+  readonly #unwrittenExcess = new Map<string, number>()
+  readonly #balance: Statement
 
   constructor(ctx: LocalContext, options: LocalGatewayControlOptions = {}) {
     this.#ctx = ctx
@@ -74,6 +93,14 @@ export class LocalGatewayControl implements GatewayControl {
     )
     this.#touch = db.prepare('UPDATE ic_tokens SET last_used_at = ? WHERE id = ?')
     this.#limit = db.prepare('SELECT limit_micros FROM budgets WHERE agent_id = ?').pluck()
+    this.#balance = db.prepare(
+      'SELECT limit_micros - spent_micros - reserved_micros - leased_micros FROM budgets WHERE agent_id = ?',
+    )
+    this.#balance.pluck()
+    this.#journal =
+      options.journal !== false && isFile(ctx.dbPath)
+        ? openSettlementJournal(ctx.dbPath, this.#cp)
+        : undefined
     this.#versions = this.#readVersions()
     this.#checkedAt = performance.now()
     this.#checkpointer = startCheckpointer(db, ctx.dbPath)
@@ -148,13 +175,59 @@ export class LocalGatewayControl implements GatewayControl {
     return this.#writer.run(() => this.#cp.budgets.grantLeaseSync(request))
   }
 
-  settle(draw: DrawRequest, record: RequestRecord): Promise<SettleResult> {
-    return this.#writer.run(() => {
-      const result = this.#cp.budgets.drawSync(draw)
-      record.cost_micros = result.charged_micros
-      this.#record(record)
-      return result
+  /**
+   * With a journal, the settlement is appended to it (one write, durable against a crash of the process)
+   * and the answer goes on at once with the gateway's own figures; the group commit then writes it to the
+   * store, batched with whatever else is waiting, off the request path. Without one, it is written first.
+   */
+  settle(draw: DrawRequest, record: RequestRecord): Promise<Settled> {
+    const journal = this.#journal
+    const settlement: Settlement = { draw, record }
+    if (!journal) return this.#writer.run(() => writeSettlement(this.#cp, settlement, this.#audit))
+    record.cost_micros = draw.actual_micros
+    journal.append(settlement)
+    const excess =
+      draw.lease_id === null
+        ? 0
+        : draw.actual_micros - Math.min(draw.actual_micros, Math.max(draw.room_micros, 0))
+    this.#unwritten++
+    this.#addExcess(draw.agent_id, excess)
+    const written = this.#writer.run(() => writeSettlement(this.#cp, settlement, this.#audit))
+    written.then(
+      () => {
+        this.#addExcess(draw.agent_id, -excess)
+        if (--this.#unwritten === 0) journal.clear()
+      },
+      (error: unknown) => {
+        // Left in the journal (never cleared while it is there): the next process to open the store writes it.
+        process.stderr.write(
+          `iron gateway: request ${record.id} is kept in ${journal.path} until it can be written: ${(error as Error).message}\n`,
+        )
+      },
+    )
+    return Promise.resolve({
+      reservation_id: draw.reservation_id,
+      agent_id: draw.agent_id,
+      charged_micros: draw.actual_micros,
+      overrun_micros: 0,
+      remaining_micros: this.#remaining(draw.agent_id),
+      alert_pct: null,
+      written,
     })
+  }
+
+  /** What the budget has left as the store says, less what settlements on their way to it draw beyond leases. */
+  #remaining(agentId: string): number | null {
+    const left = this.#balance.get(agentId) as number | null | undefined
+    if (left === null || left === undefined) return null
+    return Math.max(left - (this.#unwrittenExcess.get(agentId) ?? 0), 0)
+  }
+
+  #addExcess(agentId: string, micros: number): void {
+    if (micros === 0) return
+    const total = (this.#unwrittenExcess.get(agentId) ?? 0) + micros
+    if (total === 0) this.#unwrittenExcess.delete(agentId)
+    else this.#unwrittenExcess.set(agentId, total)
   }
 
   async returnLease(lease: { lease_id: string; agent_id: string; holder: string }): Promise<void> {
@@ -164,7 +237,8 @@ export class LocalGatewayControl implements GatewayControl {
   }
 
   async record(record: RequestRecord): Promise<void> {
-    await this.#writer.run(() => this.#record(record))
+    if (!this.#audit) return
+    await this.#writer.run(() => writeRecord(this.#cp.audit, record))
   }
 
   tokenUsed(tokenId: string): void {
@@ -187,6 +261,9 @@ export class LocalGatewayControl implements GatewayControl {
   }
 
   async reclaimExpired(): Promise<number> {
+    // What a gateway that died had answered goes to the store before its leases go back, so that its
+    // draws are taken from them rather than from the budget.
+    recoverSettlements(this.#ctx.dbPath, this.#cp)
     // Once per process, also what gateways from before heartbeats left open (they never registered).
     const legacy = this.#reclaimedLegacy ? 0 : this.#cp.budgets.reclaimUnregistered()
     this.#reclaimedLegacy = true
@@ -220,8 +297,17 @@ export class LocalGatewayControl implements GatewayControl {
     this.#listeners.push(listener)
   }
 
+  /** Resolves once every settlement answered so far is in the store. */
+  async settled(): Promise<void> {
+    await this.#writer.run(() => undefined)
+  }
+
   async close(): Promise<void> {
     await this.#writer.run(() => undefined)
+    if (this.#journal) {
+      if (this.#unwritten === 0) this.#journal.clear()
+      this.#journal.close()
+    }
     await this.#checkpointer.stop()
   }
 
@@ -243,15 +329,5 @@ export class LocalGatewayControl implements GatewayControl {
       budgeted: limit !== null,
       policy: this.#cp.safety.effectiveFor(row),
     }
-  }
-
-  /** The request's record is its audit event. */
-  #record(record: RequestRecord): void {
-    if (!this.#audit) return
-    auditRequest(this.#cp.audit, record, {
-      actor: record.agent_id ? `agent:${record.agent_id}` : 'anonymous',
-      agent_id: record.agent_id,
-      data: recordDataJson(record),
-    })
   }
 }

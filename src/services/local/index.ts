@@ -21,6 +21,7 @@ import { LocalPricing } from './pricing.js'
 import { LocalProviders } from './providers.js'
 import { RemoteLeases } from './remote-leases.js'
 import { LocalSafety } from './safety.js'
+import { recoverSettlements } from './settlements.js'
 import { LocalTokens } from './tokens.js'
 import { LocalUsage } from './usage.js'
 import { LocalUsers } from './users.js'
@@ -118,5 +119,7 @@ export function createLocalControlPlane(ctx: LocalContext): LocalControlPlane {
     holders: new LocalHolders(db, holdersRepo, budgets, now),
     repos: { agents: agentsRepo, providers: providersRepo },
   }
+  // What a local gateway that died had answered but not yet written goes to the store first.
+  recoverSettlements(ctx.dbPath, cp)
   return Object.assign(cp, { remoteLeases: new RemoteLeases(ctx, cp) })
 }

@@ -1,7 +1,9 @@
 import { chmodSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import Database, { type Statement } from 'better-sqlite3'
+import type Database from 'better-sqlite3'
+import type { Statement } from 'better-sqlite3'
 import { IronError } from '../../core/errors.js'
+import { holdExclusively } from '../../store/exclusive.js'
 import type { ReportedEvent } from '../lease-protocol.js'
 
 /** A lease the outbox reports on: where, for which agent, and what else than an IC token may report on it. */
@@ -56,23 +58,15 @@ export class Outbox {
   /** The first outbox file of `dir` no running gateway holds (created if need be). */
   static open(dir: string): Outbox {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
-    let lastError: unknown
     for (let slot = 1; slot <= SLOTS; slot++) {
       const path = join(dir, `outbox-${slot}.db`)
-      const db = new Database(path, { timeout: 0 })
+      let db: Database.Database | undefined
       try {
-        db.pragma('locking_mode = EXCLUSIVE')
-        // The first write takes the file's lock for as long as this connection lives.
-        db.pragma('journal_mode = WAL')
-        db.exec('BEGIN IMMEDIATE; COMMIT')
+        db = holdExclusively(path)
       } catch (error) {
-        db.close()
-        if ((error as { code?: string }).code?.startsWith('SQLITE_BUSY')) {
-          lastError = error
-          continue
-        }
         throw outboxError(path, error)
       }
+      if (!db) continue
       try {
         chmodSync(path, 0o600)
         db.pragma('synchronous = NORMAL')
@@ -88,7 +82,6 @@ export class Outbox {
       `Every outbox file in ${dir} is held by a running gateway (${SLOTS})`,
       {
         hint: 'Stop a gateway, or give this one a data dir of its own (IRON_DATA_DIR)',
-        cause: lastError,
       },
     )
   }
