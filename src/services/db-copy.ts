@@ -1,5 +1,6 @@
 import { usageError } from '../core/errors.js'
 import { openDb, schemaVersion } from '../store/db.js'
+import { Journal, journalDirOf } from '../store/journal.js'
 import { storeLocation } from '../store/location.js'
 import { LATEST_SCHEMA_VERSION } from '../store/migrations.js'
 import { connectPostgres } from '../store/postgres.js'
@@ -41,6 +42,14 @@ export async function copyStore(from: string, to: string): Promise<DbCopyResult>
       'Give the database as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE',
     )
 
+  // A gateway that died leaves what it answered in its journal until an iron process opens the store.
+  const waiting = Journal.orphans(journalDirOf(source.path))
+  if (waiting > 0)
+    throw usageError(
+      'STORE_PENDING',
+      `${waiting} request${waiting === 1 ? '' : 's'} a gateway answered before it stopped ${waiting === 1 ? 'is' : 'are'} not yet in ${source.path}`,
+      `Run any iron command on it first (e.g. iron audit verify --db ${source.path}), then copy again`,
+    )
   const db = openDb(source.path, { readonly: true })
   try {
     const version = schemaVersion(db)

@@ -69,23 +69,15 @@ export class Journal<T> {
 
   /** Give `recover` what each dead process left in `dir`, and clear it once written. Returns how many entries. */
   static recoverOrphans<T>(dir: string, recover: (entries: T[]) => void): number {
-    if (!existsSync(dir)) return 0
-    let count = 0
-    for (const name of readdirSync(dir)) {
-      const slot = /^slot-(\d+)\.log$/.exec(name)?.[1]
-      if (!slot || statSync(join(dir, name)).size === 0) continue
-      const held = holdSlot(dir, Number(slot))
-      if (!held) continue
-      try {
-        const left = readEntries<T>(held.path)
-        if (left.length > 0) recover(left)
-        truncateSync(held.path, 0)
-        count += left.length
-      } finally {
-        held.lock.close()
-      }
-    }
-    return count
+    return forEachOrphan<T>(dir, (left, path) => {
+      if (left.length > 0) recover(left)
+      truncateSync(path, 0)
+    })
+  }
+
+  /** How many entries dead processes left in `dir` (nothing is written or cleared). */
+  static orphans(dir: string): number {
+    return forEachOrphan(dir, () => {})
   }
 
   /** Append one entry; it is durable against a crash of this process once this returns. */
@@ -104,6 +96,26 @@ export class Journal<T> {
     closeSync(this.#fd)
     this.#lock.close()
   }
+}
+
+/** `fn` on the entries of each journal of `dir` that holds some and that no running process holds. */
+function forEachOrphan<T>(dir: string, fn: (entries: T[], path: string) => void): number {
+  if (!existsSync(dir)) return 0
+  let count = 0
+  for (const name of readdirSync(dir)) {
+    const slot = /^slot-(\d+)\.log$/.exec(name)?.[1]
+    if (!slot || statSync(join(dir, name)).size === 0) continue
+    const held = holdSlot(dir, Number(slot))
+    if (!held) continue
+    try {
+      const left = readEntries<T>(held.path)
+      fn(left, held.path)
+      count += left.length
+    } finally {
+      held.lock.close()
+    }
+  }
+  return count
 }
 
 function holdSlot(dir: string, slot: number): { path: string; lock: Database.Database } | undefined {

@@ -1,3 +1,4 @@
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import postgres from 'postgres'
@@ -275,6 +276,38 @@ describe('iron db copy (spawned, against a real PostgreSQL)', () => {
     await withDatabase('old', async (sql) => {
       expect(await sql`SELECT tablename FROM pg_tables WHERE schemaname = current_schema()`).toEqual([])
     })
+  })
+
+  it('refuses a source whose dead gateway left answered requests in its journal until an iron command writes them', async () => {
+    const left = join(home, 'left.db')
+    openDb(left).close()
+    mkdirSync(`${left}.pending`, { recursive: true })
+    // What a killed gateway left: a request of an agent this store does not have (it cannot be written).
+    const entry = {
+      draw: {
+        reservation_id: 'req_01kbz0000000000000000000aa',
+        agent_id: 'agt_gone',
+        lease_id: null,
+        actual_micros: 5,
+      },
+      record: { id: 'req_01kbz0000000000000000000aa', agent_id: 'agt_gone' },
+    }
+    writeFileSync(join(`${left}.pending`, 'slot-1.log'), `${JSON.stringify(entry)}\n`)
+    await createDatabase('leftover')
+    const copy = await iron(['db', 'copy', '--from', left, '--to', urlOf('leftover')])
+    noSecret(copy)
+    expect(copy.code).toBe(2)
+    expect(copy.stderr).toBe(
+      `Error (STORE_PENDING): 1 request a gateway answered before it stopped is not yet in ${left}\n` +
+        `Try this: Run any iron command on it first (e.g. iron audit verify --db ${left}), then copy again\n`,
+    )
+    const verify = await iron(['audit', 'verify', '--db', left])
+    expect(verify.code, verify.stderr).toBe(0)
+    expect(verify.stderr).toContain(
+      'req_01kbz0000000000000000000aa, left by a gateway that stopped, cannot be written',
+    )
+    const again = await iron(['db', 'copy', '--from', left, '--to', urlOf('leftover'), '--json'])
+    expect(again.code, again.stderr).toBe(0)
   })
 
   it('says an unreachable target is unreachable, without a stack or the password', async () => {

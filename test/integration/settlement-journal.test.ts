@@ -87,6 +87,7 @@ describe('the settlement journal of a local gateway', () => {
     // Held by a running process: not another's to recover.
     expect(Journal.recoverOrphans(dir, (left) => seen.push(left))).toBe(0)
     first.close()
+    expect(Journal.orphans(dir)).toBe(2)
     // A line cut short (a crash of the machine mid-write) is skipped.
     appendFileSync(first.path, '{"n": 3')
     expect(Journal.recoverOrphans(dir, (left) => seen.push(left))).toBe(2)
