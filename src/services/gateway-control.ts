@@ -3,18 +3,18 @@ import type { PriceTable } from '../pricing/index.js'
 import type { SafetyPolicy } from '../safety/index.js'
 import type { Budget, DrawRequest, LeaseGrant, LeaseRequest, ProviderKind, SettleResult } from './api.js'
 
-/**
- * What a gateway needs from the control plane, and nothing more (SPEC §1): who a token is, what its agent
- * may do, a provider's key, prices, leases, and where requests are recorded. `LocalGatewayControl` serves
- * it from the local store; a team gateway serves it from `iron serve` over the lease protocol. The request
- * path is written against this port only.
- */
 /** A settlement's result; `written` when it is the gateway's own figure, given before the store has it. */
 export interface Settled extends SettleResult {
   /** The store's own result, once the settlement is written there (its alert, if it crossed a threshold). */
   written?: Promise<SettleResult>
 }
 
+/**
+ * What a gateway needs from the control plane, and nothing more (SPEC §1): who a token is, what its agent
+ * may do, a provider's key, prices, leases, and where requests are recorded. `LocalGatewayControl` serves
+ * it from the local store; a team gateway serves it from `iron serve` over the lease protocol. The request
+ * path is written against this port only.
+ */
 export interface GatewayControl {
   /** Where the control plane is (a store's path, a server's URL): for people and the registration. */
   readonly location: string

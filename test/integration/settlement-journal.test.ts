@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process'
-import { appendFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { newRecord } from '../../src/gateway/record.js'
+import { LocalGatewayControl } from '../../src/services/local/gateway-control.js'
 import { createLocalControlPlane } from '../../src/services/local/index.js'
 import { recoverSettlements } from '../../src/services/local/settlements.js'
 import { Journal, journalDirOf } from '../../src/store/journal.js'
@@ -73,6 +75,63 @@ describe('the settlement journal of a local gateway', () => {
     expect(recoverSettlements(ctx.dbPath, after)).toBe(1)
     expect(commits()).toHaveLength(12)
     expect(requestEvents()).toHaveLength(12)
+    ctx.close()
+  })
+
+  it('a settlement the store refuses stays in the journal, alone, while the others are written and cleared', async () => {
+    const { cp, ctx } = await tempControlPlane(Date.now())
+    const agent = await cp.agents.create({ name: 'bot' })
+    await cp.budgets.set('bot', { limit_micros: 1_000_000 })
+    const control = new LocalGatewayControl(ctx)
+    const draw = (id: string, agentId: string) =>
+      ({
+        reservation_id: id,
+        agent_id: agentId,
+        lease_id: null,
+        counted_at: 0,
+        room_micros: 0,
+        actual_micros: 10,
+      }) as const
+    const record = (id: string, agentId: string) => ({
+      ...newRecord('chat', 'gw:test'),
+      id,
+      agent_id: agentId,
+    })
+    const good = await control.settle(
+      draw('req_01kbz00000000000000000good', agent.id),
+      record('req_01kbz00000000000000000good', agent.id),
+    )
+    const bad = await control.settle(
+      draw('req_01kbz000000000000000000bad', 'agt_gone'),
+      record('req_01kbz000000000000000000bad', 'agt_gone'),
+    )
+    await good.written
+    await expect(bad.written).rejects.toThrow()
+    await control.settled()
+    const journal = readdirSync(journalDirOf(ctx.dbPath)).filter((name) => name.endsWith('.log'))
+    const kept = journal.flatMap((name) =>
+      readFileSync(join(journalDirOf(ctx.dbPath), name), 'utf8')
+        .split('\n')
+        .filter(Boolean),
+    )
+    const keptIds = () =>
+      readdirSync(journalDirOf(ctx.dbPath))
+        .filter((name) => name.endsWith('.log'))
+        .flatMap((name) =>
+          readFileSync(join(journalDirOf(ctx.dbPath), name), 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => JSON.parse(line).record.id as string),
+        )
+    expect(kept).toHaveLength(1)
+    expect(keptIds()).toEqual(['req_01kbz000000000000000000bad'])
+    expect((await cp.budgets.get('bot')).spent_micros).toBe(10)
+    // Tried again at the next heartbeat: refused again, still kept once.
+    await control.reclaimExpired()
+    await control.settled()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(keptIds()).toEqual(['req_01kbz000000000000000000bad'])
+    await control.close()
     ctx.close()
   })
 

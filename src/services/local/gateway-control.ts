@@ -4,7 +4,7 @@ import type { AgentRow } from '../../store/agents.js'
 import { startCheckpointer } from '../../store/checkpointer.js'
 import { type GroupCommit, groupCommitOf } from '../../store/group-commit.js'
 import type { Journal } from '../../store/journal.js'
-import type { Budget, DrawRequest, LeaseGrant, LeaseRequest } from '../api.js'
+import type { Budget, DrawRequest, LeaseGrant, LeaseRequest, SettleResult } from '../api.js'
 import type { LocalContext } from '../context.js'
 import type {
   BudgetTerms,
@@ -78,6 +78,8 @@ export class LocalGatewayControl implements GatewayControl {
   /** Settlements in the journal not yet in the store, and what each agent's of them draw beyond their leases. */
   #unwritten = 0
   readonly #unwrittenExcess = new Map<string, number>()
+  /** Settlements whose write failed: kept in the journal, tried again at the next heartbeat. */
+  #failed: Settlement[] = []
   readonly #balance: Statement
 
   constructor(ctx: LocalContext, options: LocalGatewayControlOptions = {}) {
@@ -93,10 +95,11 @@ export class LocalGatewayControl implements GatewayControl {
     )
     this.#touch = db.prepare('UPDATE ic_tokens SET last_used_at = ? WHERE id = ?')
     this.#limit = db.prepare('SELECT limit_micros FROM budgets WHERE agent_id = ?').pluck()
-    this.#balance = db.prepare(
-      'SELECT limit_micros - spent_micros - reserved_micros - leased_micros FROM budgets WHERE agent_id = ?',
-    )
-    this.#balance.pluck()
+    this.#balance = db
+      .prepare(
+        'SELECT limit_micros - spent_micros - reserved_micros - leased_micros FROM budgets WHERE agent_id = ?',
+      )
+      .pluck()
     this.#journal =
       options.journal !== false && isFile(ctx.dbPath)
         ? openSettlementJournal(ctx.dbPath, this.#cp)
@@ -186,25 +189,7 @@ export class LocalGatewayControl implements GatewayControl {
     if (!journal) return this.#writer.run(() => writeSettlement(this.#cp, settlement, this.#audit))
     record.cost_micros = draw.actual_micros
     journal.append(settlement)
-    const excess =
-      draw.lease_id === null
-        ? 0
-        : draw.actual_micros - Math.min(draw.actual_micros, Math.max(draw.room_micros, 0))
-    this.#unwritten++
-    this.#addExcess(draw.agent_id, excess)
-    const written = this.#writer.run(() => writeSettlement(this.#cp, settlement, this.#audit))
-    written.then(
-      () => {
-        this.#addExcess(draw.agent_id, -excess)
-        if (--this.#unwritten === 0) journal.clear()
-      },
-      (error: unknown) => {
-        // Left in the journal (never cleared while it is there): the next process to open the store writes it.
-        process.stderr.write(
-          `iron gateway: request ${record.id} is kept in ${journal.path} until it can be written: ${(error as Error).message}\n`,
-        )
-      },
-    )
+    const written = this.#write(journal, settlement)
     return Promise.resolve({
       reservation_id: draw.reservation_id,
       agent_id: draw.agent_id,
@@ -214,6 +199,43 @@ export class LocalGatewayControl implements GatewayControl {
       alert_pct: null,
       written,
     })
+  }
+
+  /**
+   * Write a journaled settlement to the store. The journal is cleared whenever nothing in it waits; one
+   * whose write failed (the store busy past the group commit's minute, or refusing it) stays in it, is
+   * tried again at the next heartbeat, and is written by the next process to open the store if this one stops first.
+   */
+  #write(journal: Journal<Settlement>, settlement: Settlement): Promise<SettleResult> {
+    const { draw } = settlement
+    const excess = this.#excessOf(draw)
+    this.#unwritten++
+    this.#addExcess(draw.agent_id, excess)
+    const written = this.#writer.run(() => writeSettlement(this.#cp, settlement, this.#audit))
+    const done = (failed: boolean) => {
+      this.#addExcess(draw.agent_id, -excess)
+      if (failed) this.#failed.push(settlement)
+      if (--this.#unwritten > 0) return
+      journal.clear()
+      for (const kept of this.#failed) journal.append(kept)
+    }
+    written.then(
+      () => done(false),
+      (error: unknown) => {
+        process.stderr.write(
+          `iron gateway: request ${settlement.record.id} is kept in ${journal.path} until it can be written: ${(error as Error).message}\n`,
+        )
+        done(true)
+      },
+    )
+    return written
+  }
+
+  /** What a draw takes beyond what its lease holds for it (charged to the budget directly). */
+  #excessOf(draw: DrawRequest): number {
+    return draw.lease_id === null
+      ? 0
+      : draw.actual_micros - Math.min(draw.actual_micros, Math.max(draw.room_micros, 0))
   }
 
   /** What the budget has left as the store says, less what settlements on their way to it draw beyond leases. */
@@ -261,6 +283,13 @@ export class LocalGatewayControl implements GatewayControl {
   }
 
   async reclaimExpired(): Promise<number> {
+    const journal = this.#journal
+    if (journal && this.#failed.length > 0) {
+      // Still in the journal; tried again (each goes back to #failed if it fails again).
+      const retry = this.#failed
+      this.#failed = []
+      for (const settlement of retry) this.#write(journal, settlement).catch(() => {})
+    }
     // What a gateway that died had answered goes to the store before its leases go back, so that its
     // draws are taken from them rather than from the budget.
     recoverSettlements(this.#ctx.dbPath, this.#cp)
@@ -304,10 +333,8 @@ export class LocalGatewayControl implements GatewayControl {
 
   async close(): Promise<void> {
     await this.#writer.run(() => undefined)
-    if (this.#journal) {
-      if (this.#unwritten === 0) this.#journal.clear()
-      this.#journal.close()
-    }
+    // Cleared as its settlements were written; what is left (writes that failed) is for the next process.
+    this.#journal?.close()
     await this.#checkpointer.stop()
   }
 
