@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { MemoryVault } from '../../src/config/vault.js'
 import { initStore, runDoctor } from '../../src/services/setup.js'
@@ -67,6 +68,24 @@ describe('init and doctor', () => {
     const all = runDoctor(ctx).checks.find((c) => c.name === 'store permissions')
     expect(all?.hint).toBe(`Run: chmod 600 ${files.join(' ')}`)
     expect(all?.detail).toContain(`${ctx.dbPath}-shm (mode 0640)`)
+    ctx.close()
+  })
+
+  it('doctor warns when a gateway that stopped left answered requests in its journal, and names the command that writes them', async () => {
+    const { ctx } = await tempContext()
+    initStore(ctx)
+    expect(runDoctor(ctx).checks.find((c) => c.name === 'store journal')).toBeUndefined()
+    mkdirSync(`${ctx.dbPath}.pending`)
+    writeFileSync(
+      join(`${ctx.dbPath}.pending`, 'slot-3.log'),
+      '{"draw":{},"record":{}}\n{"draw":{},"record":{}}\n',
+    )
+    expect(runDoctor(ctx).checks.find((c) => c.name === 'store journal')).toEqual({
+      name: 'store journal',
+      status: 'warn',
+      detail: '2 requests a gateway answered before it stopped are not yet in the store',
+      hint: 'Any iron command that uses the store writes them, e.g. iron audit verify',
+    })
     ctx.close()
   })
 
