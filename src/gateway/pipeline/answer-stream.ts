@@ -12,7 +12,7 @@ import { settle } from './settle.js'
 /**
  * Stage 8 (stream): forward each event as it comes, meter it from the stream itself, run the output
  * firewall on it, and settle before the stream's closing event goes out, so a client that saw a stream
- * finish can rely on it being in the ledger.
+ * finish can rely on its charge being kept (in the ledger, or in the gateway's journal on its way there).
  */
 export async function answerStream(
   deps: GatewayDeps,
