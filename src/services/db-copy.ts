@@ -1,6 +1,6 @@
 import { usageError } from '../core/errors.js'
 import { openDb, schemaVersion } from '../store/db.js'
-import { Journal, journalDirOf } from '../store/journal.js'
+import { pendingSettlements } from '../store/journal.js'
 import { storeLocation } from '../store/location.js'
 import { LATEST_SCHEMA_VERSION } from '../store/migrations.js'
 import { connectPostgres } from '../store/postgres.js'
@@ -43,11 +43,11 @@ export async function copyStore(from: string, to: string): Promise<DbCopyResult>
     )
 
   // A gateway that died leaves what it answered in its journal until an iron process opens the store.
-  const waiting = Journal.orphans(journalDirOf(source.path))
-  if (waiting > 0)
+  const pending = pendingSettlements(source.path)
+  if (pending)
     throw usageError(
       'STORE_PENDING',
-      `${waiting} request${waiting === 1 ? '' : 's'} a gateway answered before it stopped ${waiting === 1 ? 'is' : 'are'} not yet in ${source.path}`,
+      pending,
       `Run any iron command on it first (e.g. iron audit verify --db ${source.path}), then copy again`,
     )
   const db = openDb(source.path, { readonly: true })

@@ -7,7 +7,7 @@ import { BUNDLED_PRICES } from '../pricing/catalog.js'
 import { PriceTable } from '../pricing/lookup.js'
 import { AgentsRepo } from '../store/agents.js'
 import { type Db, LATEST_SCHEMA_VERSION, openDb, schemaVersion } from '../store/db.js'
-import { Journal, journalDirOf } from '../store/journal.js'
+import { pendingSettlements } from '../store/journal.js'
 import type { StoreLocation } from '../store/location.js'
 import { getMeta, initMeta } from '../store/meta.js'
 import { connectPostgres } from '../store/postgres.js'
@@ -210,12 +210,12 @@ function checkStore(ctx: LocalContext): { checks: DoctorCheck[]; keyCheck: strin
     const exposed = checkStorePermissions(path)
     if (exposed) checks.push(exposed)
     // Doctor only reads: what a gateway that stopped left in its journal is written by the next command.
-    const waiting = Journal.orphans(journalDirOf(path))
-    if (waiting > 0)
+    const pending = pendingSettlements(path)
+    if (pending)
       checks.push({
         name: 'store journal',
         status: 'warn',
-        detail: `${waiting} request${waiting === 1 ? '' : 's'} a gateway answered before it stopped ${waiting === 1 ? 'is' : 'are'} not yet in the store`,
+        detail: pending,
         hint: 'Any iron command that uses the store writes them, e.g. iron audit verify',
       })
     if (version === LATEST_SCHEMA_VERSION) checks.push(...checkAgents(db))

@@ -22,6 +22,17 @@ const SLOTS = 64
 /** Where the journals of the processes writing to the store at `dbPath` are kept. */
 export const journalDirOf = (dbPath: string): string => `${dbPath}.pending`
 
+/** Whether the store is a file (an in-memory one keeps no journal: nothing of it outlives the process). */
+export const isFile = (dbPath: string): boolean => dbPath !== '' && dbPath !== ':memory:'
+
+/** What dead gateways left in the journals of the store at `dbPath`, said for a person; undefined when nothing. */
+export function pendingSettlements(dbPath: string): string | undefined {
+  const count = isFile(dbPath) ? Journal.orphans(journalDirOf(dbPath)) : 0
+  if (count === 0) return undefined
+  const requests = count === 1 ? '1 request' : `${count} requests`
+  return `${requests} a gateway answered before it stopped ${count === 1 ? 'is' : 'are'} not yet in ${dbPath}`
+}
+
 /**
  * What a process has done but not yet written to the store: each entry is appended with one write(2)
  * before the process acts on it (the kernel has it once the call returns, so it survives a crash of the

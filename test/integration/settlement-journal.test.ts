@@ -135,6 +135,37 @@ describe('the settlement journal of a local gateway', () => {
     ctx.close()
   })
 
+  it('answers what the budget has left before the store has the settlement: its balance less what waits beyond leases', async () => {
+    const { cp, ctx } = await tempControlPlane(Date.now())
+    const agent = await cp.agents.create({ name: 'bot' })
+    await cp.budgets.set('bot', { limit_micros: 1_000_000 })
+    const control = new LocalGatewayControl(ctx)
+    // Draws on a lease the ledger does not know: all of each is charged beyond it.
+    const settle = (id: string) =>
+      control.settle(
+        {
+          reservation_id: id,
+          agent_id: agent.id,
+          lease_id: 'lease_01kbz000000000000000000gone',
+          counted_at: Date.now(),
+          room_micros: 0,
+          actual_micros: 300,
+        },
+        { ...newRecord('chat', 'gw:test'), id, agent_id: agent.id },
+      )
+    const first = await settle('req_01kbz0000000000000000first')
+    expect(first.remaining_micros).toBe(999_700)
+    const second = await settle('req_01kbz000000000000000second')
+    // Read when asked: what is left now, with every settlement still on its way.
+    expect([first.remaining_micros, second.remaining_micros]).toEqual([999_400, 999_400])
+    // The store's own figures, once written, are the same.
+    expect([(await first.written)?.remaining_micros, (await second.written)?.remaining_micros]).toEqual([
+      999_700, 999_400,
+    ])
+    await control.close()
+    ctx.close()
+  })
+
   it('each running process holds a journal of its own; what a dead one left goes to whoever opens the store next', () => {
     const dir = tempDir('iron-journal')
     const seen: unknown[][] = []

@@ -83,7 +83,7 @@ describe('init and doctor', () => {
     expect(runDoctor(ctx).checks.find((c) => c.name === 'store journal')).toEqual({
       name: 'store journal',
       status: 'warn',
-      detail: '2 requests a gateway answered before it stopped are not yet in the store',
+      detail: `2 requests a gateway answered before it stopped are not yet in ${ctx.dbPath}`,
       hint: 'Any iron command that uses the store writes them, e.g. iron audit verify',
     })
     ctx.close()

@@ -3,7 +3,7 @@ import type { PriceTable } from '../../pricing/index.js'
 import type { AgentRow } from '../../store/agents.js'
 import { startCheckpointer } from '../../store/checkpointer.js'
 import { type GroupCommit, groupCommitOf } from '../../store/group-commit.js'
-import type { Journal } from '../../store/journal.js'
+import { isFile, type Journal } from '../../store/journal.js'
 import type { Budget, DrawRequest, LeaseGrant, LeaseRequest, SettleResult } from '../api.js'
 import type { LocalContext } from '../context.js'
 import type {
@@ -21,7 +21,6 @@ import type {
 import { createLocalControlPlane, type LocalControlPlane } from './index.js'
 import { DEFAULT_BASE_URLS } from './providers.js'
 import {
-  isFile,
   openSettlementJournal,
   recoverSettlements,
   type Settlement,
@@ -190,12 +189,16 @@ export class LocalGatewayControl implements GatewayControl {
     record.cost_micros = draw.actual_micros
     journal.append(settlement)
     const written = this.#write(journal, settlement)
+    const remaining = () => this.#remaining(draw.agent_id)
     return Promise.resolve({
       reservation_id: draw.reservation_id,
       agent_id: draw.agent_id,
       charged_micros: draw.actual_micros,
       overrun_micros: 0,
-      remaining_micros: this.#remaining(draw.agent_id),
+      // Read from the store only when asked (a JSON answer's header; a stream never asks).
+      get remaining_micros() {
+        return remaining()
+      },
       alert_pct: null,
       written,
     })

@@ -1,4 +1,4 @@
-import { Journal, journalDirOf } from '../../store/journal.js'
+import { isFile, Journal, journalDirOf } from '../../store/journal.js'
 import type { DrawRequest, SettleResult } from '../api.js'
 import type { RequestRecord } from '../gateway-control.js'
 import type { LocalAudit } from './audit.js'
@@ -47,9 +47,6 @@ export function recoverSettlements(dbPath: string, cp: Writers): number {
   if (!isFile(dbPath)) return 0
   return Journal.recoverOrphans<Settlement>(journalDirOf(dbPath), (left) => writeLeftovers(cp, left))
 }
-
-/** Whether the store is a file (an in-memory one keeps no journal: nothing of it outlives the process). */
-export const isFile = (dbPath: string): boolean => dbPath !== '' && dbPath !== ':memory:'
 
 /**
  * Each settlement in a transaction of its own. One the store refuses as it is (it never will take it) is
