@@ -1,4 +1,4 @@
-import { anyStoreFlags, IronCommand, storeFlags } from '../src/cli/base-command.js'
+import { IronCommand, localStoreFlags, storeFlags } from '../src/cli/base-command.js'
 import { loginVault, serverInEffect } from '../src/client/context.js'
 import { runTeamDoctor } from '../src/client/doctor.js'
 import type { DoctorResult } from '../src/services/setup.js'
@@ -16,7 +16,7 @@ export default class Doctor extends IronCommand<DoctorResult> {
     '<%= config.bin %> doctor --json',
     '<%= config.bin %> doctor --db postgres://iron@db.example.com:5432/iron',
   ]
-  static override flags = { ...storeFlags, ...anyStoreFlags }
+  static override flags = { ...storeFlags, ...localStoreFlags }
 
   async run(): Promise<DoctorResult> {
     const { flags } = await this.parse(Doctor)

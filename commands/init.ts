@@ -1,10 +1,12 @@
 import { IronCommand, localStoreFlags } from '../src/cli/base-command.js'
+import { migrateStore } from '../src/services/migrate.js'
 import { type InitResult, initStore } from '../src/services/setup.js'
 
 export default class Init extends IronCommand<InitResult> {
   static override summary = 'Create the store and the master key, then print the next steps'
   static override description =
-    'Creates the local store (a SQLite file) and the master key that encrypts provider keys. ' +
+    'Creates the local store (a SQLite file; or, given a postgres:// URL, migrates that database) and the ' +
+    'master key that encrypts provider keys. ' +
     'Running it again changes nothing that exists; it only fills in what is missing.'
   static override examples = ['<%= config.bin %> init', '<%= config.bin %> init --db ./team.db --json']
   static override flags = { ...localStoreFlags }
@@ -12,7 +14,10 @@ export default class Init extends IronCommand<InitResult> {
   async run(): Promise<InitResult> {
     const { flags } = await this.parse(Init)
     await this.warnLocalOnly('iron init', flags)
-    const result = initStore(await this.local(flags))
+    const ctx = await this.local(flags)
+    // A PostgreSQL database is created by its admin; iron brings it to its schema (as iron db migrate).
+    const migrated = ctx.store.kind === 'postgres' ? await migrateStore(ctx.store) : undefined
+    const result = initStore(ctx, migrated ? migrated.from === 0 : undefined)
     if (result.store.created) this.out.success(`Created the store at ${result.store.path}`)
     else
       this.out.success(`The store at ${result.store.path} is ready (schema v${result.store.schema_version})`)

@@ -57,7 +57,7 @@ export default class Run extends IronCommand<RunSummary> {
     })
     await this.warnLocalOnly('iron run', flags)
     const summary = await runBehindGateway({
-      ctx: await this.local(flags),
+      ctx: await this.localFile(flags),
       argv: argv as string[],
       agent: flags.agent,
       tokenStdin: flags['token-stdin'],

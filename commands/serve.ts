@@ -3,6 +3,7 @@ import { IronCommand, localStoreFlags } from '../src/cli/base-command.js'
 import { durationFlag } from '../src/cli/duration-flag.js'
 import { formatDuration } from '../src/core/time.js'
 import { type ServeInfo, serve } from '../src/server/serve.js'
+import { migrateStore } from '../src/services/migrate.js'
 
 export default class Serve extends IronCommand<ServeInfo> {
   static override summary =
@@ -14,11 +15,14 @@ export default class Serve extends IronCommand<ServeInfo> {
     'on a store without an admin (create one with `iron users create NAME --admin`), and to listen beyond ' +
     'this machine without TLS. Behind a load balancer or proxy, set serve.trusted_proxies (IP addresses or ' +
     'CIDR ranges) so that login limits and audit records take the client address from its X-Forwarded-For; ' +
-    'without it that header is ignored. Ctrl-C or SIGTERM stops it after the requests in flight.'
+    'without it that header is ignored. Ctrl-C or SIGTERM stops it after the requests in flight. ' +
+    'With --db postgres://… it runs on PostgreSQL, and several replicas may serve one database behind any ' +
+    "load balancer (the ledger and the audit chain rest on the database's own transactions)."
   static override examples = [
     '<%= config.bin %> serve',
     '<%= config.bin %> serve --port 8787 --host 0.0.0.0 --tls-cert /etc/iron/cert.pem --tls-key /etc/iron/key.pem',
     'IRON_ADMIN_NAME=admin IRON_ADMIN_PASSWORD=... <%= config.bin %> serve --init-admin-from-env --db /var/lib/iron/iron.db',
+    '<%= config.bin %> serve --db postgres://iron@db.internal:5432/iron --migrate --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem',
   ]
   static override flags = {
     port: Flags.integer({ description: 'Port (0 picks a free one)', default: 8787, min: 0, max: 65535 }),
@@ -40,12 +44,26 @@ export default class Serve extends IronCommand<ServeInfo> {
       default: '10s',
       min: 0,
     }),
+    migrate: Flags.boolean({
+      description:
+        'First bring a PostgreSQL store to the schema this iron knows (as iron db migrate); without it, a store behind is refused',
+    }),
     ...localStoreFlags,
   }
 
   async run(): Promise<ServeInfo> {
     const { flags } = await this.parse(Serve)
     const ctx = await this.local(flags)
+    if (flags.migrate) {
+      if (ctx.store.kind === 'sqlite') this.out.note('--migrate: a SQLite store is migrated as it opens')
+      else {
+        const done = await migrateStore(ctx.store)
+        if (done.applied.length > 0)
+          this.out.note(
+            `Migrated ${done.location} to schema v${done.to} (${done.applied.map((v) => `v${v}`).join(', ')})`,
+          )
+      }
+    }
     // Signals first: one that comes while starting still stops the server cleanly.
     const stopped = new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', () => resolve('SIGINT'))

@@ -1,4 +1,4 @@
-import { anyStoreFlags, IronCommand } from '../../src/cli/base-command.js'
+import { IronCommand, localStoreFlags } from '../../src/cli/base-command.js'
 import { type MigrateResult, migrateStore } from '../../src/services/migrate.js'
 
 export default class DbMigrate extends IronCommand<MigrateResult> {
@@ -13,7 +13,7 @@ export default class DbMigrate extends IronCommand<MigrateResult> {
     '<%= config.bin %> db migrate --db ./team.db --json',
     '<%= config.bin %> db migrate --db postgres://iron@db.example.com:5432/iron --json',
   ]
-  static override flags = { ...anyStoreFlags }
+  static override flags = { ...localStoreFlags }
 
   async run(): Promise<MigrateResult> {
     const { flags } = await this.parse(DbMigrate)

@@ -87,7 +87,7 @@ export default class GatewayStart extends IronCommand<GatewayInfo | ServiceFile>
     // Team mode (--server, IRON_SERVER, or iron login's context; --db means the local store): budgets leased
     // from that iron serve, this machine's store untouched.
     const server = serverInEffect(await this.loadConfig(), flags)
-    const ctx = server ? undefined : await this.local(flags)
+    const ctx = server ? undefined : await this.localFile(flags)
     const config = ctx?.config ?? (await this.loadConfig())
     if (flags['print-service']) {
       const kind = flags['print-service'] as ServiceKind

@@ -22,7 +22,7 @@ export default class GatewayStatusCommand extends IronCommand<GatewaysStatus> {
 
   async run(): Promise<GatewaysStatus> {
     const { flags } = await this.parse(GatewayStatusCommand)
-    const ctx = await this.local(flags)
+    const ctx = await this.localFile(flags)
     const status = await gatewaysStatus(ctx.config.dirs.dataDir, ctx.dbPath, localHolders(ctx))
     if (status.gateways.length === 0) this.out.note(`No gateway is registered on the store ${status.store}`)
     for (const [i, g] of status.gateways.entries()) {

@@ -28,7 +28,7 @@ export default class GatewayStop extends IronCommand<GatewaysStopped> {
 
   async run(): Promise<GatewaysStopped> {
     const { flags } = await this.parse(GatewayStop)
-    const ctx = await this.local(flags)
+    const ctx = await this.localFile(flags)
     const result = await stopGateways(ctx.config.dirs.dataDir, ctx.dbPath, localHolders(ctx), {
       timeoutMs: flags.timeout,
       url: flags.url,

@@ -11,16 +11,8 @@ import { Output } from './output.js'
 import { confirm } from './prompt.js'
 import { debugStack, renderErrorText, toIronError } from './render-error.js'
 
-/** `--db`, for commands that work on the local store only (gateway, run, init). */
+/** `--db`: the store, a SQLite file or a PostgreSQL database (never a server: see storeFlags). */
 export const localStoreFlags = {
-  db: Flags.string({
-    description: 'Path of the store (SQLite file); overrides IRON_DB and the config file',
-    helpGroup: 'GLOBAL',
-  }),
-}
-
-/** `--db`, for the commands that also work on a PostgreSQL store (db migrate, doctor). */
-export const anyStoreFlags = {
   db: Flags.string({
     description:
       'Path of the store (SQLite file), or a postgres:// URL; overrides IRON_DB and the config file',
@@ -85,6 +77,13 @@ export abstract class IronCommand<T> extends Command {
       })
     }
     return this.#context
+  }
+
+  /** The local store as a SQLite file (a local gateway, its journal, `iron run`): PostgreSQL is refused. */
+  protected async localFile(flags: { db?: string } = {}): Promise<LocalContext> {
+    const ctx = await this.local(flags)
+    ctx.requireFileStore()
+    return ctx
   }
 
   /** The control plane: the server in effect (--server > IRON_SERVER > iron login's context), else the local store. */

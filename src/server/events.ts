@@ -48,6 +48,7 @@ export class EventStream {
   readonly #options: Required<EventStreamOptions>
   #poll: NodeJS.Timeout | undefined
   #ticking = false
+  #again = false
   #heartbeat: NodeJS.Timeout | undefined
   /**
    * Starts the timers in the context the stream was made in (the server's, with no principal): timers made
@@ -102,17 +103,37 @@ export class EventStream {
     this.#startTimers()
   }
 
+  /**
+   * Read the trail now, not at the next poll: another replica appended to it (PostgreSQL's NOTIFY). A read
+   * already running is followed by one more, so that nothing committed meanwhile waits for the poll.
+   */
+  wake(): void {
+    if (this.#watchers.size === 0) return
+    if (this.#ticking) {
+      this.#again = true
+      return
+    }
+    this.#run()
+  }
+
+  #run(): void {
+    this.#ticking = true
+    this.#tick()
+      .catch((error: unknown) => {
+        process.stderr.write(`iron serve: reading events failed: ${(error as Error).stack ?? error}\n`)
+      })
+      .finally(() => {
+        this.#ticking = false
+        if (this.#again) {
+          this.#again = false
+          this.#run()
+        }
+      })
+  }
+
   #timers(): void {
     this.#poll ??= setInterval(() => {
-      if (this.#ticking) return
-      this.#ticking = true
-      this.#tick()
-        .catch((error: unknown) => {
-          process.stderr.write(`iron serve: reading events failed: ${(error as Error).stack ?? error}\n`)
-        })
-        .finally(() => {
-          this.#ticking = false
-        })
+      if (!this.#ticking) this.#run()
     }, this.#options.pollMs)
     this.#heartbeat ??= setInterval(() => this.#beat(), this.#options.heartbeatMs)
     this.#poll.unref()

@@ -96,7 +96,7 @@ export async function serve(
     await close()
     await stopWebhooks()
   }
-  return { url: server.url, store: ctx.dbPath, tls: tls !== undefined, admin_created: created, server }
+  return { url: server.url, store: ctx.storeLabel, tls: tls !== undefined, admin_created: created, server }
 }
 
 function readTls(input: ServeInput): { cert: Buffer; key: Buffer } | undefined {

@@ -15,6 +15,7 @@ import type { LocalContext } from '../services/context.js'
 import { createLocalControlPlane, type LocalControlPlane } from '../services/local/index.js'
 import { type Principal, runAs } from '../services/principal.js'
 import { schemaVersion } from '../store/db.js'
+import { AUDIT_CHANNEL, CHANGES_CHANNEL, listenPostgres } from '../store/postgres-listen.js'
 import { SessionsRepo } from '../store/users.js'
 import { type Authenticator, authorize, bearerOf, CHALLENGE } from './auth.js'
 import {
@@ -105,6 +106,24 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     events: (res, principal, secret, since) => events.add(res, principal, secret, since),
   }
   const notifier = changeNotifier(ctx, log)
+  // On PostgreSQL, what other replicas commit is heard at once: their audit events (for the event stream)
+  // and their changes (a price table of their making). After a reconnect, the stream reads what it missed.
+  const listener =
+    ctx.store.kind === 'postgres'
+      ? await listenPostgres(
+          ctx.store.url,
+          {
+            [AUDIT_CHANNEL]: () => events.wake(),
+            [CHANGES_CHANNEL]: (domain) => {
+              if (domain === 'prices') cp.pricing.invalidate()
+            },
+          },
+          () => {
+            cp.pricing.invalidate()
+            events.wake()
+          },
+        )
+      : undefined
   // The gateway routes on this store, and the reclaim of team gateways' expired leases.
   const gateways = await startTeamGateways({ ctx, cp, log, reclaimEveryMs: options.leaseReclaimMs })
 
@@ -289,6 +308,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       server.closeAllConnections()
       await gateways.close()
       await notifier.flush()
+      await listener?.close()
       metrics.close()
     })()
     return closing

@@ -14,8 +14,9 @@ import { CREDENTIALS_FILE, type Env } from '../config/paths.js'
 import { FileVault, type Vault } from '../config/vault.js'
 import { authError } from '../core/errors.js'
 import { type Db, openDb } from '../store/db.js'
-import { storeInEffect, storeUnsupported } from '../store/location.js'
+import { type StoreLocation, storeInEffect, storeUnsupported } from '../store/location.js'
 import { getMeta, initMeta } from '../store/meta.js'
+import { openPostgres } from '../store/postgres-db.js'
 import { notifyGateways } from './gateways.js'
 
 function localUser(): string {
@@ -31,7 +32,7 @@ export const META_MASTER_KEY_CHECK = 'master_key_check'
 export interface LocalContextOptions {
   config: IronConfig
   env?: Env
-  /** --db from the command line; wins over IRON_DB and the config file. A PostgreSQL URL is refused (STORE_UNSUPPORTED). */
+  /** --db from the command line; wins over IRON_DB and the config file: a SQLite file or a postgres:// URL. */
   db?: string
   /** Replaces the keychain and the credentials file (tests). */
   vault?: Vault
@@ -52,7 +53,10 @@ export class LocalContext {
   readonly config: IronConfig
   readonly env: Env
   readonly now: () => number
+  /** The SQLite store's file; '' on PostgreSQL (see `store`). */
   readonly dbPath: string
+  /** Where the store is: a SQLite file, or a PostgreSQL database. */
+  readonly store: StoreLocation
   readonly actor: string
   readonly keys: MasterKeyResolver
   readonly #warn: (message: string) => void
@@ -64,10 +68,9 @@ export class LocalContext {
     this.env = options.env ?? process.env
     this.now = options.now ?? Date.now
     this.#warn = options.warn ?? (() => {})
-    // The services run on SQLite so far: a PostgreSQL URL is refused here, before a file is named after it.
-    const store = storeInEffect(this.config, options.db)
-    if (store.kind === 'postgres') throw storeUnsupported(store)
-    this.dbPath = store.path
+    // A URL is never taken for a file name: on PostgreSQL there is no file.
+    this.store = storeInEffect(this.config, options.db)
+    this.dbPath = this.store.kind === 'sqlite' ? this.store.path : ''
     this.actor = options.actor ?? `local:${localUser()}`
     this.keys = new MasterKeyResolver({
       env: this.env,
@@ -78,13 +81,28 @@ export class LocalContext {
     })
   }
 
+  /** Whether the store exists (a PostgreSQL database is taken to: opening it says if it does not). */
   get storeExists(): boolean {
-    return existsSync(this.dbPath)
+    return this.store.kind === 'postgres' || existsSync(this.dbPath)
   }
 
-  /** The store, created and migrated on first use. */
+  /** The store as people know it: the file, or the database's URL without its password. */
+  get storeLabel(): string {
+    return this.store.kind === 'postgres' ? this.store.safeUrl : this.dbPath
+  }
+
+  /**
+   * For what runs on the embedded store's file only (a local gateway and its journal, `iron run`): a
+   * PostgreSQL store is refused with what to do instead.
+   */
+  requireFileStore(): void {
+    if (this.store.kind === 'postgres') throw storeUnsupported(this.store)
+  }
+
+  /** The store: a SQLite file created and migrated on first use, or a migrated PostgreSQL database. */
   db(): Db {
-    this.#db ??= openDb(this.dbPath)
+    this.#db ??=
+      this.store.kind === 'postgres' ? openPostgres(this.store.url, this.store.safeUrl) : openDb(this.dbPath)
     return this.#db
   }
 
@@ -120,7 +138,8 @@ export class LocalContext {
    * agent is refused from their next request on. Commands call it when they end.
    */
   async notifyChanges(): Promise<void> {
-    if (!this.#db) return
+    // Gateways on PostgreSQL are team gateways: they hear of changes from iron serve.
+    if (!this.#db || this.store.kind === 'postgres') return
     const changes = this.#db.prepare('SELECT total_changes()').pluck().get() as number
     if (changes === 0) return
     const ended = this.#db

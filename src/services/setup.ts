@@ -34,15 +34,18 @@ export const NEXT_STEPS = [
   'iron gateway start                               # then point your SDK at http://127.0.0.1:8788/v1',
 ]
 
-/** `iron init`: create the store and the master key. Safe to run again: it only fills in what is missing. */
-export function initStore(ctx: LocalContext): InitResult {
-  const existed = ctx.storeExists
+/**
+ * `iron init`: create the store and the master key. Safe to run again: it only fills in what is missing.
+ * `created` says whether the store is new, where the caller knows (a PostgreSQL database it migrated).
+ */
+export function initStore(ctx: LocalContext, created?: boolean): InitResult {
+  const existed = created === undefined ? ctx.storeExists : !created
   const db = ctx.db()
   initMeta(db, 'created_at', new Date(ctx.now()).toISOString())
   ctx.masterKey()
   const key = ctx.masterKeyInfo!
   return {
-    store: { path: ctx.dbPath, created: !existed, schema_version: schemaVersion(db) },
+    store: { path: ctx.storeLabel, created: !existed, schema_version: schemaVersion(db) },
     master_key: { backend: key.source, location: key.location, created: key.created },
     config_path: ctx.config.path,
     config_exists: existsSync(ctx.config.path),
@@ -91,7 +94,7 @@ function checkNode(version: string): DoctorCheck {
 /**
  * `iron doctor` on a PostgreSQL store: reachable, and migrated to the current schema. The checks that read
  * the embedded store (its integrity, files, agents, and the master key it was encrypted under) are skipped:
- * commands do not run on PostgreSQL yet.
+ * on PostgreSQL, a command or iron serve checks the master key as it starts.
  */
 export async function runPostgresDoctor(
   config: IronConfig,
@@ -99,7 +102,8 @@ export async function runPostgresDoctor(
   nodeVersion: string = process.versions.node,
 ): Promise<DoctorResult> {
   const checks: DoctorCheck[] = [checkNode(nodeVersion), checkConfig(config), await checkPostgresStore(store)]
-  const why = 'not checked on PostgreSQL yet: commands run on the embedded SQLite store'
+  const why =
+    'checked on the embedded store only; on PostgreSQL, commands and iron serve check it as they start'
   checks.push(
     { name: 'master key', status: 'skip', detail: why },
     { name: 'agents', status: 'skip', detail: why },

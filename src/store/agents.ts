@@ -75,11 +75,10 @@ export class AgentsRepo {
 
   /** Live agents whose allowed providers name this provider. */
   usingProvider(name: string): AgentRow[] {
-    return this.db
-      .prepare(
-        `SELECT ${COLUMNS} FROM agents WHERE deleted_at IS NULL
-          AND EXISTS (SELECT 1 FROM json_each(agents.allowed_providers) WHERE value = ?) ORDER BY name`,
-      )
-      .all(name) as AgentRow[]
+    // Read whole and filtered here: the same on both stores, whose JSON functions differ (few live agents).
+    const rows = this.db
+      .prepare(`SELECT ${COLUMNS} FROM agents WHERE deleted_at IS NULL ORDER BY name`)
+      .all() as AgentRow[]
+    return rows.filter((row) => (JSON.parse(row.allowed_providers) as string[]).includes(name))
   }
 }

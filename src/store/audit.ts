@@ -1,8 +1,8 @@
 import { hash } from 'node:crypto'
-import type { Statement } from 'better-sqlite3'
 import { canonicalJson } from '../core/canonical-json.js'
 import { newId } from '../core/ids.js'
-import type { Db } from './db.js'
+import { type Db, dialectSql, type Statement } from './db.js'
+import { AUDIT_CHANNEL } from './postgres-listen.js'
 
 export const GENESIS_HASH = '0'.repeat(64)
 
@@ -63,6 +63,9 @@ export function eventPayload(row: Omit<AuditRow, 'prev_hash' | 'hash'>): string 
 export const chainHash = (prevHash: string, payload: string): string =>
   hash('sha256', prevHash + payload, 'hex')
 
+/** Rows per read of `iterate`. */
+const ITERATE_PAGE = 500
+
 const COLUMNS =
   'seq, id, at, actor, action, resource_type, resource_id, agent_id, outcome, data, prev_hash, hash'
 
@@ -80,8 +83,14 @@ export class AuditRepo {
     this.#checkpointHead = db.prepare(
       'SELECT through_seq AS seq, head_hash AS hash FROM audit_checkpoints ORDER BY through_seq DESC LIMIT 1',
     )
+    const insert = `INSERT INTO audit_events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+    // On PostgreSQL the append also tells every replica's event stream (LISTEN iron_audit), at commit.
     this.#insert = db.prepare(
-      `INSERT INTO audit_events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      dialectSql(
+        db,
+        insert,
+        `WITH appended AS (${insert} RETURNING seq) SELECT pg_notify('${AUDIT_CHANNEL}', seq::text) FROM appended`,
+      ),
     )
   }
 
@@ -124,14 +133,32 @@ export class AuditRepo {
     return this.db.prepare(`SELECT ${COLUMNS} FROM audit_events WHERE id = ?`).get(id) as AuditRow | undefined
   }
 
-  /** Events in chain order after `afterSeq`, filtered; a lazy iterator (bounded memory for exports). */
-  iterate(filter: AuditFilter, afterSeq = 0, limit?: number, descending = false): IterableIterator<AuditRow> {
+  /**
+   * Events in chain order after `afterSeq` (before it, descending), filtered; read a page at a time by seq,
+   * so an export or a verify of any length holds one page in memory, on either store.
+   */
+  *iterate(
+    filter: AuditFilter,
+    afterSeq = 0,
+    limit?: number,
+    descending = false,
+  ): IterableIterator<AuditRow> {
     const { where, params } = whereOf(filter)
     where.push(descending ? 'seq < ?' : 'seq > ?')
-    params.push(descending ? afterSeq || Number.MAX_SAFE_INTEGER : afterSeq)
     const order = descending ? 'DESC' : 'ASC'
-    const sql = `SELECT ${COLUMNS} FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq ${order}${limit ? ` LIMIT ${Math.floor(limit)}` : ''}`
-    return this.db.prepare(sql).iterate(...params) as IterableIterator<AuditRow>
+    const page = this.db.prepare(
+      `SELECT ${COLUMNS} FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq ${order} LIMIT ?`,
+    )
+    let cursor = descending ? afterSeq || Number.MAX_SAFE_INTEGER : afterSeq
+    let left = limit === undefined ? Number.POSITIVE_INFINITY : Math.floor(limit)
+    while (left > 0) {
+      const size = Math.min(left, ITERATE_PAGE)
+      const rows = page.all(...params, cursor, size) as AuditRow[]
+      yield* rows
+      if (rows.length < size) return
+      left -= rows.length
+      cursor = rows.at(-1)!.seq
+    }
   }
 
   count(filter: AuditFilter): number {

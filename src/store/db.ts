@@ -4,7 +4,49 @@ import Database from 'better-sqlite3'
 import { IronError } from '../core/errors.js'
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js'
 
-export type Db = Database.Database
+/** An open SQLite store (better-sqlite3). */
+export type SqliteDb = Database.Database
+
+export interface RunResult {
+  changes: number
+  lastInsertRowid: number | bigint
+}
+
+/** A prepared statement, as the repositories use it: better-sqlite3's, or the PostgreSQL store's. */
+export interface Statement {
+  get(...params: unknown[]): unknown
+  all(...params: unknown[]): unknown[]
+  run(...params: unknown[]): RunResult
+  iterate(...params: unknown[]): IterableIterator<unknown>
+  pluck(toggle?: boolean): this
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: better-sqlite3's own bound for a transaction's function
+type TransactionFn = (...args: any[]) => unknown
+/** A transaction function (better-sqlite3's): call it, or `.immediate()` / `.deferred()` it. */
+export type Transaction<F extends TransactionFn> = Database.Transaction<F>
+
+/**
+ * The store as the repositories and services see it: better-sqlite3's Database (the embedded default), or
+ * PostgresDb (src/store/postgres-db.ts), which runs the same statements and transactions on PostgreSQL.
+ */
+export interface Db {
+  prepare(source: string): Statement
+  transaction<F extends TransactionFn>(fn: F): Transaction<F>
+  readonly inTransaction: boolean
+  readonly open: boolean
+  readonly name: string
+  exec(source: string): this
+  pragma(source: string, options?: { simple?: boolean }): unknown
+  close(): this
+}
+
+/** Whether the store is PostgreSQL (else SQLite). */
+export const isPostgres = (db: Db): boolean => (db as { dialect?: string }).dialect === 'postgres'
+
+/** The statement's text for the store in use, where the two dialects differ. */
+export const dialectSql = (db: Db, sqlite: string, postgres: string): string =>
+  isPostgres(db) ? postgres : sqlite
 
 /** `PRAGMA application_id` of an iron store: "IRON" in ASCII. Tells our files from other SQLite files. */
 export const IRON_APPLICATION_ID = 0x49524f4e
@@ -26,13 +68,13 @@ const hintMoveAside = (path: string) =>
  * (durable against process crashes; WAL keeps readers and one writer from blocking each other).
  * Several processes (gateway, serve, commands) may open the same file at once.
  */
-export function openDb(path: string, options: OpenDbOptions = {}): Db {
+export function openDb(path: string, options: OpenDbOptions = {}): SqliteDb {
   const migrations = options.migrations ?? MIGRATIONS
   if (!options.readonly) {
     ensureDir(path)
     createPrivate(path)
   }
-  let db: Db
+  let db: SqliteDb
   try {
     db = new Database(path, {
       readonly: options.readonly ?? false,
@@ -74,7 +116,7 @@ export function openDb(path: string, options: OpenDbOptions = {}): Db {
   }
 }
 
-function identify(db: Db): { applicationId: number; version: number; tables: number } {
+function identify(db: SqliteDb): { applicationId: number; version: number; tables: number } {
   return {
     applicationId: db.pragma('application_id', { simple: true }) as number,
     version: db.pragma('user_version', { simple: true }) as number,
@@ -100,7 +142,7 @@ function whileBusy<T>(fn: () => T, timeoutMs: number): T {
 }
 
 /** Apply pending migrations in one IMMEDIATE transaction, re-reading the version under the lock. */
-function migrate(db: Db, path: string, migrations: readonly Migration[]): void {
+function migrate(db: SqliteDb, path: string, migrations: readonly Migration[]): void {
   const latest = migrations.at(-1)?.version ?? 0
   db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number
@@ -115,6 +157,8 @@ function migrate(db: Db, path: string, migrations: readonly Migration[]): void {
 }
 
 export function schemaVersion(db: Db): number {
+  if (isPostgres(db))
+    return (db.prepare('SELECT max(version) FROM iron_schema').pluck().get() as number | null) ?? 0
   return db.pragma('user_version', { simple: true }) as number
 }
 

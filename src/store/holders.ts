@@ -1,5 +1,4 @@
-import type { Statement } from 'better-sqlite3'
-import type { Db } from './db.js'
+import type { Db, Statement } from './db.js'
 
 /** A runtime that holds budget (leases, reservations), kept alive by its own heartbeat. */
 export interface HolderRow {

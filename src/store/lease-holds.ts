@@ -1,5 +1,4 @@
-import type { Statement } from 'better-sqlite3'
-import type { Db } from './db.js'
+import { type Db, dialectSql, type Statement } from './db.js'
 
 /** The worst cases a gateway has in flight on one of its leases, as of its last heartbeat. */
 export interface LeaseHold {
@@ -36,11 +35,17 @@ export class LeaseHoldsRepo {
         held_micros = excluded.held_micros, updated_at = excluded.updated_at`,
     )
     this.#removeOthers = db.prepare(
-      'DELETE FROM lease_holds WHERE holder = ? AND lease_id NOT IN (SELECT value FROM json_each(?))',
+      dialectSql(
+        db,
+        'DELETE FROM lease_holds WHERE holder = ? AND lease_id NOT IN (SELECT value FROM json_each(?))',
+        'DELETE FROM lease_holds WHERE holder = ? AND lease_id NOT IN (SELECT jsonb_array_elements_text(?::jsonb))',
+      ),
     )
     this.#remove = db.prepare('DELETE FROM lease_holds WHERE lease_id = ?')
     this.#removeHolder = db.prepare('DELETE FROM lease_holds WHERE holder = ?')
-    this.#heldInPeriod = db.prepare(LEASE_HOLD_LOOKUPS.heldInPeriod).pluck()
+    // PostgreSQL has no unary plus on text; its planner needs no hint.
+    const held = LEASE_HOLD_LOOKUPS.heldInPeriod
+    this.#heldInPeriod = db.prepare(dialectSql(db, held, held.replaceAll('+g.', 'g.'))).pluck()
   }
 
   upsert(holder: string, hold: LeaseHold, now: number): void {

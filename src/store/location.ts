@@ -33,8 +33,8 @@ export function storeLocation(value: string): StoreLocation {
 export const storeUnsupported = (location: Extract<StoreLocation, { kind: 'postgres' }>) =>
   usageError(
     'STORE_UNSUPPORTED',
-    `Commands run on the embedded SQLite store; PostgreSQL (${location.safeUrl}) is used by \`iron db migrate\`, \`iron db copy\` and \`iron doctor\` so far`,
-    'Point --db / IRON_DB at a SQLite file for this command; `iron db migrate --db <url>` prepares a PostgreSQL database',
+    `A local gateway runs on the embedded SQLite store (its file and journal); ${location.safeUrl} is PostgreSQL`,
+    'On PostgreSQL, run iron serve --db <url> and let gateways lease from it (iron login <server>, then iron gateway start); or point --db / IRON_DB at a SQLite file',
   )
 
 export { withoutPassword }

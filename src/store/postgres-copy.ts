@@ -1,7 +1,7 @@
 import type { Sql, TransactionSql } from 'postgres'
 import { IronError, usageError } from '../core/errors.js'
 import { type AuditRow, chainHash, eventPayload, GENESIS_HASH } from './audit.js'
-import type { Db } from './db.js'
+import type { SqliteDb as Db } from './db.js'
 
 /**
  * Copying a SQLite store into a PostgreSQL database at the same schema version, and checking the copy there.

@@ -47,7 +47,7 @@ function labelOf(sql: Sql): string {
   return `${host.map((h, i) => `${h}:${port[i] ?? port[0]}`).join(',')}/${database ?? ''}`
 }
 
-function connectError(error: unknown, label: string, safeUrl: string): IronError {
+export function connectError(error: unknown, label: string, safeUrl: string): IronError {
   const code = String((error as { code?: unknown }).code ?? '')
   const message = (error as Error).message
   const where = `the PostgreSQL database ${label}`

@@ -34,8 +34,6 @@ export class PricesRepo {
   }
 
   remove(model: string): boolean {
-    return (
-      this.db.prepare('DELETE FROM price_overrides WHERE model = ? COLLATE NOCASE').run(model).changes > 0
-    )
+    return this.db.prepare('DELETE FROM price_overrides WHERE lower(model) = lower(?)').run(model).changes > 0
   }
 }

@@ -68,10 +68,10 @@ export class UsersRepo {
   activeAdmins(exceptId?: string): number {
     return this.db
       .prepare(
-        "SELECT count(*) FROM users WHERE role = 'admin' AND status = 'active' AND deleted_at IS NULL AND id IS NOT ?",
+        "SELECT count(*) FROM users WHERE role = 'admin' AND status = 'active' AND deleted_at IS NULL AND id <> ?",
       )
       .pluck()
-      .get(exceptId ?? null) as number
+      .get(exceptId ?? '') as number
   }
 }
 
@@ -133,9 +133,9 @@ export class SessionsRepo {
   deleteEndedBefore(userId: string, before: number): void {
     this.db
       .prepare(
-        'DELETE FROM sessions WHERE user_id = ? AND min(expires_at, coalesce(revoked_at, expires_at)) < ?',
+        'DELETE FROM sessions WHERE user_id = @user_id AND (expires_at < @before OR revoked_at < @before)',
       )
-      .run(userId, before)
+      .run({ user_id: userId, before })
   }
 
   /** Sessions neither revoked nor expired at `now` (iron serve's /metrics). */

@@ -124,9 +124,9 @@ export class WebhooksRepo {
     return this.db
       .prepare(
         `UPDATE webhook_deliveries SET status = 'failed', last_error = ?
-          WHERE status = 'pending' AND (? IS NULL OR url != ?)`,
+          WHERE status = 'pending'${keepUrl === null ? '' : ' AND url <> ?'}`,
       )
-      .run(reason, keepUrl, keepUrl).changes
+      .run(reason, ...(keepUrl === null ? [] : [keepUrl])).changes
   }
 
   /** Forget finished deliveries created before `before`. */

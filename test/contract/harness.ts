@@ -1,5 +1,6 @@
 import { ServerConnection } from '../../src/client/http.js'
 import { HttpControlPlane } from '../../src/client/http-control-plane.js'
+import type { Env } from '../../src/config/paths.js'
 import { startServer } from '../../src/server/server.js'
 import type { UserRole } from '../../src/services/api.js'
 import { tempContext } from '../helpers/temp.js'
@@ -7,11 +8,12 @@ import { tempContext } from '../helpers/temp.js'
 export const PASSWORD = 'contract suite password'
 
 /**
- * A real `iron serve` in this process on 127.0.0.1 (any free port), over a temporary store with one admin,
+ * A real `iron serve` in this process on 127.0.0.1 (any free port), over a temporary store (or the store
+ * `env`'s IRON_DB names) with one admin,
  * and sign-ins for users of any role. Everything the server logs is kept for the test to look at.
  */
-export async function startTestServer() {
-  const { ctx, vault } = await tempContext()
+export async function startTestServer(env: Env = {}) {
+  const { ctx, vault } = await tempContext(env)
   const logged: string[] = []
   const server = await startServer({
     ctx,

@@ -128,14 +128,14 @@ describe('iron db migrate and doctor on a PostgreSQL store', () => {
     for (const name of ['master key', 'agents'])
       expect(result.checks.find((c: { name: string }) => c.name === name)).toMatchObject({
         status: 'skip',
-        detail: expect.stringContaining('not checked on PostgreSQL yet'),
+        detail: expect.stringContaining('checked on the embedded store only'),
       })
     expect(JSON.stringify(result)).not.toContain('does not exist')
 
     const human = await iron(['doctor', '--db', url])
     expect(human.code).toBe(0)
     expect(human.stdout).toMatch(/✓ store: PostgreSQL \d+\.\d+ at /)
-    expect(human.stdout).toContain('- master key: not checked on PostgreSQL yet')
+    expect(human.stdout).toContain('- master key: checked on the embedded store only')
   })
 
   it('refuses a database migrated by a newer iron, and leaves it as it is', async () => {
@@ -199,22 +199,57 @@ describe('iron db migrate and doctor on a PostgreSQL store', () => {
     expect(doctor.stdout).not.toMatch(STACK)
   })
 
-  it('other commands given a PostgreSQL store refuse it in one line, and create no file named after it', async () => {
-    for (const extra of [{ args: ['--db', url] }, { args: [], env: { IRON_DB: url } }]) {
-      const list = await iron(['agents', 'list', ...extra.args], extra.env)
-      noSecret(list)
-      expect(list.code).toBe(2)
-      expect(list.stdout).toBe('')
-      expect(list.stderr.split('\n')[0]).toBe(
-        `Error (STORE_UNSUPPORTED): Commands run on the embedded SQLite store; PostgreSQL (${safeUrl}) is used by \`iron db migrate\`, \`iron db copy\` and \`iron doctor\` so far`,
-      )
-      expect(list.stderr).not.toMatch(STACK)
-    }
+  it('commands run on a migrated PostgreSQL store; a local gateway refuses it in one line; no file is named after it', async () => {
+    // The database was migrated by the tests above; init fills in the master key (in this home's vault).
     const init = await iron(['init', '--db', url, '--json'])
-    expect(init.code).toBe(2)
-    expect(json(init).error.code).toBe('STORE_UNSUPPORTED')
+    noSecret(init)
+    expect(init.code).toBe(0)
+    expect(json(init).store).toEqual({ path: safeUrl, created: false, schema_version: LATEST_SCHEMA_VERSION })
+    for (const extra of [{ args: ['--db', url] }, { args: [], env: { IRON_DB: url } }]) {
+      const list = await iron(['providers', 'list', '--json', ...extra.args], extra.env)
+      noSecret(list)
+      expect(list.code).toBe(0)
+    }
+    const add = await iron(['providers', 'add', 'mock', '--kind', 'mock', '--json'], { IRON_DB: url })
+    expect(add.code).toBe(0)
+    const create = await iron(['agents', 'create', 'on-pg', '--provider', 'mock', '--json'], { IRON_DB: url })
+    expect(create.code).toBe(0)
+    const list = await iron(['agents', 'list', '--json', '--db', url])
+    expect(json(list).map((a: { name: string }) => a.name)).toContain('on-pg')
+    // The rows are in PostgreSQL, read by another client.
+    const check = postgres(cluster.url, { max: 1, onnotice: () => {} })
+    try {
+      expect(await check`SELECT name FROM agents WHERE name = 'on-pg'`).toHaveLength(1)
+    } finally {
+      await check.end()
+    }
+
+    for (const args of [
+      ['gateway', 'start', '--db', url],
+      ['gateway', 'status', '--db', url],
+    ]) {
+      const refused = await iron(args)
+      noSecret(refused)
+      expect(refused.code).toBe(2)
+      expect(refused.stderr.split('\n')[0]).toBe(
+        `Error (STORE_UNSUPPORTED): A local gateway runs on the embedded SQLite store (its file and journal); ${safeUrl} is PostgreSQL`,
+      )
+      expect(refused.stderr).not.toMatch(STACK)
+    }
     expect(existsSync(join(process.cwd(), 'postgres:'))).toBe(false)
     expect(readdirSync(home).sort()).not.toContain('data')
+  })
+
+  it('a command on a database that cannot be reached says so, exit 1 and no stack', async () => {
+    const port = await freePort()
+    const down = `postgresql://iron:hunter2@127.0.0.1:${port}/iron`
+    const list = await iron(['agents', 'list', '--db', down])
+    noSecret(list)
+    expect(list.code).toBe(1)
+    expect(list.stderr.split('\n')[0]).toBe(
+      `Error (STORE_UNREACHABLE): Cannot reach the PostgreSQL database postgresql://iron@127.0.0.1:${port}/iron: connection refused (nothing listens on that port)`,
+    )
+    expect(list.stderr).not.toMatch(STACK)
   })
 
   it('config set, get and list show a database URL without its password', async () => {

@@ -12,6 +12,8 @@ import {
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
+import { connectPostgres } from '../../src/store/postgres.js'
+import { migratePostgres } from '../../src/store/postgres-migrate.js'
 
 export interface PostgresCluster {
   /** `postgres://iron@127.0.0.1:<port>/postgres`; the role `iron` is the superuser, with trust auth. */
@@ -203,5 +205,22 @@ function logTail(log: string): string {
     return readFileSync(log, 'utf8').split('\n').slice(-20).join('\n')
   } catch {
     return '(no server log)'
+  }
+}
+
+/** A throwaway cluster whose database is migrated to the schema this build knows, as `iron db migrate` does. */
+export async function startMigratedPostgres(): Promise<PostgresCluster> {
+  const cluster = await startPostgres()
+  try {
+    const conn = await connectPostgres(cluster.url, cluster.url)
+    try {
+      await migratePostgres(conn.sql)
+    } finally {
+      await conn.close()
+    }
+    return cluster
+  } catch (error) {
+    await cluster.stop()
+    throw error
   }
 }

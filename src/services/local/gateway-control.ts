@@ -1,7 +1,7 @@
-import type { Statement } from 'better-sqlite3'
 import type { PriceTable } from '../../pricing/index.js'
 import type { AgentRow } from '../../store/agents.js'
 import { startCheckpointer } from '../../store/checkpointer.js'
+import type { Statement } from '../../store/db.js'
 import { type GroupCommit, groupCommitOf } from '../../store/group-commit.js'
 import { isFile, type Journal } from '../../store/journal.js'
 import type { Budget, DrawRequest, LeaseGrant, LeaseRequest, SettleResult } from '../api.js'
@@ -63,7 +63,7 @@ export class LocalGatewayControl implements GatewayControl {
   readonly #terms: Statement
   readonly #touch: Statement
   readonly #limit: Statement
-  readonly #checkpointer: ReturnType<typeof startCheckpointer>
+  readonly #checkpointer: ReturnType<typeof startCheckpointer> | undefined
   readonly #listeners: Array<(changed: ReadonlySet<ChangeDomain>) => void> = []
   #versions = new Map<ChangeDomain, number>()
   #checkedAt = -Infinity
@@ -105,7 +105,8 @@ export class LocalGatewayControl implements GatewayControl {
         : undefined
     this.#versions = this.#readVersions()
     this.#checkedAt = performance.now()
-    this.#checkpointer = startCheckpointer(db, ctx.dbPath)
+    // PostgreSQL checkpoints on its own.
+    this.#checkpointer = isFile(ctx.dbPath) ? startCheckpointer(db, ctx.dbPath) : undefined
   }
 
   async authenticate(secret: string): Promise<GatewayIdentity | undefined> {
@@ -338,7 +339,7 @@ export class LocalGatewayControl implements GatewayControl {
     await this.#writer.run(() => undefined)
     // Cleared as its settlements were written; what is left (writes that failed) is for the next process.
     this.#journal?.close()
-    await this.#checkpointer.stop()
+    await this.#checkpointer?.stop()
   }
 
   #readVersions(): Map<ChangeDomain, number> {

@@ -1,6 +1,6 @@
 import { usageError } from '../../core/errors.js'
 import type { AgentsRepo } from '../../store/agents.js'
-import type { Db } from '../../store/db.js'
+import { type Db, isPostgres } from '../../store/db.js'
 import type { UsageApi, UsageGroup, UsageQuery, UsageReport, UsageRow } from '../api.js'
 import { authorize, ownerScope } from '../authz.js'
 import { findAgent, iso } from './refs.js'
@@ -14,6 +14,9 @@ const KEY_SQL: Record<UsageGroup, string> = {
   project: "coalesce(a.project, '(none)')",
   day: "strftime('%Y-%m-%d', l.at / 1000, 'unixepoch')",
 }
+
+/** The UTC day of a request, as PostgreSQL writes it. */
+const DAY_POSTGRES = "to_char(to_timestamp(l.at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
 /**
  * Usage totals from the ledger's settled requests (commit rows). Adjustments are not requests and are
@@ -61,9 +64,9 @@ export class LocalUsage implements UsageApi {
     }
     const rows = this.db
       .prepare(
-        `SELECT ${KEY_SQL[by]} AS key, count(*) AS requests, coalesce(sum(l.input_tokens), 0) AS input_tokens,
+        `SELECT ${by === 'day' && isPostgres(this.db) ? DAY_POSTGRES : KEY_SQL[by]} AS key, count(*) AS requests, coalesce(sum(l.input_tokens), 0) AS input_tokens,
           coalesce(sum(l.output_tokens), 0) AS output_tokens, coalesce(sum(l.spent_delta), 0) AS cost_micros,
-          coalesce(sum(l.cost_known = 0), 0) AS unpriced_requests
+          coalesce(sum(CASE WHEN l.cost_known = 0 THEN 1 ELSE 0 END), 0) AS unpriced_requests
           FROM ledger l JOIN agents a ON a.id = l.agent_id WHERE ${where.join(' AND ')} GROUP BY 1 ORDER BY 1`,
       )
       .all(...params) as UsageRow[]

@@ -1,8 +1,8 @@
 import { chmodSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type Database from 'better-sqlite3'
-import type { Statement } from 'better-sqlite3'
 import { IronError } from '../../core/errors.js'
+import type { Statement } from '../../store/db.js'
 import { holdExclusively } from '../../store/exclusive.js'
 import type { ReportedEvent } from '../lease-protocol.js'
 

@@ -1,0 +1,351 @@
+import { IronError } from '../core/errors.js'
+import type { Db, RunResult, Statement, Transaction } from './db.js'
+import { LATEST_SCHEMA_VERSION } from './migrations.js'
+import { connectError } from './postgres.js'
+import {
+  type BridgeRequest,
+  PostgresBridge,
+  PostgresStoreError,
+  type QueryAnswer,
+} from './postgres-bridge.js'
+
+/**
+ * The store's `Db` on PostgreSQL: the repositories' statements (written with `?` or `@name` parameters, as
+ * for SQLite) are numbered `$1…` here and sent through a synchronous bridge, and rows come back as SQLite
+ * gives them (integers as numbers, booleans as 0/1, bytea as a Buffer).
+ *
+ * Transactions: a write transaction (`.immediate()`, the one every service uses) is SERIALIZABLE, so that
+ * the read-then-write of a ledger draw, a lease grant or an audit append is as safe across replicas as under
+ * SQLite's single write lock; when PostgreSQL finds two of them conflicting (40001) or deadlocked (40P01)
+ * it aborts one, and it is run again from the start, up to RETRIES times. A nested transaction is a
+ * savepoint. `.deferred()` is a REPEATABLE READ snapshot.
+ */
+
+const RETRIES = 30
+const SERIALIZATION_FAILURE = '40001'
+const DEADLOCK = '40P01'
+
+export interface PostgresDbOptions {
+  url: string
+  /** How the database is named in messages: host:port/database, never the password. */
+  label: string
+  statementTimeoutMs?: number
+  lockTimeoutMs?: number
+  connectTimeoutS?: number
+}
+
+export class PostgresDb implements Db {
+  readonly dialect = 'postgres'
+  readonly name: string
+  readonly #bridge: PostgresBridge
+  #depth = 0
+  #open = true
+
+  constructor(options: PostgresDbOptions) {
+    const statementTimeoutMs = options.statementTimeoutMs ?? 30_000
+    const connectTimeoutS = options.connectTimeoutS ?? 5
+    this.name = options.label
+    this.#bridge = new PostgresBridge({
+      url: options.url,
+      connectTimeoutS,
+      callTimeoutMs: statementTimeoutMs + connectTimeoutS * 1_000 + 5_000,
+      connection: {
+        application_name: 'iron',
+        statement_timeout: statementTimeoutMs,
+        lock_timeout: options.lockTimeoutMs ?? 10_000,
+        // A replica that stops in the middle of a transaction does not keep its locks for long.
+        idle_in_transaction_session_timeout: statementTimeoutMs * 2,
+      },
+    })
+  }
+
+  get inTransaction(): boolean {
+    return this.#depth > 0
+  }
+
+  get open(): boolean {
+    return this.#open
+  }
+
+  prepare(source: string): Statement {
+    return new PostgresStatement(this, toPostgres(source))
+  }
+
+  exec(source: string): this {
+    this.#call({ op: 'exec', text: source })
+    return this
+  }
+
+  pragma(source: string): never {
+    throw new Error(`PRAGMA ${source} is SQLite's; this store is PostgreSQL`)
+  }
+
+  /** Run one statement (inside the current transaction, if any). */
+  run(sql: PostgresSql, args: unknown[]): QueryAnswer {
+    return this.#call({ op: 'query', text: sql.text, params: bind(sql, args) }) as QueryAnswer
+  }
+
+  /**
+   * One call on the bridge. A database that cannot be reached, or that stopped the statement (a timeout, a
+   * lock held too long, a server shutting down), is an IronError a person (or a client retrying on another
+   * replica) can act on: STORE_UNAVAILABLE or STORE_BUSY, which iron serve answers with 503.
+   */
+  #call(request: BridgeRequest): unknown {
+    try {
+      return this.#bridge.call(request)
+    } catch (error) {
+      throw storeFailure(error, this.name)
+    }
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: as Db's (better-sqlite3's bound)
+  transaction<F extends (...args: any[]) => unknown>(fn: F): Transaction<F> {
+    const run =
+      (mode: string) =>
+      (...args: Parameters<F>): ReturnType<F> =>
+        this.#transaction(mode, () => fn(...args) as ReturnType<F>)
+    return Object.assign(run('isolation level serializable'), {
+      default: run('isolation level serializable'),
+      immediate: run('isolation level serializable'),
+      exclusive: run('isolation level serializable'),
+      deferred: run('isolation level repeatable read'),
+    }) as unknown as Transaction<F>
+  }
+
+  close(): this {
+    if (!this.#open) return this
+    this.#open = false
+    this.#bridge.close()
+    return this
+  }
+
+  #transaction<T>(mode: string, body: () => T): T {
+    // Inside a transaction: a savepoint, undone alone if the body throws; the outermost one retries.
+    if (this.#depth > 0) return this.#once(mode, body)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return this.#once(mode, body)
+      } catch (error) {
+        const code = (error as { code?: unknown }).code
+        if (code !== SERIALIZATION_FAILURE && code !== DEADLOCK) throw error
+        if (attempt >= RETRIES) {
+          throw new IronError(
+            'STORE_BUSY',
+            `The PostgreSQL database ${this.name} is too busy: a transaction conflicted ${RETRIES} times in a row`,
+            {
+              hint: 'Try again in a moment',
+              cause: error,
+            },
+          )
+        }
+        // Apart at random, so that the two that conflicted do not meet again at once.
+        pause(Math.min(50, attempt * 2) * Math.random())
+      }
+    }
+  }
+
+  #once<T>(mode: string, body: () => T): T {
+    this.#call({ op: 'begin', mode })
+    this.#depth++
+    let result: T
+    try {
+      result = body()
+    } catch (error) {
+      this.#depth--
+      try {
+        this.#bridge.call({ op: 'rollback' })
+      } catch {
+        // The connection is gone: the server rolled the transaction back itself.
+      }
+      throw error
+    }
+    this.#depth--
+    // The outermost commits; a savepoint is released into the transaction around it.
+    this.#call({ op: 'commit' })
+    return result
+  }
+}
+
+class PostgresStatement implements Statement {
+  #pluck = false
+  constructor(
+    private readonly db: PostgresDb,
+    private readonly sql: PostgresSql,
+  ) {}
+
+  pluck(toggle = true): this {
+    this.#pluck = toggle
+    return this
+  }
+
+  get(...args: unknown[]): unknown {
+    const answer = this.db.run(this.sql, args)
+    const row = answer.rows[0]
+    return row === undefined ? undefined : this.#shape(answer.columns, row)
+  }
+
+  all(...args: unknown[]): unknown[] {
+    const answer = this.db.run(this.sql, args)
+    return answer.rows.map((row) => this.#shape(answer.columns, row))
+  }
+
+  *iterate(...args: unknown[]): IterableIterator<unknown> {
+    yield* this.all(...args)
+  }
+
+  run(...args: unknown[]): RunResult {
+    return { changes: this.db.run(this.sql, args).count, lastInsertRowid: 0 }
+  }
+
+  #shape(columns: string[], row: unknown[]): unknown {
+    if (this.#pluck) return value(row[0])
+    const shaped: Record<string, unknown> = {}
+    for (let i = 0; i < columns.length; i++) shaped[columns[i]!] = value(row[i])
+    return shaped
+  }
+}
+
+/** A Uint8Array (a Buffer that crossed the bridge) is a Buffer again, as better-sqlite3 gives a BLOB. */
+const value = (v: unknown): unknown =>
+  v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v
+
+export interface PostgresSql {
+  text: string
+  /** The names of `@name` parameters, in the order of their numbers; empty for `?` parameters. */
+  names: string[]
+}
+
+const translated = new Map<string, PostgresSql>()
+
+/**
+ * A statement written for SQLite, with PostgreSQL's numbered parameters: each `?` becomes `$1`, `$2`, …,
+ * in order, and each `@name` one number for all its uses. Quoted strings and names are left alone.
+ */
+export function toPostgres(source: string): PostgresSql {
+  const known = translated.get(source)
+  if (known) return known
+  let text = ''
+  let n = 0
+  const names: string[] = []
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!
+    if (c === "'" || c === '"') {
+      const end = source.indexOf(c, i + 1)
+      const stop = end < 0 ? source.length : end + 1
+      text += source.slice(i, stop)
+      i = stop - 1
+    } else if (c === '?') {
+      text += `$${++n}`
+    } else if (c === '@' && /[A-Za-z_]/.test(source[i + 1] ?? '')) {
+      const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(source.slice(i + 1))![0]
+      let index = names.indexOf(name)
+      if (index < 0) index = names.push(name) - 1
+      text += `$${index + 1}`
+      i += name.length
+    } else {
+      text += c
+    }
+  }
+  const sql = { text, names }
+  translated.set(source, sql)
+  return sql
+}
+
+/** The parameters as better-sqlite3 takes them (values, arrays of values, or one object of named values). */
+function bind(sql: PostgresSql, args: unknown[]): unknown[] {
+  if (sql.names.length > 0) {
+    const named = (args[0] ?? {}) as Record<string, unknown>
+    return sql.names.map((name) => param(named[name]))
+  }
+  const params: unknown[] = []
+  for (const arg of args) {
+    if (Array.isArray(arg)) for (const item of arg) params.push(param(item))
+    else params.push(param(arg))
+  }
+  return params
+}
+
+const param = (v: unknown): unknown => (v === undefined ? null : typeof v === 'bigint' ? String(v) : v)
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4))
+const pause = (ms: number) => Atomics.wait(sleeper, 0, 0, Math.max(1, Math.round(ms)))
+
+const CONNECTION = /^(08|57P0[1-3]|ECONN|ETIMEDOUT|EHOST|ENET|EAI_AGAIN|ENOTFOUND|CONNECT|CONNECTION|BRIDGE)/
+/** Statement timeout, lock timeout, idle transaction ended by the server. */
+const STOPPED = /^(57014|55P03|25P03)$/
+
+/** What a failed call means for people: the database is unreachable or busy; anything else as it is. */
+function storeFailure(error: unknown, label: string): unknown {
+  if (!(error instanceof PostgresStoreError)) return error
+  if (CONNECTION.test(error.code)) {
+    return new IronError(
+      'STORE_UNAVAILABLE',
+      `The PostgreSQL database ${label} did not answer: ${error.message}`,
+      {
+        hint: 'Try again; if it persists, check that PostgreSQL is running and reachable',
+        cause: error,
+        details: { code: error.code },
+      },
+    )
+  }
+  if (STOPPED.test(error.code)) {
+    return new IronError(
+      'STORE_BUSY',
+      `The PostgreSQL database ${label} stopped a statement: ${error.message}`,
+      {
+        hint: 'Try again in a moment',
+        cause: error,
+        details: { sqlstate: error.code },
+      },
+    )
+  }
+  return error
+}
+
+export { PostgresStoreError }
+
+/**
+ * Open the PostgreSQL store at `url` for the services: reachable, and migrated to exactly the schema this
+ * build knows. A database behind is refused with the command that migrates it (the server's role need not
+ * have the right to change the schema); one ahead is refused as too new.
+ */
+export function openPostgres(url: string, safeUrl: string, latest = LATEST_SCHEMA_VERSION): PostgresDb {
+  const db = new PostgresDb({ url, label: safeUrl })
+  try {
+    let version = 0
+    try {
+      version = (db.prepare('SELECT max(version) FROM iron_schema').pluck().get() as number | null) ?? 0
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== '42P01') throw error
+    }
+    if (version > latest) {
+      throw new IronError(
+        'STORE_TOO_NEW',
+        `The PostgreSQL database ${safeUrl} was migrated by a newer iron (schema v${version}; this iron knows up to v${latest})`,
+        {
+          hint: 'Upgrade iron (npm install -g iron-cli@latest) on every replica, or point --db / IRON_DB at another database',
+        },
+      )
+    }
+    if (version < latest) {
+      throw new IronError(
+        'STORE_NOT_MIGRATED',
+        `The PostgreSQL database ${safeUrl} is at schema v${version}; this iron needs v${latest}`,
+        {
+          hint: `Migrate it first: iron db migrate --db '${safeUrl}' (or start iron serve with --migrate), as a role that may create tables`,
+        },
+      )
+    }
+    return db
+  } catch (error) {
+    try {
+      db.close()
+    } catch {
+      // Closing a connection that never opened.
+    }
+    // Said as `iron db migrate` and `iron doctor` say it (unreachable, login refused, no such database).
+    const cause = error instanceof IronError && error.code === 'STORE_UNAVAILABLE' ? error.cause : error
+    if (cause instanceof PostgresStoreError) throw connectError(cause, safeUrl, safeUrl)
+    throw error
+  }
+}
