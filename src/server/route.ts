@@ -24,6 +24,9 @@ export type Access = 'open' | 'agent' | UserRole
 /** What the server itself provides to its own routes (health, metrics, the OpenAPI document, events). */
 export interface ServerFacilities {
   version: string
+  /** Which store the server runs on. */
+  store: 'sqlite' | 'postgresql'
+  /** The store's schema version (read from the store: a probe that the store answers). */
   schemaVersion(): number
   metrics(): string
   openapi(): unknown

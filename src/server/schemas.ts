@@ -608,7 +608,7 @@ export const Health = z
   .object({
     status: z.literal('ok'),
     version: z.string(),
-    store: z.literal('sqlite'),
+    store: z.enum(['sqlite', 'postgresql']),
     schema_version: z.number().int(),
   })
   .meta({ id: 'Health' })

@@ -95,6 +95,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let openapi: unknown
   const facilities: ServerFacilities = {
     version: options.version,
+    store: ctx.store.kind === 'postgres' ? 'postgresql' : 'sqlite',
     schemaVersion: () => schemaVersion(ctx.db()),
     metrics: () =>
       metrics.render({ sessions: () => sessions.countLive(ctx.now()), eventWatchers: () => events.size }) +

@@ -1,5 +1,6 @@
 import type { Transaction } from 'better-sqlite3'
 import type { Db } from './db.js'
+import { isTransactionConflict } from './postgres-db.js'
 
 interface QueuedOp {
   op: () => unknown
@@ -75,6 +76,8 @@ export class GroupCommit {
     try {
       this.#run.immediate(() => {
         began = true
+        // From the start on each run: PostgreSQL may run a transaction again after a conflict.
+        values.length = 0
         for (const item of batch) values.push(item.op())
       })
     } catch (error) {
@@ -97,10 +100,14 @@ export class GroupCommit {
     try {
       this.#run.immediate(() => {
         began = true
+        outcomes.length = 0
         for (const item of batch) {
           try {
             outcomes.push({ ok: true, value: this.#run(item.op) })
           } catch (error) {
+            // A conflict between transactions is the whole transaction's, not this op's: PostgreSQL runs it
+            // again from the start (see PostgresDb), the batch with it.
+            if (isTransactionConflict(error)) throw error
             outcomes.push({ ok: false, error })
           }
         }

@@ -22,8 +22,15 @@ import {
  */
 
 const RETRIES = 30
-const SERIALIZATION_FAILURE = '40001'
-const DEADLOCK = '40P01'
+
+/**
+ * PostgreSQL aborted the transaction because another one conflicted with it (40001) or deadlocked with it
+ * (40P01): it is run again whole. Code that catches errors inside a transaction must let these through.
+ */
+export const isTransactionConflict = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | undefined)?.code
+  return code === '40001' || code === '40P01'
+}
 
 export interface PostgresDbOptions {
   url: string
@@ -126,8 +133,7 @@ export class PostgresDb implements Db {
       try {
         return this.#once(mode, body)
       } catch (error) {
-        const code = (error as { code?: unknown }).code
-        if (code !== SERIALIZATION_FAILURE && code !== DEADLOCK) throw error
+        if (!isTransactionConflict(error)) throw error
         if (attempt >= RETRIES) {
           throw new IronError(
             'STORE_BUSY',

@@ -7,8 +7,8 @@ import { openDb } from '../../src/store/db.js'
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src/store/migrations.js'
 import { SEEDED_BY_MIGRATIONS } from '../../src/store/postgres-copy.js'
 import { migratePostgres } from '../../src/store/postgres-migrate.js'
+import { freePort, type PostgresCluster, startPostgres } from '../../src/testing/postgres.js'
 import { type CliResult, homeEnv, runIron } from '../helpers/cli.js'
-import { freePort, type PostgresCluster, startPostgres } from '../helpers/postgres.js'
 import { tempDir } from '../helpers/temp.js'
 
 const STACK = /\bat .*\.js:\d+/

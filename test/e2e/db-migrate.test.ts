@@ -1,11 +1,32 @@
+import { spawn } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { LATEST_SCHEMA_VERSION } from '../../src/store/migrations.js'
-import { type CliResult, homeEnv, runIron } from '../helpers/cli.js'
-import { freePort, type PostgresCluster, startPostgres } from '../helpers/postgres.js'
+import { freePort, type PostgresCluster, startPostgres } from '../../src/testing/postgres.js'
+import { BIN, type CliResult, homeEnv, runIron } from '../helpers/cli.js'
 import { tempDir } from '../helpers/temp.js'
+
+/** `iron serve …` spawned; resolves once it says where it listens. */
+function spawnServe(args: string[], serveEnv: Record<string, string>) {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], {
+    env: serveEnv,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let err = ''
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
+  return new Promise<{ child: typeof child; url: string; err: () => string; exited: Promise<void> }>(
+    (resolve, reject) => {
+      child.stderr!.on('data', (d) => {
+        err += d
+        const match = /listening on (http:\/\/\S+)/.exec(err)
+        if (match) resolve({ child, url: match[1]!, err: () => err, exited })
+      })
+      void exited.then(() => reject(new Error(`iron serve exited before listening: ${err}`)))
+    },
+  )
+}
 
 let home: string
 let env: Record<string, string>
@@ -250,6 +271,47 @@ describe('iron db migrate and doctor on a PostgreSQL store', () => {
       `Error (STORE_UNREACHABLE): Cannot reach the PostgreSQL database postgresql://iron@127.0.0.1:${port}/iron: connection refused (nothing listens on that port)`,
     )
     expect(list.stderr).not.toMatch(STACK)
+  })
+
+  it('iron serve refuses a database it has not migrated; with --migrate it migrates it, then serves on it', async () => {
+    const admin = postgres(cluster.url, { max: 1, onnotice: () => {} })
+    try {
+      await admin.unsafe('CREATE DATABASE serving')
+    } finally {
+      await admin.end()
+    }
+    const servingUrl = url.replace(/\/postgres$/, '/serving')
+    const refused = await iron(['serve', '--db', servingUrl, '--port', '0'])
+    noSecret(refused)
+    expect(refused.code).toBe(1)
+    expect(refused.stderr.split('\n')[0]).toBe(
+      `Error (STORE_NOT_MIGRATED): The PostgreSQL database ${safeUrl.replace(/\/postgres$/, '/serving')} is at schema v0; this iron needs v${LATEST_SCHEMA_VERSION}`,
+    )
+    expect(refused.stderr).not.toMatch(STACK)
+
+    const serving = await spawnServe(
+      ['--db', servingUrl, '--migrate', '--port', '0', '--init-admin-from-env'],
+      {
+        ...env,
+        IRON_ADMIN_NAME: 'admin',
+        IRON_ADMIN_PASSWORD: 'an admin password',
+      },
+    )
+    try {
+      expect(serving.err()).toContain(
+        `Migrated ${label.replace(/\/postgres$/, '/serving')} to schema v${LATEST_SCHEMA_VERSION}`,
+      )
+      expect(serving.err()).not.toContain('hunter2')
+      const health = await (await fetch(`${serving.url}/api/health`)).json()
+      expect(health).toMatchObject({
+        status: 'ok',
+        store: 'postgresql',
+        schema_version: LATEST_SCHEMA_VERSION,
+      })
+    } finally {
+      serving.child.kill('SIGTERM')
+      await serving.exited
+    }
   })
 
   it('config set, get and list show a database URL without its password', async () => {

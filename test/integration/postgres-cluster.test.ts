@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import postgres, { PostgresError, type Sql } from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type PostgresCluster, startPostgres } from '../helpers/postgres.js'
+import { type PostgresCluster, startPostgres } from '../../src/testing/postgres.js'
 
 /** Polls `check` until it holds, for at most `ms`. */
 async function until(what: string, check: () => Promise<boolean>, ms = 5_000): Promise<void> {

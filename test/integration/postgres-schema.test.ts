@@ -6,7 +6,7 @@ import { IronError } from '../../src/core/errors.js'
 import { type Db, openDb } from '../../src/store/db.js'
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src/store/migrations.js'
 import { migratePostgres, postgresSchemaVersion } from '../../src/store/postgres-migrate.js'
-import { type PostgresCluster, startPostgres } from '../helpers/postgres.js'
+import { type PostgresCluster, startPostgres } from '../../src/testing/postgres.js'
 import { tempDir } from '../helpers/temp.js'
 
 // The PostgreSQL text of each version against its SQLite text: the same tables, columns (in order), types

@@ -16,7 +16,7 @@ export const systemRoutes: AnyRoute[] = [
     handler: ({ server }) => ({
       status: 'ok' as const,
       version: server.version,
-      store: 'sqlite' as const,
+      store: server.store,
       schema_version: server.schemaVersion(),
     }),
   }),

@@ -12,8 +12,8 @@ import {
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
-import { connectPostgres } from '../../src/store/postgres.js'
-import { migratePostgres } from '../../src/store/postgres-migrate.js'
+import { connectPostgres } from '../store/postgres.js'
+import { migratePostgres } from '../store/postgres-migrate.js'
 
 export interface PostgresCluster {
   /** `postgres://iron@127.0.0.1:<port>/postgres`; the role `iron` is the superuser, with trust auth. */
@@ -22,6 +22,8 @@ export interface PostgresCluster {
   dir: string
   /** Stops the server at once (no checkpoint) and removes its directory. Safe to call twice. */
   stop(): Promise<void>
+  /** Stops the server at once (`-m immediate`, every connection cut) and starts it again on the same port. */
+  restart(): Promise<void>
 }
 
 const MIN_MAJOR = 15
@@ -72,12 +74,22 @@ export async function startPostgres(): Promise<PostgresCluster> {
     const initdbArgs = ['-D', data, '-A', 'trust', '-U', 'iron', '--no-sync', '-E', 'UTF8', '--locale=C']
     await run(...asUser(asRoot, join(bin, 'initdb'), initdbArgs), dir)
     let port = 0
+    const startArgs = () => [
+      'start',
+      '-D',
+      data,
+      '-l',
+      log,
+      '-w',
+      '-t',
+      '30',
+      '-o',
+      `-k '${dir}' -c listen_addresses=127.0.0.1 -p ${port} -c fsync=off`,
+    ]
     for (let attempt = 1; ; attempt++) {
       port = await freePort()
-      const options = `-k '${dir}' -c listen_addresses=127.0.0.1 -p ${port} -c fsync=off`
-      const startArgs = ['start', '-D', data, '-l', log, '-w', '-t', '30', '-o', options]
       try {
-        await run(...asUser(asRoot, join(bin, 'pg_ctl'), startArgs), dir)
+        await run(...asUser(asRoot, join(bin, 'pg_ctl'), startArgs()), dir)
         break
       } catch (error) {
         // Another process may take the port between our probe and the server's bind: try another one.
@@ -90,6 +102,11 @@ export async function startPostgres(): Promise<PostgresCluster> {
     return {
       url: `postgres://iron@127.0.0.1:${port}/postgres`,
       dir,
+      restart: async () => {
+        // As a crash would: every connection cut at once, then the server back on the same port and data.
+        await run(...asUser(asRoot, join(bin, 'pg_ctl'), stopArgs), dir)
+        await run(...asUser(asRoot, join(bin, 'pg_ctl'), startArgs()), dir)
+      },
       stop: () => {
         stopped ??= (async () => {
           forget()
