@@ -19,11 +19,16 @@ export interface BridgeOptions {
   connectTimeoutS: number
 }
 
+export interface BridgeQuery {
+  text: string
+  params: unknown[]
+}
+
 export type BridgeRequest =
-  | { op: 'query'; text: string; params: unknown[] }
+  | { op: 'query'; queries: BridgeQuery[] }
   | { op: 'exec'; text: string }
-  | { op: 'begin'; mode: string }
-  | { op: 'commit' }
+  | { op: 'begin'; mode: string; queries: BridgeQuery[] }
+  | { op: 'commit'; queries: BridgeQuery[] }
   | { op: 'rollback' }
   | { op: 'close' }
 
@@ -105,17 +110,40 @@ async function close(commit) {
     await frame.done.catch(() => {})
   }
 }
+// The statements of one call, sent at once (pipelined on the connection), answered in order; the first
+// that failed is the call's error.
+async function runAll(queries) {
+  if (!queries || queries.length === 0) return []
+  const scope = top()
+  const running = queries.map((q) => {
+    const query = scope.unsafe(q.text, q.params, { prepare: true }).values()
+    query.execute()
+    return query
+  })
+  const answers = []
+  let failure
+  for (const query of running) {
+    try {
+      const result = await query
+      answers.push({ columns: (result.columns || []).map((c) => c.name), rows: Array.from(result), count: result.count || 0 })
+    } catch (error) {
+      failure = failure || error
+    }
+  }
+  if (failure) throw failure
+  return answers
+}
 async function handle(message) {
   await ready
   switch (message.op) {
-    case 'query': {
-      const result = await top().unsafe(message.text, message.params, { prepare: true }).values()
-      return { columns: (result.columns || []).map((c) => c.name), rows: Array.from(result), count: result.count || 0 }
-    }
+    case 'query':
+      return await runAll(message.queries)
     case 'exec':
       await top().unsafe(message.text).simple()
       return null
     case 'begin':
+      // The writes waiting in the transaction around a savepoint go first.
+      await runAll(message.queries)
       try {
         await open(message.mode)
       } catch (error) {
@@ -124,6 +152,14 @@ async function handle(message) {
       }
       return null
     case 'commit':
+      // The writes still waiting, then the commit (a savepoint's release). If any fails, the transaction
+      // (or savepoint) is rolled back here: after a failed commit no frame of it is left.
+      try {
+        await runAll(message.queries)
+      } catch (error) {
+        await close(false)
+        throw error
+      }
       await close(true)
       return null
     case 'rollback':
@@ -171,10 +207,6 @@ export class PostgresBridge {
       throw new PostgresStoreError({ message: 'the connection worker stopped', code: 'BRIDGE_DOWN' })
     if (!answer.ok) throw new PostgresStoreError(answer.error)
     return answer.value
-  }
-
-  query(text: string, params: unknown[]): QueryAnswer {
-    return this.call({ op: 'query', text, params }) as QueryAnswer
   }
 
   close(): void {

@@ -47,6 +47,8 @@ export class PostgresDb implements Db {
   readonly #bridge: PostgresBridge
   #depth = 0
   #open = true
+  /** Writes of the current transaction not sent yet (see write). */
+  #pending: Pending[] = []
 
   constructor(options: PostgresDbOptions) {
     const statementTimeoutMs = options.statementTimeoutMs ?? 30_000
@@ -79,6 +81,7 @@ export class PostgresDb implements Db {
   }
 
   exec(source: string): this {
+    this.#flush()
     this.#call({ op: 'exec', text: source })
     return this
   }
@@ -87,9 +90,58 @@ export class PostgresDb implements Db {
     throw new Error(`PRAGMA ${source} is SQLite's; this store is PostgreSQL`)
   }
 
-  /** Run one statement (inside the current transaction, if any). */
-  run(sql: PostgresSql, args: unknown[]): QueryAnswer {
-    return this.#call({ op: 'query', text: sql.text, params: bind(sql, args) }) as QueryAnswer
+  /** A statement whose rows are wanted: sent now, after the writes waiting in the transaction (one call). */
+  read(sql: PostgresSql, args: unknown[]): QueryAnswer {
+    return this.#send([...this.#take(), { text: sql.text, params: bind(sql, args), count: undefined }]).at(
+      -1,
+    )!
+  }
+
+  /**
+   * A statement run for its effect. Inside a transaction it waits, to go with the next statement that needs
+   * an answer (a read, the next savepoint, the commit), in one round trip: a write's failure then fails the
+   * transaction there, before it commits, as it would have here. Its count of changed rows, when asked
+   * for, sends it at once. Outside a transaction it runs now.
+   */
+  write(sql: PostgresSql, args: unknown[]): RunResult {
+    const pending: Pending = { text: sql.text, params: bind(sql, args), count: undefined }
+    if (this.#depth === 0) {
+      this.#send([pending])
+      return { changes: pending.count ?? 0, lastInsertRowid: 0 }
+    }
+    this.#pending.push(pending)
+    const flush = () => this.#flush()
+    return {
+      get changes() {
+        if (pending.count === undefined) flush()
+        return pending.count ?? 0
+      },
+      lastInsertRowid: 0,
+    }
+  }
+
+  /** Send these statements in one call; each pending write learns its count. */
+  #send(queries: Pending[]): QueryAnswer[] {
+    if (queries.length === 0) return []
+    const answers = this.#call({
+      op: 'query',
+      queries: queries.map(({ text, params }) => ({ text, params })),
+    }) as QueryAnswer[]
+    queries.forEach((q, i) => {
+      q.count = answers[i]?.count ?? 0
+    })
+    return answers
+  }
+
+  #flush(): void {
+    this.#send(this.#take())
+  }
+
+  /** The writes waiting, handed over to go out (with a read, a savepoint or the commit). */
+  #take(): Pending[] {
+    const taken = this.#pending
+    this.#pending = []
+    return taken
   }
 
   /**
@@ -151,12 +203,17 @@ export class PostgresDb implements Db {
   }
 
   #once<T>(mode: string, body: () => T): T {
-    this.#call({ op: 'begin', mode })
+    // A savepoint's begin carries the writes waiting in the transaction around it.
+    const before = this.#take()
+    this.#call({ op: 'begin', mode, queries: before })
+    for (const q of before) q.count ??= 0
     this.#depth++
     let result: T
     try {
       result = body()
     } catch (error) {
+      // Writes not sent yet are dropped with the rest of what is rolled back.
+      this.#pending = []
       this.#depth--
       try {
         this.#bridge.call({ op: 'rollback' })
@@ -166,8 +223,11 @@ export class PostgresDb implements Db {
       throw error
     }
     this.#depth--
-    // The outermost commits; a savepoint is released into the transaction around it.
-    this.#call({ op: 'commit' })
+    // The outermost commits; a savepoint is released into the transaction around it. The writes still
+    // waiting go first, in the same call; if one fails, the worker has rolled back (nothing to undo here).
+    const last = this.#take()
+    this.#call({ op: 'commit', queries: last })
+    for (const q of last) q.count ??= 0
     return result
   }
 }
@@ -185,13 +245,13 @@ class PostgresStatement implements Statement {
   }
 
   get(...args: unknown[]): unknown {
-    const answer = this.db.run(this.sql, args)
+    const answer = this.db.read(this.sql, args)
     const row = answer.rows[0]
     return row === undefined ? undefined : this.#shape(answer.columns, row)
   }
 
   all(...args: unknown[]): unknown[] {
-    const answer = this.db.run(this.sql, args)
+    const answer = this.db.read(this.sql, args)
     return answer.rows.map((row) => this.#shape(answer.columns, row))
   }
 
@@ -200,7 +260,7 @@ class PostgresStatement implements Statement {
   }
 
   run(...args: unknown[]): RunResult {
-    return { changes: this.db.run(this.sql, args).count, lastInsertRowid: 0 }
+    return this.db.write(this.sql, args)
   }
 
   #shape(columns: string[], row: unknown[]): unknown {
@@ -214,6 +274,13 @@ class PostgresStatement implements Statement {
 /** A Uint8Array (a Buffer that crossed the bridge) is a Buffer again, as better-sqlite3 gives a BLOB. */
 const value = (v: unknown): unknown =>
   v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v
+
+interface Pending {
+  text: string
+  params: unknown[]
+  /** Rows it changed, once it ran. */
+  count: number | undefined
+}
 
 export interface PostgresSql {
   text: string

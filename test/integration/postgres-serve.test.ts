@@ -46,7 +46,7 @@ describe('iron serve on PostgreSQL', () => {
     expect(health).toMatchObject({ status: 'ok', store: 'postgresql', schema_version: LATEST_SCHEMA_VERSION })
   })
 
-  it("a change made on one replica reaches the other's event stream at once (LISTEN/NOTIFY)", async () => {
+  it("a session from one replica holds on the other; a change made on one reaches the other's event stream at once (LISTEN/NOTIFY)", async () => {
     // Signed in on replica A (the session is in the database), following A's events.
     const { token } = await servers[0]!.cp.auth.login({
       name: 'admin',
@@ -54,6 +54,10 @@ describe('iron serve on PostgreSQL', () => {
       ip: '127.0.0.1',
       user_agent: 'test',
     })
+    // The session is the database's: replica B knows it too.
+    const me = await fetch(`${servers[1]!.url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } })
+    expect(me.status).toBe(200)
+    expect(await me.json()).toMatchObject({ role: 'admin', via: 'session' })
     const abort = new AbortController()
     const response = await fetch(`${servers[0]!.url}/api/v1/events`, {
       headers: { authorization: `Bearer ${token}` },

@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { IronError } from '../../src/core/errors.js'
+import { PostgresDb } from '../../src/store/postgres-db.js'
+import { freePort, type PostgresCluster, startPostgres } from '../../src/testing/postgres.js'
+
+// PostgresDb, the store's Db on PostgreSQL, against a real server: statements written for SQLite, rows as
+// SQLite gives them, transactions whose writes travel with the next statement that needs an answer.
+
+let pg: PostgresCluster
+let db: PostgresDb
+
+beforeAll(async () => {
+  pg = await startPostgres()
+  db = new PostgresDb({ url: pg.url, label: 'test' })
+  db.exec(`CREATE TABLE t (id text PRIMARY KEY, n bigint NOT NULL, blob bytea, flag integer)`)
+})
+
+afterAll(async () => {
+  db?.close()
+  await pg?.stop()
+})
+
+const ids = () => (db.prepare('SELECT id FROM t ORDER BY id').pluck().all() as string[]).join(',')
+
+describe('PostgresDb', () => {
+  it('takes ? and @name parameters and gives rows as SQLite does: numbers, 0/1, Buffers', () => {
+    const blob = Buffer.from([0, 1, 2, 255])
+    expect(
+      db
+        .prepare('INSERT INTO t (id, n, blob, flag) VALUES (@id, @n, @blob, @flag)')
+        .run({ id: 'a', n: 1, blob, flag: 1 }).changes,
+    ).toBe(1)
+    const row = db
+      .prepare(
+        "SELECT id, n, blob, n > 0 AS positive, count(*) OVER () AS total, 'it''s ?' AS text FROM t WHERE id = ?",
+      )
+      .get('a') as Record<string, unknown>
+    expect(row).toEqual({ id: 'a', n: 1, blob, positive: 1, total: 1, text: "it's ?" })
+    expect(Buffer.isBuffer(row.blob)).toBe(true)
+    expect(db.prepare('SELECT sum(n) FROM t').pluck().get()).toBe(1)
+    db.exec('DELETE FROM t')
+  })
+
+  it("counts a transaction's writes when asked, and its reads see them", () => {
+    const result = db
+      .transaction(() => {
+        db.prepare('INSERT INTO t (id, n) VALUES (?, ?)').run('a', 1)
+        db.prepare('INSERT INTO t (id, n) VALUES (?, ?)').run('b', 1)
+        const changed = db.prepare('UPDATE t SET n = n + 1 WHERE n = 1').run().changes
+        return { changed, seen: ids() }
+      })
+      .immediate()
+    expect(result).toEqual({ changed: 2, seen: 'a,b' })
+    db.exec('DELETE FROM t')
+  })
+
+  it('a write that fails fails its transaction before it commits: nothing of it stays', () => {
+    expect(() =>
+      db
+        .transaction(() => {
+          db.prepare('INSERT INTO t (id, n) VALUES (?, ?)').run('c', 1)
+          db.prepare('INSERT INTO t (id, n) VALUES (?, ?)').run('c', 2)
+        })
+        .immediate(),
+    ).toThrow(/duplicate key/)
+    expect(ids()).toBe('')
+    // The connection is usable afterwards.
+    db.transaction(() => db.prepare('INSERT INTO t (id, n) VALUES (?, ?)').run('d', 1)).immediate()
+    expect(ids()).toBe('d')
+    db.exec('DELETE FROM t')
+  })
+
+  it('a savepoint that fails is undone alone; the writes around it commit', () => {
+    const outcome = db
+      .transaction(() => {
+        db.prepare('INSERT INTO t (id, n) VALUES (?, ?)').run('e', 1)
+        let failed = ''
+        try {
+          db.transaction(() => {
+            db.prepare('INSERT INTO t (id, n) VALUES (?, ?)').run('f', 1)
+            db.prepare('INSERT INTO t (id, n) VALUES (?, ?)').run('e', 2)
+          })()
+        } catch (error) {
+          failed = (error as Error).message
+        }
+        db.prepare('INSERT INTO t (id, n) VALUES (?, ?)').run('g', 1)
+        return failed
+      })
+      .immediate()
+    expect(outcome).toMatch(/duplicate key/)
+    expect(ids()).toBe('e,g')
+    db.exec('DELETE FROM t')
+  })
+
+  it('a body that throws rolls back what it wrote, sent or not', () => {
+    expect(() =>
+      db
+        .transaction(() => {
+          db.prepare('INSERT INTO t (id, n) VALUES (?, ?)').run('h', 1)
+          expect(ids()).toBe('h')
+          db.prepare('INSERT INTO t (id, n) VALUES (?, ?)').run('i', 1)
+          throw new Error('changed my mind')
+        })
+        .immediate(),
+    ).toThrow('changed my mind')
+    expect(ids()).toBe('')
+  })
+
+  it('a database that cannot be reached is STORE_UNAVAILABLE, an error people can act on', async () => {
+    const down = new PostgresDb({ url: `postgres://iron@127.0.0.1:${await freePort()}/x`, label: 'down' })
+    try {
+      let caught: unknown
+      try {
+        down.prepare('SELECT 1').get()
+      } catch (error) {
+        caught = error
+      }
+      expect(caught).toBeInstanceOf(IronError)
+      expect(caught).toMatchObject({ code: 'STORE_UNAVAILABLE' })
+    } finally {
+      down.close()
+    }
+  })
+})
