@@ -55,7 +55,9 @@ describe('iron serve on PostgreSQL', () => {
       user_agent: 'test',
     })
     // The session is the database's: replica B knows it too.
-    const me = await fetch(`${servers[1]!.url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } })
+    const me = await fetch(`${servers[1]!.url}/api/v1/auth/me`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
     expect(me.status).toBe(200)
     expect(await me.json()).toMatchObject({ role: 'admin', via: 'session' })
     const abort = new AbortController()
