@@ -63,6 +63,9 @@ export function eventPayload(row: Omit<AuditRow, 'prev_hash' | 'hash'>): string 
 export const chainHash = (prevHash: string, payload: string): string =>
   hash('sha256', prevHash + payload, 'hex')
 
+/** Per store, the event its current transaction appended last, with the transaction's mark (PostgresDb). */
+const appended = new WeakMap<Db, { mark: number; seq: number; hash: string }>()
+
 /** Rows per read of `iterate`. */
 const ITERATE_PAGE = 500
 
@@ -96,7 +99,14 @@ export class AuditRepo {
 
   append(event: NewAuditEvent): AuditRow {
     if (!this.db.inTransaction) throw new Error('audit events are appended inside a write transaction')
-    const head = (this.#head.get() ?? this.#checkpointHead.get()) as { seq: number; hash: string } | undefined
+    // On PostgreSQL, the head this transaction appended last, while nothing of it was rolled back: one
+    // round trip less an event (a report appends one a request). SQLite reads it in microseconds.
+    const mark = (this.db as { mark?: number }).mark
+    const mine = mark === undefined ? undefined : appended.get(this.db)
+    const head =
+      mine !== undefined && mine.mark === mark
+        ? mine
+        : ((this.#head.get() ?? this.#checkpointHead.get()) as { seq: number; hash: string } | undefined)
     const at = event.at ?? Date.now()
     const base = {
       seq: (head?.seq ?? 0) + 1,
@@ -112,6 +122,7 @@ export class AuditRepo {
     }
     const prev = head?.hash ?? GENESIS_HASH
     const row: AuditRow = { ...base, prev_hash: prev, hash: chainHash(prev, eventPayload(base)) }
+    if (mark !== undefined) appended.set(this.db, { mark, seq: row.seq, hash: row.hash })
     this.#insert.run(
       row.seq,
       row.id,

@@ -49,6 +49,8 @@ export class PostgresDb implements Db {
   #open = true
   /** Writes of the current transaction not sent yet (see write). */
   #pending: Pending[] = []
+  /** Moves on at each transaction and at anything rolled back (see mark). */
+  #generation = 0
 
   constructor(options: PostgresDbOptions) {
     const statementTimeoutMs = options.statementTimeoutMs ?? 30_000
@@ -74,6 +76,16 @@ export class PostgresDb implements Db {
 
   get open(): boolean {
     return this.#open
+  }
+
+  /**
+   * Inside a transaction, a number that stays the same for as long as what this transaction wrote stands:
+   * it changes when a transaction begins or runs again, and when anything (a savepoint too) is rolled back.
+   * What a repository learnt from its own writes (the audit chain's head) holds while the mark does.
+   * Undefined outside a transaction.
+   */
+  get mark(): number | undefined {
+    return this.#depth > 0 ? this.#generation : undefined
   }
 
   prepare(source: string): Statement {
@@ -205,6 +217,7 @@ export class PostgresDb implements Db {
   #once<T>(mode: string, body: () => T): T {
     // A savepoint's begin carries the writes waiting in the transaction around it.
     const before = this.#take()
+    if (this.#depth === 0) this.#generation++
     this.#call({ op: 'begin', mode, queries: before })
     for (const q of before) q.count ??= 0
     this.#depth++
@@ -214,6 +227,7 @@ export class PostgresDb implements Db {
     } catch (error) {
       // Writes not sent yet are dropped with the rest of what is rolled back.
       this.#pending = []
+      this.#generation++
       this.#depth--
       try {
         this.#bridge.call({ op: 'rollback' })
@@ -226,7 +240,12 @@ export class PostgresDb implements Db {
     // The outermost commits; a savepoint is released into the transaction around it. The writes still
     // waiting go first, in the same call; if one fails, the worker has rolled back (nothing to undo here).
     const last = this.#take()
-    this.#call({ op: 'commit', queries: last })
+    try {
+      this.#call({ op: 'commit', queries: last })
+    } catch (error) {
+      this.#generation++
+      throw error
+    }
     for (const q of last) q.count ??= 0
     return result
   }

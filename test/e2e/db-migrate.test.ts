@@ -189,6 +189,12 @@ describe('iron db migrate and doctor on a PostgreSQL store', () => {
       await check.end()
     }
 
+    // iron serve (and any command) refuses it too, before listening.
+    const serve = await iron(['serve', '--db', newerUrl, '--port', '0', '--json'])
+    noSecret(serve)
+    expect(serve.code).toBe(1)
+    expect(json(serve).error).toMatchObject({ code: 'STORE_TOO_NEW', exit_code: 1 })
+
     const doctor = await iron(['doctor', '--db', newerUrl, '--json'])
     expect(doctor.code).toBe(1)
     expect(json(doctor).checks.find((c: { name: string }) => c.name === 'store')).toMatchObject({

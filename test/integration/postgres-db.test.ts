@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { IronError } from '../../src/core/errors.js'
+import { AuditRepo } from '../../src/store/audit.js'
 import { PostgresDb } from '../../src/store/postgres-db.js'
-import { freePort, type PostgresCluster, startPostgres } from '../../src/testing/postgres.js'
+import {
+  freePort,
+  type PostgresCluster,
+  startMigratedPostgres,
+  startPostgres,
+} from '../../src/testing/postgres.js'
 
 // PostgresDb, the store's Db on PostgreSQL, against a real server: statements written for SQLite, rows as
 // SQLite gives them, transactions whose writes travel with the next statement that needs an answer.
@@ -120,5 +126,69 @@ describe('PostgresDb', () => {
     } finally {
       down.close()
     }
+  })
+})
+
+describe('the audit chain on PostgresDb', () => {
+  let migrated: PostgresCluster
+  let store: PostgresDb
+  beforeAll(async () => {
+    migrated = await startMigratedPostgres()
+    store = new PostgresDb({ url: migrated.url, label: 'audit' })
+  })
+  afterAll(async () => {
+    store?.close()
+    await migrated?.stop()
+  })
+
+  it('stays one chain when a transaction appends several events and rolls a savepoint of them back', () => {
+    const repo = new AuditRepo(store)
+    const other = new AuditRepo(store)
+    const event = (action: string) => ({
+      actor: 'test',
+      action,
+      outcome: 'success' as const,
+      data: { action },
+    })
+    store
+      .transaction(() => {
+        repo.append(event('one'))
+        other.append(event('two'))
+        try {
+          store.transaction(() => {
+            repo.append(event('undone'))
+            throw new Error('roll the savepoint back')
+          })()
+        } catch {
+          // Expected: the savepoint is rolled back.
+        }
+        repo.append(event('three'))
+      })
+      .immediate()
+    // A transaction that fails whole leaves nothing, and the next one chains onto what stands.
+    expect(() =>
+      store
+        .transaction(() => {
+          repo.append(event('lost'))
+          throw new Error('roll it all back')
+        })
+        .immediate(),
+    ).toThrow('roll it all back')
+    store.transaction(() => repo.append(event('four'))).immediate()
+    const rows = store
+      .prepare('SELECT seq, action, prev_hash, hash FROM audit_events ORDER BY seq')
+      .all() as {
+      seq: number
+      action: string
+      prev_hash: string
+      hash: string
+    }[]
+    expect(rows.map((r) => [r.seq, r.action])).toEqual([
+      [1, 'one'],
+      [2, 'two'],
+      [3, 'three'],
+      [4, 'four'],
+    ])
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.prev_hash).toBe(rows[i - 1]!.hash)
   })
 })

@@ -86,4 +86,25 @@ describe('iron serve on PostgreSQL', () => {
     // Within 20 s, while A's poll (one minute) has not read the trail: NOTIFY woke it.
     expect(text).toContain('made-on-b')
   })
+
+  it('failed sign-ins on one replica count on the other: the account locks across replicas', async () => {
+    await servers[1]!.cp.users.create({ name: 'bob', role: 'user', password: 'bob the right password' })
+    // Two wrong passwords on each replica, then the fifth: the account's count is the database's.
+    for (let i = 0; i < 5; i++) {
+      const replica = servers[i % 2]!
+      await expect(
+        replica.cp.auth.login({ name: 'bob', password: 'wrong', ip: `10.0.0.${i}`, user_agent: 'test' }),
+      ).rejects.toMatchObject({ code: i < 4 ? 'INVALID_CREDENTIALS' : 'ACCOUNT_LOCKED' })
+    }
+    // Even the right password is refused now, on either replica: by the lock, or by the per-account limit on
+    // attempts (5 a minute), both kept in the database.
+    await expect(
+      servers[1]!.cp.auth.login({
+        name: 'bob',
+        password: 'bob the right password',
+        ip: '10.0.0.9',
+        user_agent: 'test',
+      }),
+    ).rejects.toMatchObject({ code: expect.stringMatching(/^(ACCOUNT_LOCKED|RATE_LIMITED)$/) })
+  })
 })

@@ -83,7 +83,7 @@ export class LocalGatewayControl implements GatewayControl {
 
   constructor(ctx: LocalContext, options: LocalGatewayControlOptions = {}) {
     this.#ctx = ctx
-    this.location = ctx.dbPath
+    this.location = ctx.storeLabel
     const db = ctx.db()
     this.#cp = createLocalControlPlane(ctx)
     this.#writer = groupCommitOf(db)
