@@ -9,7 +9,8 @@ export default class Doctor extends IronCommand<DoctorResult> {
   static override description =
     'Read-only. In team mode (a server from --server, IRON_SERVER or iron login) it also checks that the server ' +
     'answers and that this machine is signed in to it. With --db or IRON_DB set to a postgres:// URL it checks ' +
-    'that database (reachable, migrated) and skips the checks of the embedded store. Exits 1 when a check ' +
+    'that database (reachable, migrated, then its master key and agents); the checks of the embedded ' +
+    "store's file do not apply. Exits 1 when a check " +
     'fails; each failure says what to do.'
   static override examples = [
     '<%= config.bin %> doctor',

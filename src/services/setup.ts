@@ -14,7 +14,7 @@ import { connectPostgres } from '../store/postgres.js'
 import { postgresSchemaVersion } from '../store/postgres-migrate.js'
 import { PricesRepo } from '../store/prices.js'
 import { ProvidersRepo } from '../store/providers.js'
-import { type LocalContext, META_MASTER_KEY_CHECK } from './context.js'
+import { LocalContext, META_MASTER_KEY_CHECK } from './context.js'
 import { servingProblem } from './serving.js'
 
 export interface InitResult {
@@ -92,22 +92,30 @@ function checkNode(version: string): DoctorCheck {
 }
 
 /**
- * `iron doctor` on a PostgreSQL store: reachable, and migrated to the current schema. The checks that read
- * the embedded store (its integrity, files, agents, and the master key it was encrypted under) are skipped:
- * on PostgreSQL, a command or iron serve checks the master key as it starts.
+ * `iron doctor` on a PostgreSQL store: reachable, and migrated to the current schema; then, as on SQLite, the
+ * master key the store's provider keys are sealed under, and the agents. The checks of the embedded store's
+ * file (integrity, permissions, journal) do not apply.
  */
 export async function runPostgresDoctor(
   config: IronConfig,
   store: Extract<StoreLocation, { kind: 'postgres' }>,
   nodeVersion: string = process.versions.node,
 ): Promise<DoctorResult> {
-  const checks: DoctorCheck[] = [checkNode(nodeVersion), checkConfig(config), await checkPostgresStore(store)]
-  const why =
-    'checked on the embedded store only; on PostgreSQL, commands and iron serve check it as they start'
-  checks.push(
-    { name: 'master key', status: 'skip', detail: why },
-    { name: 'agents', status: 'skip', detail: why },
-  )
+  const storeCheck = await checkPostgresStore(store)
+  const checks: DoctorCheck[] = [checkNode(nodeVersion), checkConfig(config), storeCheck]
+  if (storeCheck.status === 'ok') {
+    const ctx = new LocalContext({ config, db: store.url })
+    try {
+      const db = ctx.db()
+      checks.push(...checkAgents(db), checkMasterKey(ctx, getMeta(db, META_MASTER_KEY_CHECK)))
+    } catch (error) {
+      checks.push(fromError('store', error))
+    } finally {
+      ctx.close()
+    }
+  } else {
+    checks.push({ name: 'master key', status: 'skip', detail: 'not checked: the store is not usable yet' })
+  }
   return { ok: checks.every((c) => c.status !== 'fail'), checks }
 }
 

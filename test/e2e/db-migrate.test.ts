@@ -145,18 +145,21 @@ describe('iron db migrate and doctor on a PostgreSQL store', () => {
         new RegExp(`^PostgreSQL \\d+\\.\\d+ at ${label}, schema v${LATEST_SCHEMA_VERSION} \\(current\\)$`),
       ),
     })
-    // The checks of the embedded store are skipped, saying why; none looked for a file named after the URL.
-    for (const name of ['master key', 'agents'])
-      expect(result.checks.find((c: { name: string }) => c.name === name)).toMatchObject({
-        status: 'skip',
-        detail: expect.stringContaining('checked on the embedded store only'),
-      })
+    // The master key is checked against the database (none yet: iron init makes it); no agents yet; no
+    // check looked for a file named after the URL.
+    expect(result.checks.find((c: { name: string }) => c.name === 'master key')).toEqual({
+      name: 'master key',
+      status: 'warn',
+      detail: 'Not created yet',
+      hint: 'Run: iron init',
+    })
+    expect(result.checks.map((c: { name: string }) => c.name)).not.toContain('agents')
     expect(JSON.stringify(result)).not.toContain('does not exist')
 
     const human = await iron(['doctor', '--db', url])
     expect(human.code).toBe(0)
     expect(human.stdout).toMatch(/✓ store: PostgreSQL \d+\.\d+ at /)
-    expect(human.stdout).toContain('- master key: checked on the embedded store only')
+    expect(human.stdout).toMatch(/master key: Not created yet/)
   })
 
   it('refuses a database migrated by a newer iron, and leaves it as it is', async () => {
@@ -243,6 +246,11 @@ describe('iron db migrate and doctor on a PostgreSQL store', () => {
     expect(create.code).toBe(0)
     const list = await iron(['agents', 'list', '--json', '--db', url])
     expect(json(list).map((a: { name: string }) => a.name)).toContain('on-pg')
+    // doctor now finds the master key iron init made, the one the database's provider keys are sealed under.
+    const doctor = await iron(['doctor', '--db', url, '--json'])
+    expect(json(doctor).checks.find((c: { name: string }) => c.name === 'master key')).toMatchObject({
+      status: 'ok',
+    })
     // The rows are in PostgreSQL, read by another client.
     const check = postgres(cluster.url, { max: 1, onnotice: () => {} })
     try {
