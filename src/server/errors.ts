@@ -100,7 +100,12 @@ export function statusOf(error: unknown): number {
   // The server's own key is missing or wrong: nothing the caller can fix.
   if (error.code.startsWith('MASTER_KEY_')) return 503
   // The database is down or too busy for now: another replica, or this one a moment later, may answer.
-  if (error.code === 'STORE_UNAVAILABLE' || error.code === 'STORE_BUSY') return 503
+  if (
+    error.code === 'STORE_UNAVAILABLE' ||
+    error.code === 'STORE_BUSY' ||
+    error.code === 'STORE_COMMIT_UNKNOWN'
+  )
+    return 503
   switch (error.exitCode) {
     case ExitCode.usage:
       return 400

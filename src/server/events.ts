@@ -41,6 +41,9 @@ interface Watcher {
   visibleAt: number
 }
 
+/** How long a wake-up (another replica appended to the trail) waits for the notices that follow it. */
+const WAKE_MS = 20
+
 export class EventStream {
   readonly #watchers = new Set<Watcher>()
   readonly #names = new Map<string, string | null>()
@@ -49,6 +52,7 @@ export class EventStream {
   #poll: NodeJS.Timeout | undefined
   #ticking = false
   #again = false
+  #waking: NodeJS.Timeout | undefined
   #heartbeat: NodeJS.Timeout | undefined
   /**
    * Starts the timers in the context the stream was made in (the server's, with no principal): timers made
@@ -108,12 +112,14 @@ export class EventStream {
    * already running is followed by one more, so that nothing committed meanwhile waits for the poll.
    */
   wake(): void {
-    if (this.#watchers.size === 0) return
-    if (this.#ticking) {
-      this.#again = true
-      return
-    }
-    this.#run()
+    if (this.#watchers.size === 0 || this.#waking) return
+    // Notices come one an event: those of the next few milliseconds are read together.
+    this.#waking = setTimeout(() => {
+      this.#waking = undefined
+      if (this.#ticking) this.#again = true
+      else this.#run()
+    }, WAKE_MS)
+    this.#waking.unref()
   }
 
   #run(): void {
@@ -141,6 +147,8 @@ export class EventStream {
   }
 
   close(): void {
+    clearTimeout(this.#waking)
+    this.#waking = undefined
     clearInterval(this.#poll)
     clearInterval(this.#heartbeat)
     this.#poll = undefined

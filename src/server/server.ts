@@ -107,24 +107,6 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     events: (res, principal, secret, since) => events.add(res, principal, secret, since),
   }
   const notifier = changeNotifier(ctx, log)
-  // On PostgreSQL, what other replicas commit is heard at once: their audit events (for the event stream)
-  // and their changes (a price table of their making). After a reconnect, the stream reads what it missed.
-  const listener =
-    ctx.store.kind === 'postgres'
-      ? await listenPostgres(
-          ctx.store.url,
-          {
-            [AUDIT_CHANNEL]: () => events.wake(),
-            [CHANGES_CHANNEL]: (domain) => {
-              if (domain === 'prices') cp.pricing.invalidate()
-            },
-          },
-          () => {
-            cp.pricing.invalidate()
-            events.wake()
-          },
-        )
-      : undefined
   // The gateway routes on this store, and the reclaim of team gateways' expired leases.
   const gateways = await startTeamGateways({ ctx, cp, log, reclaimEveryMs: options.leaseReclaimMs })
 
@@ -293,6 +275,32 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       resolve()
     })
   })
+  // Once listening (so that a start that fails leaves no connection behind): on PostgreSQL, what other
+  // replicas commit is heard at once: their audit events (for the event stream)
+  // and their changes (a price table of their making). After a reconnect, the stream reads what it missed.
+  let listener: Awaited<ReturnType<typeof listenPostgres>> | undefined
+  if (ctx.store.kind === 'postgres') {
+    try {
+      listener = await listenPostgres(
+        ctx.store.url,
+        {
+          [AUDIT_CHANNEL]: () => events.wake(),
+          [CHANGES_CHANNEL]: (domain) => {
+            if (domain === 'prices') cp.pricing.invalidate()
+          },
+        },
+        () => {
+          cp.pricing.invalidate()
+          events.wake()
+        },
+      )
+    } catch (error) {
+      // Not fatal: the event stream's poll still reads what other replicas append.
+      log(
+        `iron serve: cannot LISTEN on the database (${(error as Error).message}); other replicas' events come with the poll`,
+      )
+    }
+  }
   const address = server.address() as AddressInfo
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   const url = `${options.tls ? 'https' : 'http'}://${host}:${address.port}`

@@ -24,11 +24,12 @@ export interface BridgeQuery {
   params: unknown[]
 }
 
+/** `depth`: the transactions and savepoints the caller has open, which the worker must hold as many of. */
 export type BridgeRequest =
-  | { op: 'query'; queries: BridgeQuery[] }
-  | { op: 'exec'; text: string }
-  | { op: 'begin'; mode: string; queries: BridgeQuery[] }
-  | { op: 'commit'; queries: BridgeQuery[] }
+  | { op: 'query'; queries: BridgeQuery[]; depth: number }
+  | { op: 'exec'; text: string; depth: number }
+  | { op: 'begin'; mode: string; queries: BridgeQuery[]; depth: number }
+  | { op: 'commit'; queries: BridgeQuery[]; depth: number }
   | { op: 'rollback' }
   | { op: 'close' }
 
@@ -133,35 +134,48 @@ async function runAll(queries) {
   if (failure) throw failure
   return answers
 }
+// The thread that sends the calls says how many transactions and savepoints it has open; a worker that
+// does not hold as many (it was started again after a timeout, its connection was lost) refuses the call
+// rather than run it outside the transaction it belongs to.
+function inStep(message) {
+  if (message.depth !== undefined && message.depth !== frames.length) {
+    const error = new Error('the connection was lost in the middle of a transaction; nothing of it was committed')
+    error.code = 'BRIDGE_OUT_OF_STEP'
+    throw error
+  }
+}
 async function handle(message) {
   await ready
+  inStep(message)
   switch (message.op) {
     case 'query':
       return await runAll(message.queries)
     case 'exec':
       await top().unsafe(message.text).simple()
       return null
-    case 'begin':
+    case 'begin': {
       // The writes waiting in the transaction around a savepoint go first.
-      await runAll(message.queries)
+      const answers = await runAll(message.queries)
       try {
         await open(message.mode)
       } catch (error) {
         frames.pop()
         throw error
       }
-      return null
+      return answers
+    }
     case 'commit':
       // The writes still waiting, then the commit (a savepoint's release). If any fails, the transaction
       // (or savepoint) is rolled back here: after a failed commit no frame of it is left.
+      let answers
       try {
-        await runAll(message.queries)
+        answers = await runAll(message.queries)
       } catch (error) {
         await close(false)
         throw error
       }
       await close(true)
-      return null
+      return answers
     case 'rollback':
       await close(false)
       return null

@@ -94,7 +94,7 @@ export class PostgresDb implements Db {
 
   exec(source: string): this {
     this.#flush()
-    this.#call({ op: 'exec', text: source })
+    this.#call({ op: 'exec', text: source, depth: this.#depth })
     return this
   }
 
@@ -135,13 +135,8 @@ export class PostgresDb implements Db {
   /** Send these statements in one call; each pending write learns its count. */
   #send(queries: Pending[]): QueryAnswer[] {
     if (queries.length === 0) return []
-    const answers = this.#call({
-      op: 'query',
-      queries: queries.map(({ text, params }) => ({ text, params })),
-    }) as QueryAnswer[]
-    queries.forEach((q, i) => {
-      q.count = answers[i]?.count ?? 0
-    })
+    const answers = this.#call({ op: 'query', queries: wire(queries), depth: this.#depth }) as QueryAnswer[]
+    counted(queries, answers)
     return answers
   }
 
@@ -157,11 +152,12 @@ export class PostgresDb implements Db {
   }
 
   /**
-   * One call on the bridge. A database that cannot be reached, or that stopped the statement (a timeout, a
+   * One call on the bridge (refused once the store is closed, as better-sqlite3 does). A database that cannot be reached, or that stopped the statement (a timeout, a
    * lock held too long, a server shutting down), is an IronError a person (or a client retrying on another
    * replica) can act on: STORE_UNAVAILABLE or STORE_BUSY, which iron serve answers with 503.
    */
   #call(request: BridgeRequest): unknown {
+    if (!this.#open) throw new TypeError('The database connection is not open')
     try {
       return this.#bridge.call(request)
     } catch (error) {
@@ -218,8 +214,10 @@ export class PostgresDb implements Db {
     // A savepoint's begin carries the writes waiting in the transaction around it.
     const before = this.#take()
     if (this.#depth === 0) this.#generation++
-    this.#call({ op: 'begin', mode, queries: before })
-    for (const q of before) q.count ??= 0
+    counted(
+      before,
+      this.#call({ op: 'begin', mode, queries: wire(before), depth: this.#depth }) as QueryAnswer[],
+    )
     this.#depth++
     let result: T
     try {
@@ -240,13 +238,14 @@ export class PostgresDb implements Db {
     // The outermost commits; a savepoint is released into the transaction around it. The writes still
     // waiting go first, in the same call; if one fails, the worker has rolled back (nothing to undo here).
     const last = this.#take()
+    let answers: QueryAnswer[]
     try {
-      this.#call({ op: 'commit', queries: last })
+      answers = this.#call({ op: 'commit', queries: wire(last), depth: this.#depth + 1 }) as QueryAnswer[]
     } catch (error) {
       this.#generation++
-      throw error
+      throw this.#depth === 0 ? commitFailure(error, this.name) : error
     }
-    for (const q of last) q.count ??= 0
+    counted(last, answers)
     return result
   }
 }
@@ -294,6 +293,31 @@ class PostgresStatement implements Statement {
 const value = (v: unknown): unknown =>
   v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v
 
+/** The statements as they cross the bridge. */
+const wire = (queries: Pending[]) => queries.map(({ text, params }) => ({ text, params }))
+
+/** Each write sent learns how many rows it changed. */
+function counted(queries: Pending[], answers: QueryAnswer[] | null): void {
+  queries.forEach((q, i) => {
+    q.count = answers?.[i]?.count ?? 0
+  })
+}
+
+/**
+ * The connection failed while the transaction committed: it may have been made, or not. Said so, and not as
+ * a plain "try again", so that nobody repeats a change that may already stand.
+ */
+function commitFailure(error: unknown, label: string): unknown {
+  if (!(error instanceof IronError) || error.code !== 'STORE_UNAVAILABLE') return error
+  // Refused before it was sent: the transaction's connection was already gone, and nothing of it committed.
+  if (error.details?.code === 'BRIDGE_OUT_OF_STEP') return error
+  return new IronError(
+    'STORE_COMMIT_UNKNOWN',
+    `The PostgreSQL database ${label} stopped answering while a change was being committed: it may or may not have been made`,
+    { hint: 'Check whether the change stands before making it again', cause: error.cause },
+  )
+}
+
 interface Pending {
   text: string
   params: unknown[]
@@ -311,7 +335,8 @@ const translated = new Map<string, PostgresSql>()
 
 /**
  * A statement written for SQLite, with PostgreSQL's numbered parameters: each `?` becomes `$1`, `$2`, …,
- * in order, and each `@name` one number for all its uses. Quoted strings and names are left alone.
+ * in order, and each `@name` one number for all its uses. Quoted strings and names and comments are left
+ * alone. (PostgreSQL's jsonb `?` operators cannot be written: use jsonb_exists().)
  */
 export function toPostgres(source: string): PostgresSql {
   const known = translated.get(source)
@@ -321,7 +346,15 @@ export function toPostgres(source: string): PostgresSql {
   const names: string[] = []
   for (let i = 0; i < source.length; i++) {
     const c = source[i]!
-    if (c === "'" || c === '"') {
+    const comment = c === '-' && source[i + 1] === '-' ? '\n' : c === '/' && source[i + 1] === '*' ? '*/' : ''
+    if (comment) {
+      const end = source.indexOf(comment, i + 2)
+      const stop = end < 0 ? source.length : end + comment.length
+      text += source.slice(i, stop)
+      i = stop - 1
+    } else if (c === '$' && /\d/.test(source[i + 1] ?? '')) {
+      throw new Error(`Write statements with ? or @name parameters, not $n: ${source.slice(0, 80)}`)
+    } else if (c === "'" || c === '"') {
       const end = source.indexOf(c, i + 1)
       const stop = end < 0 ? source.length : end + 1
       text += source.slice(i, stop)
@@ -338,6 +371,8 @@ export function toPostgres(source: string): PostgresSql {
       text += c
     }
   }
+  if (n > 0 && names.length > 0)
+    throw new Error(`Write a statement with ? or with @name parameters, not both: ${source.slice(0, 80)}`)
   const sql = { text, names }
   translated.set(source, sql)
   return sql
@@ -362,9 +397,11 @@ const param = (v: unknown): unknown => (v === undefined ? null : typeof v === 'b
 const sleeper = new Int32Array(new SharedArrayBuffer(4))
 const pause = (ms: number) => Atomics.wait(sleeper, 0, 0, Math.max(1, Math.round(ms)))
 
-const CONNECTION = /^(08|57P0[1-3]|ECONN|ETIMEDOUT|EHOST|ENET|EAI_AGAIN|ENOTFOUND|CONNECT|CONNECTION|BRIDGE)/
+// The client's own codes too: a transaction whose connection went away is UNSAFE_TRANSACTION ("has ended").
+const CONNECTION =
+  /^(08|57P0[1-5]|53300|ECONN|ETIMEDOUT|EHOST|ENET|EAI_AGAIN|ENOTFOUND|CONNECT|CONNECTION|BRIDGE|UNSAFE_TRANSACTION)/
 /** Statement timeout, lock timeout, idle transaction ended by the server. */
-const STOPPED = /^(57014|55P03|25P03)$/
+const STOPPED = /^(57014|55P03|25P03|QUERY_TIMEOUT)$/
 
 /** What a failed call means for people: the database is unreachable or busy; anything else as it is. */
 function storeFailure(error: unknown, label: string): unknown {

@@ -112,6 +112,70 @@ describe('PostgresDb', () => {
     expect(ids()).toBe('')
   })
 
+  it("gives each write's count, also for writes that went out with a savepoint or the commit", () => {
+    db.exec("INSERT INTO t (id, n) VALUES ('p', 1), ('q', 1)")
+    const bump = db.prepare('UPDATE t SET n = n + 1 WHERE n >= 1')
+    let beforeSavepoint: { changes: number } | undefined
+    const last = db
+      .transaction(() => {
+        beforeSavepoint = bump.run()
+        db.transaction(() => {})()
+        return bump.run()
+      })
+      .immediate()
+    expect([beforeSavepoint!.changes, last.changes]).toEqual([2, 2])
+    db.exec('DELETE FROM t')
+  })
+
+  it('numbers ? and @name parameters outside quotes and comments, and refuses $n or both kinds at once', () => {
+    const row = db
+      .prepare("SELECT ?::int AS a, /* a '?' here */ ?::int AS b -- and it's ? there\n , '@x ?' AS c")
+      .get(1, 2)
+    expect(row).toEqual({ a: 1, b: 2, c: '@x ?' })
+    expect(() => db.prepare('SELECT $1')).toThrow(/not \$n/)
+    expect(() => db.prepare('SELECT ?, @a')).toThrow(/not both/)
+  })
+
+  it('a connection lost in the middle of a transaction commits nothing of it, even if the body goes on', async () => {
+    db.exec('DELETE FROM t')
+    const slow = new PostgresDb({ url: pg.url, label: 'slow', statementTimeoutMs: 500, connectTimeoutS: 1 })
+    let pid = 0
+    try {
+      const insert = slow.prepare('INSERT INTO t (id, n) VALUES (?, 1)')
+      const outcomes: string[] = []
+      // As the group commit runs a batch again: each op in a savepoint, an op's error kept and the batch
+      // going on. The second op's server stops answering (SIGSTOP), so the worker is given up and replaced.
+      const ops = [
+        () => insert.run('r'),
+        () => {
+          pid = slow.prepare('SELECT pg_backend_pid()').pluck().get() as number
+          process.kill(pid, 'SIGSTOP')
+          return slow.prepare('SELECT 1').get()
+        },
+        () => insert.run('s'),
+      ]
+      expect(() =>
+        slow
+          .transaction(() => {
+            for (const op of ops) {
+              try {
+                slow.transaction(op)()
+                outcomes.push('ok')
+              } catch (error) {
+                outcomes.push((error as IronError).code)
+              }
+            }
+          })
+          .immediate(),
+      ).toThrow(/lost in the middle of a transaction/)
+      expect(outcomes).toEqual(['ok', 'STORE_UNAVAILABLE', 'STORE_UNAVAILABLE'])
+    } finally {
+      if (pid) process.kill(pid, 'SIGCONT')
+      slow.close()
+    }
+    expect(ids()).toBe('')
+  })
+
   it('a database that cannot be reached is STORE_UNAVAILABLE, an error people can act on', async () => {
     const down = new PostgresDb({ url: `postgres://iron@127.0.0.1:${await freePort()}/x`, label: 'down' })
     try {
