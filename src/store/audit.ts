@@ -101,7 +101,7 @@ export class AuditRepo {
     if (!this.db.inTransaction) throw new Error('audit events are appended inside a write transaction')
     // On PostgreSQL, the head this transaction appended last, while nothing of it was rolled back: one
     // round trip less an event (a report appends one a request). SQLite reads it in microseconds.
-    const mark = (this.db as { mark?: number }).mark
+    const mark = this.db.mark
     const mine = mark === undefined ? undefined : appended.get(this.db)
     const head =
       mine !== undefined && mine.mark === mark

@@ -36,13 +36,29 @@ export interface Db {
   readonly inTransaction: boolean
   readonly open: boolean
   readonly name: string
+  /** 'postgres' on PostgreSQL; absent on SQLite. */
+  readonly dialect?: 'postgres'
+  /**
+   * PostgreSQL only: inside a transaction, a number that holds while nothing the transaction wrote was
+   * rolled back (see PostgresDb.mark); undefined otherwise, and on SQLite.
+   */
+  readonly mark?: number
   exec(source: string): this
   pragma(source: string, options?: { simple?: boolean }): unknown
   close(): this
 }
 
+/**
+ * PostgreSQL aborted the transaction because another one conflicted with it (40001) or deadlocked with it
+ * (40P01): it is run again whole. Code that catches errors inside a transaction must let these through.
+ */
+export const isTransactionConflict = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | undefined)?.code
+  return code === '40001' || code === '40P01'
+}
+
 /** Whether the store is PostgreSQL (else SQLite). */
-export const isPostgres = (db: Db): boolean => (db as { dialect?: string }).dialect === 'postgres'
+export const isPostgres = (db: Db): boolean => db.dialect === 'postgres'
 
 /** The statement's text for the store in use, where the two dialects differ. */
 export const dialectSql = (db: Db, sqlite: string, postgres: string): string =>

@@ -1,6 +1,5 @@
 import type { Transaction } from 'better-sqlite3'
-import type { Db } from './db.js'
-import { isTransactionConflict } from './postgres-db.js'
+import { type Db, isTransactionConflict } from './db.js'
 
 interface QueuedOp {
   op: () => unknown

@@ -9,7 +9,7 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from '
  * replicas of `iron serve` run theirs side by side, kept apart by the database's own locking.
  */
 
-/** Whether the answer to one call came back within the bridge's timeout. */
+/** Where the bridge connects, with which startup parameters, and how long one call may wait for its answer. */
 export interface BridgeOptions {
   url: string
   /** How long one call may wait for its answer, in ms (the statement timeout, plus connecting). */

@@ -1,5 +1,5 @@
 import { IronError } from '../core/errors.js'
-import type { Db, RunResult, Statement, Transaction } from './db.js'
+import { type Db, isTransactionConflict, type RunResult, type Statement, type Transaction } from './db.js'
 import { LATEST_SCHEMA_VERSION } from './migrations.js'
 import { connectError } from './postgres.js'
 import {
@@ -23,15 +23,6 @@ import {
 
 const RETRIES = 30
 
-/**
- * PostgreSQL aborted the transaction because another one conflicted with it (40001) or deadlocked with it
- * (40P01): it is run again whole. Code that catches errors inside a transaction must let these through.
- */
-export const isTransactionConflict = (error: unknown): boolean => {
-  const code = (error as { code?: unknown } | undefined)?.code
-  return code === '40001' || code === '40P01'
-}
-
 export interface PostgresDbOptions {
   url: string
   /** How the database is named in messages: host:port/database, never the password. */
@@ -42,7 +33,7 @@ export interface PostgresDbOptions {
 }
 
 export class PostgresDb implements Db {
-  readonly dialect = 'postgres'
+  readonly dialect = 'postgres' as const
   readonly name: string
   readonly #bridge: PostgresBridge
   #depth = 0
@@ -430,8 +421,6 @@ function storeFailure(error: unknown, label: string): unknown {
   }
   return error
 }
-
-export { PostgresStoreError }
 
 /**
  * Open the PostgreSQL store at `url` for the services: reachable, and migrated to exactly the schema this

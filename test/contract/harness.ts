@@ -3,7 +3,9 @@ import { HttpControlPlane } from '../../src/client/http-control-plane.js'
 import type { Env } from '../../src/config/paths.js'
 import { startServer } from '../../src/server/server.js'
 import type { UserRole } from '../../src/services/api.js'
+import { createLocalControlPlane } from '../../src/services/local/index.js'
 import { tempContext } from '../helpers/temp.js'
+import type { ContractHarness } from './control-plane.contract.js'
 
 export const PASSWORD = 'contract suite password'
 
@@ -43,6 +45,38 @@ export async function startTestServer(env: Env = {}) {
     async close() {
       await server.close()
       ctx.close()
+    },
+  }
+}
+
+/** The contract's harness on the local services, over a temporary store (or the one `env`'s IRON_DB names). */
+export async function localHarness(env: Env = {}): Promise<ContractHarness> {
+  const { ctx } = await tempContext(env)
+  const cp = createLocalControlPlane(ctx)
+  return {
+    cp,
+    store: cp,
+    actor: ctx.actor,
+    me: { mode: 'local', server: null, role: 'admin', user: null, via: 'local', expires_at: null },
+    close: async () => ctx.close(),
+  }
+}
+
+/** The contract's harness on the HTTP client, against a real iron serve (on `env`'s store), as its admin. */
+export async function httpHarness(env: Env = {}): Promise<ContractHarness> {
+  const t = await startTestServer(env)
+  await t.addUser('admin', 'admin')
+  const cp = t.clientFor(await t.signIn('admin'))
+  return {
+    cp,
+    store: t.server.cp,
+    actor: 'user:admin',
+    me: { mode: 'server', server: t.server.url, role: 'admin', via: 'session' },
+    close: async () => {
+      await cp.close()
+      await t.close()
+      // A route that failed with a bug (500) would be logged; the contract allows none.
+      if (t.logged.length) throw new Error(`iron serve logged:\n${t.logged.join('\n')}`)
     },
   }
 }

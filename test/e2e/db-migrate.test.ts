@@ -1,32 +1,12 @@
-import { spawn } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { LATEST_SCHEMA_VERSION } from '../../src/store/migrations.js'
 import { freePort, type PostgresCluster, startPostgres } from '../../src/testing/postgres.js'
-import { BIN, type CliResult, homeEnv, runIron } from '../helpers/cli.js'
+import { type CliResult, homeEnv, runIron } from '../helpers/cli.js'
+import { spawnListening } from '../helpers/spawned-gateway.js'
 import { tempDir } from '../helpers/temp.js'
-
-/** `iron serve …` spawned; resolves once it says where it listens. */
-function spawnServe(args: string[], serveEnv: Record<string, string>) {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], {
-    env: serveEnv,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
-  let err = ''
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
-  return new Promise<{ child: typeof child; url: string; err: () => string; exited: Promise<void> }>(
-    (resolve, reject) => {
-      child.stderr!.on('data', (d) => {
-        err += d
-        const match = /listening on (http:\/\/\S+)/.exec(err)
-        if (match) resolve({ child, url: match[1]!, err: () => err, exited })
-      })
-      void exited.then(() => reject(new Error(`iron serve exited before listening: ${err}`)))
-    },
-  )
-}
 
 let home: string
 let env: Record<string, string>
@@ -303,8 +283,8 @@ describe('iron db migrate and doctor on a PostgreSQL store', () => {
     )
     expect(refused.stderr).not.toMatch(STACK)
 
-    const serving = await spawnServe(
-      ['--db', servingUrl, '--migrate', '--port', '0', '--init-admin-from-env'],
+    const serving = await spawnListening(
+      ['serve', '--db', servingUrl, '--migrate', '--port', '0', '--init-admin-from-env'],
       {
         ...env,
         IRON_ADMIN_NAME: 'admin',
@@ -312,10 +292,10 @@ describe('iron db migrate and doctor on a PostgreSQL store', () => {
       },
     )
     try {
-      expect(serving.err()).toContain(
+      expect(serving.stderr()).toContain(
         `Migrated ${label.replace(/\/postgres$/, '/serving')} to schema v${LATEST_SCHEMA_VERSION}`,
       )
-      expect(serving.err()).not.toContain('hunter2')
+      expect(serving.stderr()).not.toContain('hunter2')
       const health = await (await fetch(`${serving.url}/api/health`)).json()
       expect(health).toMatchObject({
         status: 'ok',

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import postgres from 'postgres'
@@ -10,9 +9,9 @@ import { LocalContext } from '../../src/services/context.js'
 import { createLocalControlPlane } from '../../src/services/local/index.js'
 import { startMockProvider } from '../../src/testing/mock-provider.js'
 import { freePort, type PostgresCluster, startMigratedPostgres } from '../../src/testing/postgres.js'
-import { BIN, homeEnv, runIron } from '../helpers/cli.js'
+import { homeEnv, runIron } from '../helpers/cli.js'
 import { UPSTREAM_KEY } from '../helpers/gateway.js'
-import { waitUntil } from '../helpers/spawned-gateway.js'
+import { type SpawnedIron, spawnListening, waitUntil } from '../helpers/spawned-gateway.js'
 import { costOf, PRICE, startTeamGateway } from '../helpers/team.js'
 import { tempDir, tempDirs } from '../helpers/temp.js'
 
@@ -22,40 +21,15 @@ import { tempDir, tempDirs } from '../helpers/temp.js'
 const ADMIN_PASSWORD = 'replica admin password'
 const MASTER_KEY = encodeMasterKey(Buffer.alloc(32, 7))
 
-interface Replica {
-  child: ChildProcess
-  url: string
-  err: () => string
-}
+type Replica = SpawnedIron
 
-function spawnReplica(dbUrl: string, port: number): Promise<Replica> {
-  const env = {
+const spawnReplica = (dbUrl: string, port: number): Promise<Replica> =>
+  spawnListening(['serve', '--port', String(port)], {
     ...homeEnv(tempDir('iron-replica')),
     IRON_DB: dbUrl,
     [MASTER_KEY_ENV]: MASTER_KEY,
     IRON_SERVE_LEASE_TTL: '10',
-  }
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port)], {
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
   })
-  let err = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`a replica did not start: ${err}`)), 30_000)
-    child.stderr!.on('data', (d) => {
-      err += d
-      const match = /listening on (http:\/\/\S+)/.exec(err)
-      if (match) {
-        clearTimeout(timer)
-        resolve({ child, url: match[1]!, err: () => err })
-      }
-    })
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      reject(new Error(`a replica exited (${code ?? signal}) before listening: ${err}`))
-    })
-  })
-}
 
 /**
  * A round-robin load balancer, as an operator puts in front of replicas: a request goes to the next
@@ -180,7 +154,7 @@ describe('iron serve replicas on one PostgreSQL', { timeout: 300_000 }, () => {
   /** What the provider served for this test is what the ledger counts, once each; spent ≤ limit; nothing stranded. */
   async function expectExact(name: string, servedBefore: number, outcomes: number[]) {
     // No replica failed on a bug (a conflict it did not run again, a duplicate key, a stack trace).
-    for (const r of replicas) expect(r.err()).not.toMatch(/INTERNAL|TypeError|duplicate key|at .*\.js:\d+/)
+    for (const r of replicas) expect(r.stderr()).not.toMatch(/INTERNAL|TypeError|duplicate key|at .*\.js:\d+/)
     const served = outcomes.filter((s) => s === 200).length
     expect(served).toBeGreaterThan(0)
     expect(outcomes.filter((s) => s === 402).length).toBeGreaterThan(0)

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { BIN } from './cli.js'
 
-export interface SpawnedGateway {
+export interface SpawnedIron {
   child: ChildProcess
   url: string
   stdout: () => string
@@ -10,9 +10,16 @@ export interface SpawnedGateway {
   exited: Promise<number | string>
 }
 
+export type SpawnedGateway = SpawnedIron
+
 /** `iron gateway start …` as a user runs it; resolves once it says where it listens. */
-export function spawnGateway(args: string[], env: NodeJS.ProcessEnv): Promise<SpawnedGateway> {
-  const child = spawn(process.execPath, [BIN, 'gateway', 'start', ...args], {
+export const spawnGateway = (args: string[], env: NodeJS.ProcessEnv): Promise<SpawnedGateway> =>
+  spawnListening(['gateway', 'start', ...args], env)
+
+/** An iron command that serves (`gateway start`, `serve`), as a user runs it; resolves once it says where it listens. */
+export function spawnListening(args: string[], env: NodeJS.ProcessEnv): Promise<SpawnedIron> {
+  const what = `iron ${args[0]}`
+  const child = spawn(process.execPath, [BIN, ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -23,7 +30,7 @@ export function spawnGateway(args: string[], env: NodeJS.ProcessEnv): Promise<Sp
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   )
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the gateway did not start: ${err}`)), 30_000)
+    const timer = setTimeout(() => reject(new Error(`${what} did not start: ${err}`)), 30_000)
     child.stderr!.on('data', (d) => {
       err += d
       const match = /listening on (http:\/\/\S+)/.exec(err)
@@ -34,7 +41,7 @@ export function spawnGateway(args: string[], env: NodeJS.ProcessEnv): Promise<Sp
     })
     void exited.then((code) => {
       clearTimeout(timer)
-      reject(new Error(`the gateway exited (${code}) before listening: ${err}`))
+      reject(new Error(`${what} exited (${code}) before listening: ${err}`))
     })
   })
 }

@@ -176,6 +176,13 @@ describe('PostgresDb', () => {
     expect(ids()).toBe('')
   })
 
+  it('a closed store refuses statements (as better-sqlite3 does) instead of connecting again', () => {
+    const closed = new PostgresDb({ url: pg.url, label: 'closed' })
+    expect(closed.prepare('SELECT 1 AS one').pluck().get()).toBe(1)
+    closed.close()
+    expect(() => closed.prepare('SELECT 1').get()).toThrow('The database connection is not open')
+  })
+
   it('a database that cannot be reached is STORE_UNAVAILABLE, an error people can act on', async () => {
     const down = new PostgresDb({ url: `postgres://iron@127.0.0.1:${await freePort()}/x`, label: 'down' })
     try {
